@@ -1,0 +1,7 @@
+#ifndef LMN_CORE_TIMER_H
+#define LMN_CORE_TIMER_H
+
+/* Monotonic wall-clock seconds. */
+double lmn_now(void);
+
+#endif

@@ -1,0 +1,27 @@
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+static const char *const backend_names[] = {"dnnl", "ref", NULL};
+
+const char *const *lmn_backend_names(void) { return backend_names; }
+
+lmn_status lmn_backend_create(const char *name, lmn_backend **out)
+{
+    *out = NULL;
+    if (strcmp(name, "ref") == 0) return lmn_backend_create_ref(out);
+    if (strcmp(name, "dnnl") == 0) return lmn_backend_create_dnnl(out);
+    return lmn_fail(LMN_ERR_CONFIG, "unknown kernel backend '%s' (choose dnnl or ref)", name);
+}
+
+void lmn_backend_destroy(lmn_backend *be)
+{
+    if (be) be->destroy(be);
+}
+
+lmn_act_desc lmn_act_dense(int n, int c, int h, int w)
+{
+    lmn_act_desc desc = {.n = n, .c = c, .h = h, .w = w, .layout = NULL,
+                         .floats = (size_t)n * (size_t)c * (size_t)h * (size_t)w};
+    return desc;
+}

@@ -1,0 +1,27 @@
+/* Layout-independent element-wise kernels. `count` is the number of floats
+ * in the buffers (lmn_act_desc.floats); padding entries are zero and stay
+ * zero. All are OpenMP-parallel over count. */
+#ifndef LMN_KERNELS_ELEMENTWISE_H
+#define LMN_KERNELS_ELEMENTWISE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* y = max(0, x); y may alias x. */
+void lmn_relu_forward(const float *x, float *y, size_t count);
+/* dx = dy where y > 0, else 0; dx may alias dy. */
+void lmn_relu_backward(const float *y, const float *dy, float *dx, size_t count);
+/* y = a + b; y may alias a or b. */
+void lmn_add_forward(const float *a, const float *b, float *y, size_t count);
+/* y += x */
+void lmn_accumulate(float *y, const float *x, size_t count);
+/* Inverted dropout: keep each element with probability 1 - rate and scale
+ * it by 1 / (1 - rate). The mask (one byte per element, 1 = kept) is drawn
+ * from the counter-based stream (seed, stream), so it is reproducible.
+ * rate in [0, 1). */
+void lmn_dropout_forward(const float *x, float *y, uint8_t *mask, size_t count, float rate,
+                         uint64_t seed, uint64_t stream);
+void lmn_dropout_backward(const float *dy, const uint8_t *mask, float *dx, size_t count,
+                          float rate);
+
+#endif
