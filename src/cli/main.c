@@ -1,7 +1,153 @@
+/* The `lamina` command. */
+#include <dnnl.h>
+#include <omp.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
-int main(void)
+#include "cli/help.h"
+#include "comm/comm.h"
+#include "io/config.h"
+#include "kernels/kernels.h"
+#include "train/trainer.h"
+
+enum { MAX_OVERRIDES = 256 };
+
+typedef struct train_args {
+    const char *config;
+    const char *out_dir;
+    const char *overrides[MAX_OVERRIDES];
+    int override_count;
+    char default_out[1024];
+} train_args;
+
+static lmn_status parse_train_args(int argc, char **argv, train_args *args, bool *help)
 {
-    puts("lamina: under construction");
-    return 0;
+    memset(args, 0, sizeof *args);
+    *help = false;
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            *help = true;
+            return LMN_OK;
+        }
+        const bool takes_value = strcmp(arg, "--set") == 0 || strcmp(arg, "--out") == 0;
+        if (takes_value && i + 1 >= argc)
+            return lmn_fail(LMN_ERR_ARG, "option %s needs a value", arg);
+        if (strcmp(arg, "--set") == 0) {
+            if (args->override_count == MAX_OVERRIDES)
+                return lmn_fail(LMN_ERR_ARG, "at most %d --set options", MAX_OVERRIDES);
+            args->overrides[args->override_count++] = argv[++i];
+        } else if (strncmp(arg, "--set=", 6) == 0) {
+            args->overrides[args->override_count++] = arg + 6;
+        } else if (strcmp(arg, "--out") == 0) {
+            args->out_dir = argv[++i];
+        } else if (arg[0] == '-') {
+            return lmn_fail(LMN_ERR_ARG, "unknown option '%s' (see lamina train --help)", arg);
+        } else if (!args->config) {
+            args->config = arg;
+        } else {
+            return lmn_fail(LMN_ERR_ARG, "unexpected argument '%s': one CONFIG file only", arg);
+        }
+    }
+    if (!args->config) return lmn_fail(LMN_ERR_ARG, "missing CONFIG (see lamina train --help)");
+    if (!args->out_dir) {
+        const char *base = strrchr(args->config, '/');
+        base = base ? base + 1 : args->config;
+        const char *dot = strrchr(base, '.');
+        const int stem = dot ? (int)(dot - base) : (int)strlen(base);
+        snprintf(args->default_out, sizeof args->default_out, "runs/%.*s", stem, base);
+        args->out_dir = args->default_out;
+    }
+    return LMN_OK;
+}
+
+static lmn_status load_config(const train_args *args, lmn_cfg **cfg)
+{
+    LMN_TRY(lmn_cfg_load_file(args->config, cfg));
+    for (int i = 0; i < args->override_count; i++) {
+        const lmn_status status = lmn_cfg_set(*cfg, args->overrides[i]);
+        if (status != LMN_OK) return lmn_fail_context(status, "--set %s", args->overrides[i]);
+    }
+    return LMN_OK;
+}
+
+static lmn_status command_train(lmn_comm *comm, int argc, char **argv)
+{
+    train_args args;
+    bool help = false;
+    LMN_TRY(lmn_comm_agree(comm, parse_train_args(argc, argv, &args, &help)));
+    if (help) {
+        if (comm->rank == 0) lmn_print_train_help(stdout);
+        return LMN_OK;
+    }
+    lmn_cfg *cfg = NULL;
+    lmn_status status = lmn_comm_agree(comm, load_config(&args, &cfg));
+    lmn_trainer *trainer = NULL;
+    if (status == LMN_OK) status = lmn_trainer_create(cfg, comm, args.out_dir, stdout, &trainer);
+    if (status == LMN_OK && comm->rank == 0)
+        printf("lamina: training %s on %s, %d rank%s x %d thread%s, global batch %d, "
+               "backend %s, output %s\n",
+               trainer->model_name, trainer->train_set->name, comm->size, comm->size > 1 ? "s" : "",
+               trainer->threads, trainer->threads > 1 ? "s" : "", trainer->settings.batch_size,
+               trainer->settings.backend, args.out_dir);
+    if (status == LMN_OK) status = lmn_trainer_run(trainer);
+    lmn_trainer_free(trainer);
+    lmn_cfg_free(cfg);
+    return status;
+}
+
+static lmn_status command_info(lmn_comm *comm)
+{
+    if (comm->rank != 0) return LMN_OK;
+    const dnnl_version_t *dnnl = dnnl_version();
+    char mpi_version[MPI_MAX_LIBRARY_VERSION_STRING] = {0};
+    int length = 0;
+    MPI_Get_library_version(mpi_version, &length);
+    char *newline = strchr(mpi_version, '\n');
+    if (newline) *newline = '\0';
+    printf("lamina %s\n", LMN_VERSION);
+    printf("kernel backends: dnnl (oneDNN %d.%d.%d, default), ref (plain loops)\n", dnnl->major,
+           dnnl->minor, dnnl->patch);
+    printf("mpi: %s\n", mpi_version);
+    printf("ranks: %d (%d on this node)\n", comm->size, comm->local_size);
+    printf("cores online: %ld, OpenMP max threads: %d\n", sysconf(_SC_NPROCESSORS_ONLN),
+           omp_get_max_threads());
+    return LMN_OK;
+}
+
+static lmn_status dispatch(lmn_comm *comm, int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        if (comm->rank == 0) lmn_print_usage(stdout);
+        return argc < 2 ? lmn_fail(LMN_ERR_ARG, "missing COMMAND") : LMN_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        if (comm->rank == 0) printf("lamina %s\n", LMN_VERSION);
+        return LMN_OK;
+    }
+    if (strcmp(argv[1], "train") == 0) return command_train(comm, argc - 2, argv + 2);
+    if (strcmp(argv[1], "info") == 0) return command_info(comm);
+    return lmn_fail(LMN_ERR_ARG, "unknown command '%s' (commands: train, info; see lamina --help)",
+                    argv[1]);
+}
+
+int main(int argc, char **argv)
+{
+    lmn_status status = lmn_mpi_init(&argc, &argv);
+    if (status != LMN_OK) {
+        fprintf(stderr, "lamina: error: %s\n", lmn_last_error());
+        return 1;
+    }
+    lmn_comm *comm = NULL;
+    status = lmn_comm_create(MPI_COMM_WORLD, &comm);
+    if (status == LMN_OK) status = dispatch(comm, argc, argv);
+    if (status != LMN_OK && (!comm || comm->rank == 0)) {
+        fflush(stdout);
+        fprintf(stderr, "lamina: error: %s\n", lmn_last_error());
+    }
+    lmn_comm_free(comm);
+    lmn_mpi_finalize();
+    return status == LMN_OK ? 0 : 1;
 }

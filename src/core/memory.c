@@ -1,5 +1,6 @@
 #include "core/memory.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 

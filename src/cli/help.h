@@ -1,0 +1,9 @@
+#ifndef LMN_CLI_HELP_H
+#define LMN_CLI_HELP_H
+
+#include <stdio.h>
+
+void lmn_print_usage(FILE *out);
+void lmn_print_train_help(FILE *out);
+
+#endif

@@ -1,0 +1,111 @@
+/* In-memory classification datasets and batch assembly.
+ *
+ * A dataset holds its samples compactly (uint8 pixels as stored on disk, or
+ * for synthetic sets only the class prototypes) and turns them into dense,
+ * normalized NCHW float batches on demand with lmn_dataset_gather().
+ *
+ * Normalization (applied on gather, per channel c):
+ *     x = (v - mean[c]) / std[c]
+ * where v is the pixel scaled to [0, 1] (byte / 255), or the synthetic
+ * value as generated. Loaders set the dataset's published constants; the
+ * fields may be changed by the caller before gathering.
+ *
+ * Augmentation (when augment is true), in torchvision's order:
+ *   1. random crop: the image is padded with crop_pad zero-valued pixels
+ *      (v = 0, i.e. black, before normalization) on every side and an
+ *      H x W window is cut at a uniformly random offset in [0, 2*crop_pad];
+ *   2. horizontal flip with probability 1/2 when flip is true.
+ * The random draws depend only on (seed, epoch, sample index), so a sample
+ * gets the same crop whatever rank, batch or position it lands in.
+ *
+ * Ownership: every lmn_dataset_* constructor allocates *out; the caller
+ * frees it with lmn_dataset_free(). */
+#ifndef LMN_DATA_DATASET_H
+#define LMN_DATA_DATASET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/status.h"
+
+enum { LMN_MAX_CHANNELS = 16, LMN_DATASET_NAME_MAX = 32 };
+
+typedef struct lmn_dataset {
+    int64_t count;            /* samples; at most UINT32_MAX (indices are uint32) */
+    int channels, height, width;
+    int num_classes;          /* labels lie in [0, num_classes) */
+    uint8_t *pixels;          /* count*C*H*W bytes, NCHW per sample; NULL for synthetic */
+    int32_t *labels;          /* count labels */
+
+    /* Synthetic sets (pixels == NULL): sample i is
+     * prototypes[labels[i]] + uniform noise of standard deviation
+     * synthetic_noise drawn from (synthetic_seed, i); nothing else is stored. */
+    float *prototypes;        /* num_classes*C*H*W floats, or NULL */
+    float synthetic_noise;
+    uint64_t synthetic_seed;
+
+    float mean[LMN_MAX_CHANNELS], std[LMN_MAX_CHANNELS];
+    bool augment;             /* master switch for crop and flip */
+    int crop_pad;             /* 0 = no random crop */
+    bool flip;                /* random horizontal flip */
+    char name[LMN_DATASET_NAME_MAX];
+} lmn_dataset;
+
+/* Reads an MNIST-style pair of idx files (images: magic 2051, uint8,
+ * count x rows x cols; labels: magic 2049, uint8, count), gzip'd or plain.
+ * Labels must lie in 0..9 (num_classes = 10). Normalization is left at
+ * mean 0, std 1 (pixels only scaled to [0, 1]); lmn_dataset_load_named()
+ * sets the dataset's constants.
+ * Errors: LMN_ERR_IO for a file that cannot be opened, LMN_ERR_FORMAT for
+ * a wrong magic, bad dimensions, truncated or oversized data, mismatched
+ * counts or a label out of range; the message names the file. */
+lmn_status lmn_dataset_load_idx(const char *images_path, const char *labels_path,
+                                lmn_dataset **out);
+
+/* Reads CIFAR binary files (3 x 32 x 32, records stored back to back) and
+ * concatenates them in the given order. num_classes selects the format:
+ * 10 = CIFAR-10 records (label byte + 3072 pixel bytes), 100 = CIFAR-100
+ * records (coarse label byte + fine label byte + 3072; the fine label is
+ * used). Normalization is left at mean 0, std 1, no augmentation.
+ * Errors: LMN_ERR_IO for a file that cannot be opened, LMN_ERR_FORMAT for
+ * an empty file, a partial record or a label out of range. */
+lmn_status lmn_dataset_load_cifar(const char *const *paths, int file_count, int num_classes,
+                                  lmn_dataset **out);
+
+/* Loads a known dataset from directory dir:
+ *   "fashion-mnist", "mnist": {train,t10k}-{images-idx3,labels-idx1}-ubyte,
+ *       each tried with ".gz" first, then plain;
+ *   "cifar10":  data_batch_1.bin .. data_batch_5.bin (train) or test_batch.bin
+ *       (records: 1 label byte + 3072 pixel bytes, CHW);
+ *   "cifar100": train.bin or test.bin (records: coarse label byte, fine
+ *       label byte, 3072 pixel bytes; the fine label is used, 100 classes).
+ * Sets the published per-channel mean/std; CIFAR training sets also get
+ * augment = true, crop_pad = 4, flip = true. */
+lmn_status lmn_dataset_load_named(const char *name, const char *dir, bool train,
+                                  lmn_dataset **out);
+
+/* A learnable synthetic classification set of any shape, for benchmarks
+ * and tests: each class has a fixed random prototype image (standard
+ * normal values) and each sample is its class prototype plus uniform noise
+ * of standard deviation 1. Labels cycle through the classes (sample i has
+ * label i % num_classes) so classes are balanced. Everything is a function
+ * of seed. Normalization is mean 0, std 1; no augmentation. */
+lmn_status lmn_dataset_synthetic(int64_t count, int channels, int height, int width,
+                                 int num_classes, uint64_t seed, lmn_dataset **out);
+
+/* Frees the dataset and its buffers; NULL is allowed. */
+void lmn_dataset_free(lmn_dataset *ds);
+
+/* Values per sample (C*H*W). */
+int64_t lmn_dataset_sample_size(const lmn_dataset *ds);
+
+/* Writes samples indices[0..count) as dense NCHW floats into images_out
+ * (count*C*H*W floats, caller-owned) and their labels into labels_out
+ * (count entries; may be NULL), normalized and, if ds->augment, augmented
+ * with randomness keyed by (seed, epoch, sample index).
+ * Errors: LMN_ERR_ARG for an index outside the dataset or a bad count. */
+lmn_status lmn_dataset_gather(const lmn_dataset *ds, const uint32_t *indices, int count,
+                              uint64_t seed, uint64_t epoch, float *images_out,
+                              int32_t *labels_out);
+
+#endif

@@ -1,0 +1,14 @@
+/* Helpers shared by the dataset loaders (not part of the public API). */
+#ifndef LMN_DATA_DATASET_INTERNAL_H
+#define LMN_DATA_DATASET_INTERNAL_H
+
+#include "data/dataset.h"
+
+/* Allocates a dataset of the given shape with zeroed labels, pixels when
+ * with_pixels, mean 0 / std 1 and no augmentation. Caller frees with
+ * lmn_dataset_free. */
+lmn_status lmn_dataset_create(int64_t count, int channels, int height, int width,
+                              int num_classes, bool with_pixels, const char *name,
+                              lmn_dataset **out);
+
+#endif

@@ -1,0 +1,365 @@
+/* 2-D convolution on oneDNN.
+ *
+ * The forward primitive chooses its activation layouts (format_tag_any);
+ * its dst layout becomes the op's output layout, so the next layer reads
+ * it without a reorder. An input in another layout is reordered into an
+ * op-owned scratch. The backward primitives are built against the forward
+ * one's src/dst layouts, so dy (output layout) and dx (input layout) need
+ * no extra conversion beyond the input one. Weights are dense OIHW at the
+ * interface and reordered to each primitive's format at every call (they
+ * are small next to the activations). */
+#include "core/memory.h"
+#include "kernels/dnnl/dnnl_internal.h"
+
+typedef struct conv_op {
+    lmn_op base;
+    lmn_layout out_layout;
+    bool bias;
+    dnnl_primitive_t forward, backward_data, backward_weights;
+    /* caller's layouts (input, output, OIHW) <-> each primitive's own */
+    lmn_dnnl_convert x_forward, w_forward;
+    lmn_dnnl_convert dy_backward_data, w_backward_data, dx_backward_data;
+    lmn_dnnl_convert x_backward_weights, dy_backward_weights, dw_backward_weights;
+    /* primitive arguments, re-pointed at every call */
+    dnnl_memory_t src, weights, bias_mem, dst;
+    dnnl_memory_t bd_diff_dst, bd_weights, bd_diff_src;
+    dnnl_memory_t bw_src, bw_diff_dst, bw_diff_weights, bw_diff_bias;
+} conv_op;
+
+static void conv_destroy(lmn_op *base)
+{
+    conv_op *op = (conv_op *)base;
+    lmn_dnnl_primitive_free(op->forward);
+    lmn_dnnl_primitive_free(op->backward_data);
+    lmn_dnnl_primitive_free(op->backward_weights);
+    lmn_dnnl_convert *converts[] = {&op->x_forward,           &op->w_forward,
+                                    &op->dy_backward_data,    &op->w_backward_data,
+                                    &op->dx_backward_data,    &op->x_backward_weights,
+                                    &op->dy_backward_weights, &op->dw_backward_weights};
+    for (size_t i = 0; i < sizeof converts / sizeof *converts; i++)
+        lmn_dnnl_convert_free(converts[i]);
+    dnnl_memory_t mems[] = {op->src, op->weights, op->bias_mem, op->dst,
+                            op->bd_diff_dst, op->bd_weights, op->bd_diff_src,
+                            op->bw_src, op->bw_diff_dst, op->bw_diff_weights,
+                            op->bw_diff_bias};
+    for (size_t i = 0; i < sizeof mems / sizeof *mems; i++) lmn_dnnl_memory_free(mems[i]);
+    lmn_free(op);
+}
+
+/* Geometry shared by the three primitive descriptors. */
+typedef struct conv_geometry {
+    dnnl_dims_t src_dims, weights_dims, bias_dims, dst_dims;
+    dnnl_dims_t strides, padding;
+} conv_geometry;
+
+static lmn_status conv_geometry_init(const lmn_conv2d_params *p, const lmn_act_desc *in,
+                                     conv_geometry *g)
+{
+    if (p->out_channels <= 0 || p->kernel_h <= 0 || p->kernel_w <= 0 || p->stride_h <= 0 ||
+        p->stride_w <= 0 || p->pad_h < 0 || p->pad_w < 0)
+        return lmn_fail(LMN_ERR_ARG, "conv2d: invalid params (out_channels %d, kernel %dx%d, "
+                        "stride %dx%d, pad %dx%d)", p->out_channels, p->kernel_h, p->kernel_w,
+                        p->stride_h, p->stride_w, p->pad_h, p->pad_w);
+    const int out_h = (in->h + 2 * p->pad_h - p->kernel_h) / p->stride_h + 1;
+    const int out_w = (in->w + 2 * p->pad_w - p->kernel_w) / p->stride_w + 1;
+    if (in->h + 2 * p->pad_h < p->kernel_h || in->w + 2 * p->pad_w < p->kernel_w)
+        return lmn_fail(LMN_ERR_SHAPE, "conv2d: kernel %dx%d larger than the padded input "
+                        "%dx%d (pad %dx%d)", p->kernel_h, p->kernel_w, in->h, in->w, p->pad_h,
+                        p->pad_w);
+    const dnnl_dims_t src = {in->n, in->c, in->h, in->w};
+    const dnnl_dims_t weights = {p->out_channels, in->c, p->kernel_h, p->kernel_w};
+    const dnnl_dims_t dst = {in->n, p->out_channels, out_h, out_w};
+    for (int d = 0; d < 4; d++) {
+        g->src_dims[d] = src[d];
+        g->weights_dims[d] = weights[d];
+        g->dst_dims[d] = dst[d];
+    }
+    g->bias_dims[0] = p->out_channels;
+    g->strides[0] = p->stride_h;
+    g->strides[1] = p->stride_w;
+    g->padding[0] = p->pad_h;
+    g->padding[1] = p->pad_w;
+    return LMN_OK;
+}
+
+static lmn_status md_tag(dnnl_memory_desc_t *md, int ndims, const dnnl_dim_t *dims,
+                         dnnl_format_tag_t tag)
+{
+    LMN_DNNL_TRY(dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, tag),
+                 "describing a conv2d tensor");
+    return LMN_OK;
+}
+
+/* The fused ReLU is an eltwise post-op on the forward primitive. */
+static lmn_status relu_attr(bool fuse_relu, dnnl_primitive_attr_t *attr)
+{
+    *attr = NULL;
+    if (!fuse_relu) return LMN_OK;
+    dnnl_post_ops_t post_ops = NULL;
+    LMN_DNNL_TRY(dnnl_primitive_attr_create(attr), "creating conv2d attributes");
+    dnnl_status_t s = dnnl_post_ops_create(&post_ops);
+    if (s == dnnl_success) s = dnnl_post_ops_append_eltwise(post_ops, 1.0f, dnnl_eltwise_relu,
+                                                             0.0f, 0.0f);
+    if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(*attr, post_ops);
+    if (post_ops) dnnl_post_ops_destroy(post_ops);
+    return lmn_dnnl_check(s, "dnnl_post_ops_append_eltwise", "fusing relu into conv2d");
+}
+
+static lmn_status forward_pd(lmn_dnnl *dnnl, const lmn_conv2d_params *p, const conv_geometry *g,
+                             dnnl_primitive_desc_t *pd)
+{
+    dnnl_memory_desc_t src, weights, bias, dst;
+    LMN_TRY(md_tag(&src, 4, g->src_dims, dnnl_format_tag_any));
+    LMN_TRY(md_tag(&weights, 4, g->weights_dims, dnnl_format_tag_any));
+    LMN_TRY(md_tag(&bias, 1, g->bias_dims, dnnl_a));
+    LMN_TRY(md_tag(&dst, 4, g->dst_dims, dnnl_format_tag_any));
+    dnnl_convolution_desc_t desc;
+    LMN_DNNL_TRY(dnnl_convolution_forward_desc_init(
+                     &desc, dnnl_forward_training, dnnl_convolution_direct, &src, &weights,
+                     p->bias ? &bias : NULL, &dst, g->strides, g->padding, g->padding),
+                 "describing the conv2d forward");
+    dnnl_primitive_attr_t attr;
+    LMN_TRY(relu_attr(p->fuse_relu, &attr));
+    dnnl_status_t s = dnnl_primitive_desc_create(pd, &desc, attr, dnnl->engine, NULL);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return lmn_dnnl_check(s, "dnnl_primitive_desc_create", "choosing a conv2d forward");
+}
+
+/* The backward primitives first try the forward's activation layouts (no
+ * conversion at all). oneDNN has jit kernels for those in the common
+ * cases; where it would fall back to its slow reference code (few input
+ * channels, where the forward reads plain NCHW) the activations are left to
+ * oneDNN ("any") and converted instead. */
+typedef lmn_status (*backward_pd_fn)(lmn_dnnl *dnnl, bool bias, const conv_geometry *g,
+                                     const_dnnl_primitive_desc_t hint,
+                                     const dnnl_memory_desc_t *src,
+                                     const dnnl_memory_desc_t *dst, dnnl_primitive_desc_t *pd);
+
+static lmn_status backward_data_pd(lmn_dnnl *dnnl, bool bias, const conv_geometry *g,
+                                   const_dnnl_primitive_desc_t hint,
+                                   const dnnl_memory_desc_t *diff_src,
+                                   const dnnl_memory_desc_t *diff_dst, dnnl_primitive_desc_t *pd)
+{
+    dnnl_memory_desc_t weights;
+    LMN_TRY(md_tag(&weights, 4, g->weights_dims, dnnl_format_tag_any));
+    dnnl_convolution_desc_t desc;
+    LMN_DNNL_TRY(dnnl_convolution_backward_data_desc_init(
+                     &desc, dnnl_convolution_direct, diff_src, &weights, diff_dst, g->strides,
+                     g->padding, g->padding),
+                 "describing the conv2d backward data");
+    LMN_DNNL_TRY(dnnl_primitive_desc_create(pd, &desc, NULL, dnnl->engine, hint),
+                 "choosing a conv2d backward data");
+    return LMN_OK;
+}
+
+static lmn_status backward_weights_pd(lmn_dnnl *dnnl, bool bias, const conv_geometry *g,
+                                      const_dnnl_primitive_desc_t hint,
+                                      const dnnl_memory_desc_t *src,
+                                      const dnnl_memory_desc_t *diff_dst,
+                                      dnnl_primitive_desc_t *pd)
+{
+    dnnl_memory_desc_t diff_weights, diff_bias;
+    LMN_TRY(md_tag(&diff_weights, 4, g->weights_dims, dnnl_format_tag_any));
+    LMN_TRY(md_tag(&diff_bias, 1, g->bias_dims, dnnl_a));
+    dnnl_convolution_desc_t desc;
+    LMN_DNNL_TRY(dnnl_convolution_backward_weights_desc_init(
+                     &desc, dnnl_convolution_direct, src, &diff_weights,
+                     bias ? &diff_bias : NULL, diff_dst, g->strides, g->padding, g->padding),
+                 "describing the conv2d backward weights");
+    LMN_DNNL_TRY(dnnl_primitive_desc_create(pd, &desc, NULL, dnnl->engine, hint),
+                 "choosing a conv2d backward weights");
+    return LMN_OK;
+}
+
+static lmn_status best_backward_pd(backward_pd_fn make, lmn_dnnl *dnnl, bool bias,
+                                   const conv_geometry *g, const_dnnl_primitive_desc_t hint,
+                                   dnnl_primitive_desc_t *pd)
+{
+    LMN_TRY(make(dnnl, bias, g, hint, lmn_dnnl_pd_md(hint, dnnl_query_src_md),
+                 lmn_dnnl_pd_md(hint, dnnl_query_dst_md), pd));
+    if (!lmn_dnnl_pd_is_reference(*pd)) return LMN_OK;
+    dnnl_memory_desc_t src_any, dst_any;
+    LMN_TRY(md_tag(&src_any, 4, g->src_dims, dnnl_format_tag_any));
+    LMN_TRY(md_tag(&dst_any, 4, g->dst_dims, dnnl_format_tag_any));
+    dnnl_primitive_desc_t alternative = NULL;
+    if (make(dnnl, bias, g, hint, &src_any, &dst_any, &alternative) != LMN_OK) {
+        lmn_clear_error(); /* keep the working reference primitive */
+        return LMN_OK;
+    }
+    if (lmn_dnnl_pd_is_reference(alternative)) {
+        lmn_dnnl_pd_free(alternative);
+        return LMN_OK;
+    }
+    lmn_dnnl_pd_free(*pd);
+    *pd = alternative;
+    return LMN_OK;
+}
+
+static lmn_status setup_forward(conv_op *op, const_dnnl_primitive_desc_t pd,
+                                const dnnl_memory_desc_t *in_md, const dnnl_memory_desc_t *oihw)
+{
+    lmn_dnnl *dnnl = op->base.dnnl;
+    const dnnl_memory_desc_t *src = lmn_dnnl_pd_md(pd, dnnl_query_src_md);
+    const dnnl_memory_desc_t *weights = lmn_dnnl_pd_md(pd, dnnl_query_weights_md);
+    LMN_TRY(lmn_dnnl_primitive(pd, &op->forward, "creating the conv2d forward"));
+    LMN_TRY(lmn_dnnl_convert_input(dnnl, in_md, src, &op->x_forward));
+    LMN_TRY(lmn_dnnl_convert_input(dnnl, oihw, weights, &op->w_forward));
+    LMN_TRY(lmn_dnnl_memory(dnnl, src, &op->src));
+    LMN_TRY(lmn_dnnl_memory(dnnl, weights, &op->weights));
+    LMN_TRY(lmn_dnnl_memory(dnnl, lmn_dnnl_pd_md(pd, dnnl_query_dst_md), &op->dst));
+    if (!op->bias) return LMN_OK;
+    return lmn_dnnl_memory(dnnl, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1),
+                           &op->bias_mem);
+}
+
+static lmn_status setup_backward_data(conv_op *op, const_dnnl_primitive_desc_t pd,
+                                      const dnnl_memory_desc_t *in_md,
+                                      const dnnl_memory_desc_t *out_md,
+                                      const dnnl_memory_desc_t *oihw)
+{
+    lmn_dnnl *dnnl = op->base.dnnl;
+    const dnnl_memory_desc_t *diff_src = lmn_dnnl_pd_md(pd, dnnl_query_diff_src_md);
+    const dnnl_memory_desc_t *diff_dst = lmn_dnnl_pd_md(pd, dnnl_query_diff_dst_md);
+    const dnnl_memory_desc_t *weights = lmn_dnnl_pd_md(pd, dnnl_query_weights_md);
+    LMN_TRY(lmn_dnnl_primitive(pd, &op->backward_data, "creating the conv2d backward data"));
+    LMN_TRY(lmn_dnnl_convert_input(dnnl, out_md, diff_dst, &op->dy_backward_data));
+    LMN_TRY(lmn_dnnl_convert_input(dnnl, oihw, weights, &op->w_backward_data));
+    LMN_TRY(lmn_dnnl_convert_output(dnnl, diff_src, in_md, &op->dx_backward_data));
+    LMN_TRY(lmn_dnnl_memory(dnnl, diff_dst, &op->bd_diff_dst));
+    LMN_TRY(lmn_dnnl_memory(dnnl, weights, &op->bd_weights));
+    return lmn_dnnl_memory(dnnl, diff_src, &op->bd_diff_src);
+}
+
+static lmn_status setup_backward_weights(conv_op *op, const_dnnl_primitive_desc_t pd,
+                                         const dnnl_memory_desc_t *in_md,
+                                         const dnnl_memory_desc_t *out_md,
+                                         const dnnl_memory_desc_t *oihw)
+{
+    lmn_dnnl *dnnl = op->base.dnnl;
+    const dnnl_memory_desc_t *src = lmn_dnnl_pd_md(pd, dnnl_query_src_md);
+    const dnnl_memory_desc_t *diff_dst = lmn_dnnl_pd_md(pd, dnnl_query_diff_dst_md);
+    const dnnl_memory_desc_t *diff_weights = lmn_dnnl_pd_md(pd, dnnl_query_diff_weights_md);
+    LMN_TRY(lmn_dnnl_primitive(pd, &op->backward_weights,
+                               "creating the conv2d backward weights"));
+    LMN_TRY(lmn_dnnl_convert_input(dnnl, in_md, src, &op->x_backward_weights));
+    LMN_TRY(lmn_dnnl_convert_input(dnnl, out_md, diff_dst, &op->dy_backward_weights));
+    LMN_TRY(lmn_dnnl_convert_output(dnnl, diff_weights, oihw, &op->dw_backward_weights));
+    LMN_TRY(lmn_dnnl_memory(dnnl, src, &op->bw_src));
+    LMN_TRY(lmn_dnnl_memory(dnnl, diff_dst, &op->bw_diff_dst));
+    LMN_TRY(lmn_dnnl_memory(dnnl, diff_weights, &op->bw_diff_weights));
+    if (!op->bias) return LMN_OK;
+    return lmn_dnnl_memory(dnnl, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 1),
+                           &op->bw_diff_bias);
+}
+
+/* Builds the three primitives; the pds are only needed here. */
+static lmn_status conv_setup(conv_op *op, const lmn_conv2d_params *p, const lmn_act_desc *in,
+                             lmn_act_desc *out)
+{
+    conv_geometry g;
+    dnnl_memory_desc_t in_md, oihw;
+    LMN_TRY(conv_geometry_init(p, in, &g));
+    LMN_TRY(lmn_dnnl_act_md(in, &in_md));
+    LMN_TRY(md_tag(&oihw, 4, g.weights_dims, dnnl_oihw));
+    dnnl_primitive_desc_t fwd = NULL, bwd_data = NULL, bwd_weights = NULL;
+    lmn_status st = forward_pd(op->base.dnnl, p, &g, &fwd);
+    if (st == LMN_OK)
+        st = best_backward_pd(backward_data_pd, op->base.dnnl, p->bias, &g, fwd, &bwd_data);
+    if (st == LMN_OK)
+        st = best_backward_pd(backward_weights_pd, op->base.dnnl, p->bias, &g, fwd,
+                              &bwd_weights);
+    if (st == LMN_OK) st = setup_forward(op, fwd, &in_md, &oihw);
+    if (st == LMN_OK) {
+        const dnnl_memory_desc_t *out_md = lmn_dnnl_pd_md(fwd, dnnl_query_dst_md);
+        lmn_dnnl_describe_act(out_md, &op->out_layout, out);
+        st = setup_backward_data(op, bwd_data, &in_md, out_md, &oihw);
+        if (st == LMN_OK) st = setup_backward_weights(op, bwd_weights, &in_md, out_md, &oihw);
+    }
+    lmn_dnnl_pd_free(fwd);
+    lmn_dnnl_pd_free(bwd_data);
+    lmn_dnnl_pd_free(bwd_weights);
+    return st;
+}
+
+lmn_status lmn_dnnl_conv2d_create(lmn_backend *be, const lmn_conv2d_params *p,
+                                  const lmn_act_desc *in, lmn_op **out_op, lmn_act_desc *out)
+{
+    *out_op = NULL;
+    conv_op *op = NULL;
+    LMN_TRY(lmn_alloc_bytes((void **)&op, sizeof *op, "dnnl conv2d op"));
+    op->base.dnnl = (lmn_dnnl *)be->impl;
+    op->base.destroy = conv_destroy;
+    op->bias = p->bias;
+    lmn_status st = conv_setup(op, p, in, out);
+    if (st != LMN_OK) {
+        conv_destroy(&op->base);
+        return lmn_fail_context(st, "conv2d %dx%d -> %d channels on input [%d,%d,%d,%d]",
+                                p->kernel_h, p->kernel_w, p->out_channels, in->n, in->c, in->h,
+                                in->w);
+    }
+    *out_op = &op->base;
+    return LMN_OK;
+}
+
+lmn_status lmn_dnnl_conv2d_forward(lmn_op *base, const float *x, const float *w, const float *b,
+                                   float *y)
+{
+    conv_op *op = (conv_op *)base;
+    lmn_dnnl *dnnl = base->dnnl;
+    const float *src, *weights;
+    LMN_TRY(lmn_dnnl_convert_in(dnnl, &op->x_forward, x, &src));
+    LMN_TRY(lmn_dnnl_convert_in(dnnl, &op->w_forward, w, &weights));
+    LMN_TRY(lmn_dnnl_bind(op->src, src));
+    LMN_TRY(lmn_dnnl_bind(op->weights, weights));
+    LMN_TRY(lmn_dnnl_bind(op->dst, y));
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, op->src},
+                               {DNNL_ARG_WEIGHTS, op->weights},
+                               {DNNL_ARG_DST, op->dst},
+                               {DNNL_ARG_BIAS, op->bias_mem}};
+    if (op->bias) LMN_TRY(lmn_dnnl_bind(op->bias_mem, b));
+    return lmn_dnnl_execute(dnnl, op->forward, op->bias ? 4 : 3, args, "running conv2d forward");
+}
+
+lmn_status lmn_dnnl_conv2d_backward_data(lmn_op *base, const float *dy, const float *w,
+                                         float *dx)
+{
+    conv_op *op = (conv_op *)base;
+    lmn_dnnl *dnnl = base->dnnl;
+    const float *diff_dst, *weights;
+    LMN_TRY(lmn_dnnl_convert_in(dnnl, &op->dy_backward_data, dy, &diff_dst));
+    LMN_TRY(lmn_dnnl_convert_in(dnnl, &op->w_backward_data, w, &weights));
+    LMN_TRY(lmn_dnnl_bind(op->bd_diff_dst, diff_dst));
+    LMN_TRY(lmn_dnnl_bind(op->bd_weights, weights));
+    LMN_TRY(lmn_dnnl_bind(op->bd_diff_src, lmn_dnnl_convert_target(&op->dx_backward_data, dx)));
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_DIFF_DST, op->bd_diff_dst},
+                               {DNNL_ARG_WEIGHTS, op->bd_weights},
+                               {DNNL_ARG_DIFF_SRC, op->bd_diff_src}};
+    LMN_TRY(lmn_dnnl_execute(dnnl, op->backward_data, 3, args,
+                             "running conv2d backward data"));
+    return lmn_dnnl_convert_out(dnnl, &op->dx_backward_data, dx);
+}
+
+lmn_status lmn_dnnl_conv2d_backward_weights(lmn_op *base, const float *x, const float *dy,
+                                            float *dw, float *db)
+{
+    conv_op *op = (conv_op *)base;
+    lmn_dnnl *dnnl = base->dnnl;
+    if (op->bias && !db)
+        return lmn_fail(LMN_ERR_ARG, "conv2d backward weights: the conv has a bias, db must "
+                        "not be NULL");
+    const float *src, *diff_dst;
+    LMN_TRY(lmn_dnnl_convert_in(dnnl, &op->x_backward_weights, x, &src));
+    LMN_TRY(lmn_dnnl_convert_in(dnnl, &op->dy_backward_weights, dy, &diff_dst));
+    LMN_TRY(lmn_dnnl_bind(op->bw_src, src));
+    LMN_TRY(lmn_dnnl_bind(op->bw_diff_dst, diff_dst));
+    LMN_TRY(lmn_dnnl_bind(op->bw_diff_weights,
+                          lmn_dnnl_convert_target(&op->dw_backward_weights, dw)));
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, op->bw_src},
+                               {DNNL_ARG_DIFF_DST, op->bw_diff_dst},
+                               {DNNL_ARG_DIFF_WEIGHTS, op->bw_diff_weights},
+                               {DNNL_ARG_DIFF_BIAS, op->bw_diff_bias}};
+    if (op->bias) LMN_TRY(lmn_dnnl_bind(op->bw_diff_bias, db));
+    LMN_TRY(lmn_dnnl_execute(dnnl, op->backward_weights, op->bias ? 4 : 3, args,
+                             "running conv2d backward weights"));
+    return lmn_dnnl_convert_out(dnnl, &op->dw_backward_weights, dw);
+}

@@ -1,0 +1,41 @@
+/* Per-batch-size execution plan of a network (internal to nn).
+ *
+ * Backend ops are built for a fixed batch size, so a network keeps one
+ * plan for each batch size it has seen (the full local batch, a short
+ * last batch, the evaluation batch). A plan owns the ops, activations,
+ * gradients and scratch buffers of every layer. */
+#ifndef LMN_NN_PLAN_H
+#define LMN_NN_PLAN_H
+
+#include <stdint.h>
+
+#include "nn/network.h"
+
+typedef struct lmn_plan_node {
+    lmn_op *op;
+    lmn_act_desc in_desc;  /* what the layer reads (after any conversion) */
+    lmn_act_desc out_desc; /* what the layer writes */
+    float *y, *dy;
+    float *converted;      /* input (add: skip input) in in_desc's layout when the producer's differs */
+    void *workspace;       /* max-pool positions */
+    float *batch_mean, *batch_var;
+    uint8_t *mask;         /* dropout */
+    bool has_grad;         /* dy holds a gradient in the current backward */
+} lmn_plan_node;
+
+struct lmn_plan {
+    int batch;
+    lmn_act_desc input_desc;
+    const float *last_input; /* input of the latest training forward (caller-owned) */
+    lmn_plan_node *nodes;
+    float *output;   /* dense copy of the last layer when its layout is not dense */
+    float *scratch;  /* gradient staging, large enough for any activation */
+    float *scratch2;
+    size_t scratch_floats;
+};
+
+/* The plan for this batch size, created on first use. */
+lmn_status lmn_plan_for_batch(lmn_network *net, int batch, lmn_plan **out);
+void lmn_plan_free(lmn_network *net, lmn_plan *plan);
+
+#endif

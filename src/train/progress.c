@@ -1,0 +1,61 @@
+#include "train/progress.h"
+
+#include <unistd.h>
+
+#include "core/timer.h"
+
+enum { BAR_WIDTH = 24 };
+
+static void format_duration(double seconds, char *out, size_t size)
+{
+    if (!(seconds >= 0.0) || seconds > 1e7) {
+        snprintf(out, size, "--:--");
+        return;
+    }
+    const int total = (int)(seconds + 0.5);
+    if (total >= 3600)
+        snprintf(out, size, "%d:%02d:%02d", total / 3600, total / 60 % 60, total % 60);
+    else
+        snprintf(out, size, "%d:%02d", total / 60, total % 60);
+}
+
+void lmn_progress_start(lmn_progress *p, FILE *stream)
+{
+    p->stream = stream;
+    p->live = isatty(fileno(stream)) == 1;
+    p->last_draw = 0.0;
+    p->run_start = lmn_now();
+}
+
+void lmn_progress_step(lmn_progress *p, int epoch, int epochs, int64_t step, int64_t steps,
+                       double loss, double acc, double images_per_second, double eta_seconds)
+{
+    if (!p->live) return;
+    const double now = lmn_now();
+    if (now - p->last_draw < 0.25 && step != steps) return;
+    p->last_draw = now;
+    char bar[BAR_WIDTH + 1], eta[48];
+    const int filled = steps > 0 ? (int)(BAR_WIDTH * step / steps) : BAR_WIDTH;
+    for (int i = 0; i < BAR_WIDTH; i++) bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
+    bar[BAR_WIDTH] = '\0';
+    format_duration(eta_seconds, eta, sizeof eta);
+    fprintf(p->stream, "\r\033[Kepoch %d/%d [%s] %3d%%  loss %.4f  acc %.4f  %.0f img/s  ETA %s",
+            epoch, epochs, bar, steps > 0 ? (int)(100 * step / steps) : 100, loss, acc,
+            images_per_second, eta);
+    fflush(p->stream);
+}
+
+void lmn_progress_epoch(lmn_progress *p, const lmn_epoch_summary *s)
+{
+    char eta[48], elapsed[48];
+    format_duration(s->eta_seconds, eta, sizeof eta);
+    format_duration(lmn_now() - p->run_start, elapsed, sizeof elapsed);
+    if (p->live) fprintf(p->stream, "\r\033[K");
+    fprintf(p->stream, "epoch %d/%d  loss %.4f  acc %.4f", s->epoch, s->epochs, s->train_loss,
+            s->train_acc);
+    if (s->test_acc >= 0.0)
+        fprintf(p->stream, "  test_loss %.4f  test_acc %.4f", s->test_loss, s->test_acc);
+    fprintf(p->stream, "  %.0f img/s  %.1f s  elapsed %s  ETA %s\n", s->images_per_second,
+            s->seconds, elapsed, eta);
+    fflush(p->stream);
+}

@@ -1,0 +1,361 @@
+#include "train/trainer.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/memory.h"
+#include "core/rng.h"
+#include "core/timer.h"
+#include "data/sampler.h"
+#include "io/files.h"
+#include "io/model_config.h"
+#include "kernels/loss.h"
+
+/* Threads per rank: the cores of the node shared by its ranks. */
+static int choose_threads(const lmn_trainer *t, FILE *log)
+{
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const int local = t->comm->local_size > 0 ? t->comm->local_size : 1;
+    int threads = t->settings.threads;
+    if (threads == 0) threads = cores / local > 0 ? (int)(cores / local) : 1;
+    if (log && (long)threads * local > cores)
+        fprintf(log, "lamina: warning: %d ranks x %d threads on a node with %ld cores "
+                "(oversubscribed; expect slow steps)\n", local, threads, cores);
+    return threads;
+}
+
+static lmn_status load_data(lmn_trainer *t)
+{
+    const lmn_data_settings *d = &t->settings.data;
+    if (strcmp(d->name, "synthetic") == 0) {
+        LMN_TRY(lmn_dataset_synthetic(d->train_size, d->shape[0], d->shape[1], d->shape[2],
+                                      d->classes, t->settings.seed, &t->train_set));
+        LMN_TRY(lmn_dataset_synthetic(d->test_size, d->shape[0], d->shape[1], d->shape[2],
+                                      d->classes, t->settings.seed, &t->test_set));
+        /* Same class prototypes, different noise: held-out samples. */
+        t->test_set->synthetic_seed = ~t->train_set->synthetic_seed;
+    } else {
+        LMN_TRY(lmn_dataset_load_named(d->name, d->path, true, &t->train_set));
+        LMN_TRY(lmn_dataset_load_named(d->name, d->path, false, &t->test_set));
+    }
+    if (d->augment >= 0) {
+        t->train_set->augment = d->augment == 1;
+        if (t->train_set->augment && !t->train_set->crop_pad && !t->train_set->flip) {
+            t->train_set->crop_pad = 4;
+            t->train_set->flip = true;
+        }
+    }
+    t->test_set->augment = false;
+    return LMN_OK;
+}
+
+static lmn_status build_network(lmn_trainer *t, lmn_cfg *cfg)
+{
+    const lmn_dataset *ds = t->train_set;
+    lmn_model_spec spec;
+    lmn_status status = lmn_model_from_config(cfg, ds->channels, ds->height, ds->width,
+                                              ds->num_classes, &spec, &t->model_name);
+    if (status == LMN_OK)
+        status = lmn_network_create(t->backend, &spec, ds->channels, ds->height, ds->width, &t->net);
+    lmn_model_spec_free(&spec);
+    LMN_TRY(status);
+    if (t->net->num_outputs != ds->num_classes)
+        return lmn_fail(LMN_ERR_SHAPE, "the model outputs %d values per sample but %s has %d "
+                        "classes", t->net->num_outputs, ds->name, ds->num_classes);
+    lmn_network_init_params(t->net, t->settings.seed);
+    return LMN_OK;
+}
+
+static lmn_status build_optimizer(lmn_trainer *t)
+{
+    const lmn_network *net = t->net;
+    lmn_param_range *ranges = calloc((size_t)net->tensor_count + 1, sizeof *ranges);
+    if (!ranges) return lmn_fail(LMN_ERR_NOMEM, "cannot list parameter ranges");
+    int count = 0;
+    for (int i = 0; i < net->tensor_count; i++) {
+        const lmn_tensor_view *v = &net->tensors[i];
+        if (v->role == LMN_ROLE_BN_MEAN || v->role == LMN_ROLE_BN_VAR) continue;
+        ranges[count++] = (lmn_param_range){v->offset, v->count,
+                                            v->role == LMN_ROLE_WEIGHT || t->settings.decay_bias_and_bn};
+    }
+    const lmn_status status = lmn_optimizer_create(&t->settings.optimizer, ranges, count,
+                                                   net->param_count, &t->optimizer);
+    free(ranges);
+    return status;
+}
+
+static lmn_status allocate_buffers(lmn_trainer *t)
+{
+    const lmn_train_settings *s = &t->settings;
+    const int local_batch = (s->batch_size + t->comm->size - 1) / t->comm->size;
+    t->batch_capacity = local_batch > s->eval_batch_size ? local_batch : s->eval_batch_size;
+    const size_t sample = (size_t)lmn_dataset_sample_size(t->train_set);
+    LMN_TRY(lmn_alloc_floats(&t->inputs, sample * (size_t)t->batch_capacity, "input batch"));
+    LMN_TRY(lmn_alloc_floats(&t->dlogits, (size_t)t->net->num_outputs * (size_t)t->batch_capacity,
+                             "output gradients"));
+    LMN_TRY(lmn_alloc_bytes((void **)&t->labels, sizeof(int32_t) * (size_t)t->batch_capacity, "labels"));
+    return lmn_alloc_bytes((void **)&t->order, sizeof(uint32_t) * (size_t)t->train_set->count,
+                           "epoch order");
+}
+
+static lmn_status open_outputs(lmn_trainer *t, lmn_cfg *cfg, const char *out_dir)
+{
+    if (t->comm->rank != 0 || !out_dir) return LMN_OK;
+    LMN_TRY(lmn_make_directory(out_dir));
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.yaml", out_dir);
+    LMN_TRY(lmn_cfg_write_file(cfg, path));
+    snprintf(path, sizeof path, "%s/metrics.jsonl", out_dir);
+    return lmn_metrics_open(path, &t->metrics);
+}
+
+static lmn_status setup(lmn_trainer *t, lmn_cfg *cfg, const char *out_dir)
+{
+    lmn_comm *comm = t->comm;
+    lmn_status status = lmn_train_settings_read(cfg, &t->settings);
+    LMN_TRY(lmn_comm_agree(comm, status));
+    t->threads = choose_threads(t, t->log);
+    omp_set_num_threads(t->threads);
+    status = lmn_backend_create(t->settings.backend, &t->backend);
+    if (status == LMN_OK) status = load_data(t);
+    LMN_TRY(lmn_comm_agree(comm, status));
+    status = build_network(t, cfg);
+    if (status == LMN_OK) status = lmn_cfg_check_unused(cfg);
+    if (status == LMN_OK) status = build_optimizer(t);
+    if (status == LMN_OK) status = allocate_buffers(t);
+    LMN_TRY(lmn_comm_agree(comm, status));
+    /* Initialised once, on rank 0, and broadcast: every rank starts from
+     * the same model whatever its RNG or library versions. */
+    LMN_TRY(lmn_comm_broadcast(comm, t->net->params, t->net->param_count, 0));
+    LMN_TRY(lmn_comm_broadcast(comm, t->net->state, t->net->state_count, 0));
+    comm->bytes_sent = comm->seconds = 0.0;
+    return lmn_comm_agree(comm, open_outputs(t, cfg, out_dir));
+}
+
+lmn_status lmn_trainer_create(lmn_cfg *cfg, lmn_comm *comm, const char *out_dir, FILE *log,
+                              lmn_trainer **out)
+{
+    *out = NULL;
+    lmn_trainer *t = calloc(1, sizeof *t);
+    if (!t) return lmn_fail(LMN_ERR_NOMEM, "cannot allocate the trainer");
+    t->comm = comm;
+    t->log = comm->rank == 0 ? log : NULL;
+    const lmn_status status = setup(t, cfg, out_dir);
+    if (status != LMN_OK) {
+        lmn_trainer_free(t);
+        return status;
+    }
+    *out = t;
+    return LMN_OK;
+}
+
+void lmn_trainer_free(lmn_trainer *t)
+{
+    if (!t) return;
+    if (t->metrics) lmn_metrics_close(t->metrics);
+    lmn_optimizer_free(t->optimizer);
+    lmn_network_free(t->net);
+    lmn_backend_destroy(t->backend);
+    lmn_dataset_free(t->train_set);
+    lmn_dataset_free(t->test_set);
+    lmn_free(t->order);
+    lmn_free(t->inputs);
+    lmn_free(t->dlogits);
+    lmn_free(t->labels);
+    free(t);
+}
+
+typedef struct step_totals {
+    double loss, correct, samples;
+} step_totals;
+
+/* Forward + backward of this rank's share; leaves the local gradient of
+ * (loss sum / global batch) in net->grads. */
+static lmn_status local_gradient(lmn_trainer *t, const uint32_t *indices, int count, int global,
+                                 uint64_t epoch, double *loss, double *correct)
+{
+    lmn_network *net = t->net;
+    *loss = *correct = 0.0;
+    if (count == 0) {
+        memset(net->grads, 0, net->param_count * sizeof(float));
+        return LMN_OK;
+    }
+    LMN_TRY(lmn_dataset_gather(t->train_set, indices, count, t->settings.seed, epoch, t->inputs,
+                               t->labels));
+    const float *logits = NULL;
+    const uint64_t noise_key = lmn_rng_stream_id((uint64_t)t->global_step, (uint64_t)t->comm->rank);
+    LMN_TRY(lmn_network_forward(net, count, t->inputs, true, noise_key, &logits));
+    int64_t hits = 0;
+    *loss = lmn_softmax_xent(logits, t->labels, count, net->num_outputs, 1.0f / (float)global,
+                             t->dlogits, &hits);
+    *correct = (double)hits;
+    return lmn_network_backward(net, t->dlogits);
+}
+
+static lmn_status train_step(lmn_trainer *t, const lmn_epoch_plan *plan, int64_t step,
+                             uint64_t epoch, int64_t steps_per_epoch, step_totals *totals)
+{
+    lmn_network *net = t->net;
+    int64_t first = 0;
+    int count = 0;
+    const int global = lmn_epoch_plan_batch(plan, step, &first);
+    lmn_epoch_plan_rank_slice(plan, step, t->comm->rank, t->comm->size, &first, &count);
+    double loss, correct;
+    LMN_TRY(local_gradient(t, t->order + first, count, global, epoch, &loss, &correct));
+    /* The loss and hit count ride along in the gradient buffer's two spare
+     * slots: one reduction per step instead of two. */
+    net->grads[net->param_count] = (float)loss;
+    net->grads[net->param_count + 1] = (float)correct;
+    LMN_TRY(lmn_comm_allreduce_sum(t->comm, net->grads, net->param_count + 2));
+    const double step_loss = net->grads[net->param_count];
+    if (!isfinite(step_loss))
+        return lmn_fail(LMN_ERR_NUMERIC, "training diverged: the loss is %g at epoch %d, step %lld "
+                        "(learning rate %g); lower optimizer.lr or check the data",
+                        step_loss, (int)epoch + 1, (long long)step + 1,
+                        lmn_lr_at(&t->settings.schedule, t->global_step, steps_per_epoch));
+    const double lr = lmn_lr_at(&t->settings.schedule, t->global_step, steps_per_epoch);
+    lmn_optimizer_update(t->optimizer, net->params, net->grads, lr, 0, net->param_count);
+    lmn_optimizer_finish_step(t->optimizer);
+    totals->loss += step_loss;
+    totals->correct += net->grads[net->param_count + 1];
+    totals->samples += global;
+    t->global_step++;
+    return LMN_OK;
+}
+
+/* Batch-norm running statistics differ per rank (local batches); average
+ * them so every rank evaluates and saves the same model. */
+static lmn_status average_running_stats(lmn_trainer *t)
+{
+    lmn_network *net = t->net;
+    if (net->state_count == 0 || t->comm->size == 1) return LMN_OK;
+    LMN_TRY(lmn_comm_allreduce_sum(t->comm, net->state, net->state_count));
+    const float scale = 1.0f / (float)t->comm->size;
+    for (size_t i = 0; i < net->state_count; i++) net->state[i] *= scale;
+    return LMN_OK;
+}
+
+lmn_status lmn_trainer_evaluate(lmn_trainer *t, double *loss, double *accuracy)
+{
+    const lmn_dataset *test = t->test_set;
+    int offset = 0, count = 0;
+    lmn_rank_share((int)test->count, t->comm->rank, t->comm->size, &offset, &count);
+    uint32_t *indices = malloc(sizeof *indices * (size_t)t->settings.eval_batch_size);
+    if (!indices) return lmn_fail(LMN_ERR_NOMEM, "cannot allocate evaluation indices");
+    double sums[2] = {0.0, 0.0};
+    lmn_status status = LMN_OK;
+    for (int done = 0; done < count && status == LMN_OK; done += t->settings.eval_batch_size) {
+        const int n = count - done < t->settings.eval_batch_size ? count - done
+                                                                 : t->settings.eval_batch_size;
+        for (int i = 0; i < n; i++) indices[i] = (uint32_t)(offset + done + i);
+        const float *logits = NULL;
+        status = lmn_dataset_gather(test, indices, n, t->settings.seed, 0, t->inputs, t->labels);
+        if (status == LMN_OK) status = lmn_network_forward(t->net, n, t->inputs, false, 0, &logits);
+        if (status != LMN_OK) break;
+        int64_t hits = 0;
+        sums[0] += lmn_softmax_xent(logits, t->labels, n, t->net->num_outputs, 0.0f, NULL, &hits);
+        sums[1] += (double)hits;
+    }
+    free(indices);
+    LMN_TRY(lmn_comm_agree(t->comm, status));
+    LMN_TRY(lmn_comm_sum_doubles(t->comm, sums, 2));
+    *loss = sums[0] / (double)test->count;
+    *accuracy = sums[1] / (double)test->count;
+    return LMN_OK;
+}
+
+typedef struct epoch_record {
+    int epoch;
+    double lr, train_loss, train_acc, test_loss, test_acc;
+    double seconds, train_seconds, eval_seconds, elapsed_seconds, images_per_second;
+    double comm_bytes, comm_seconds;
+} epoch_record;
+
+static lmn_status write_metrics(lmn_trainer *t, const epoch_record *r)
+{
+    lmn_metrics *m = t->metrics;
+    if (!m) return LMN_OK;
+    lmn_metrics_begin(m);
+    LMN_TRY(lmn_metrics_int(m, "epoch", r->epoch));
+    LMN_TRY(lmn_metrics_int(m, "step", t->global_step));
+    LMN_TRY(lmn_metrics_double(m, "lr", r->lr));
+    LMN_TRY(lmn_metrics_double(m, "train_loss", r->train_loss));
+    LMN_TRY(lmn_metrics_double(m, "train_acc", r->train_acc));
+    if (t->settings.eval) {
+        LMN_TRY(lmn_metrics_double(m, "test_loss", r->test_loss));
+        LMN_TRY(lmn_metrics_double(m, "test_acc", r->test_acc));
+    }
+    LMN_TRY(lmn_metrics_double(m, "seconds", r->seconds));
+    LMN_TRY(lmn_metrics_double(m, "train_seconds", r->train_seconds));
+    LMN_TRY(lmn_metrics_double(m, "eval_seconds", r->eval_seconds));
+    LMN_TRY(lmn_metrics_double(m, "elapsed_seconds", r->elapsed_seconds));
+    LMN_TRY(lmn_metrics_double(m, "images_per_second", r->images_per_second));
+    LMN_TRY(lmn_metrics_double(m, "comm_bytes", r->comm_bytes));
+    LMN_TRY(lmn_metrics_double(m, "comm_seconds", r->comm_seconds));
+    LMN_TRY(lmn_metrics_int(m, "ranks", t->comm->size));
+    LMN_TRY(lmn_metrics_int(m, "threads", t->threads));
+    return lmn_metrics_end(m);
+}
+
+static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *plan,
+                            double run_start, int64_t total_steps, bool *finished)
+{
+    const lmn_train_settings *s = &t->settings;
+    const double start = lmn_now(), comm_bytes = t->comm->bytes_sent, comm_seconds = t->comm->seconds;
+    lmn_epoch_order(t->train_set->count, s->seed, (uint64_t)epoch, s->shuffle, t->order);
+    step_totals totals = {0};
+    int64_t step = 0;
+    for (; step < plan->steps && t->global_step < total_steps; step++) {
+        LMN_TRY(train_step(t, plan, step, (uint64_t)epoch, plan->steps, &totals));
+        const double elapsed = lmn_now() - start;
+        lmn_progress_step(&t->progress, epoch + 1, s->epochs, step + 1, plan->steps,
+                          totals.loss / totals.samples, totals.correct / totals.samples,
+                          totals.samples / elapsed,
+                          elapsed / (double)(step + 1) * (double)(total_steps - t->global_step));
+    }
+    *finished = t->global_step >= total_steps;
+    epoch_record r = {.epoch = epoch + 1, .test_loss = -1.0, .test_acc = -1.0};
+    r.train_seconds = lmn_now() - start;
+    r.lr = lmn_lr_at(&s->schedule, t->global_step > 0 ? t->global_step - 1 : 0, plan->steps);
+    r.train_loss = totals.samples > 0 ? totals.loss / totals.samples : 0.0;
+    r.train_acc = totals.samples > 0 ? totals.correct / totals.samples : 0.0;
+    r.images_per_second = totals.samples / (r.train_seconds > 0 ? r.train_seconds : 1e-9);
+    LMN_TRY(average_running_stats(t));
+    r.comm_bytes = t->comm->bytes_sent - comm_bytes;
+    r.comm_seconds = t->comm->seconds - comm_seconds;
+    const double eval_start = lmn_now();
+    if (s->eval) LMN_TRY(lmn_trainer_evaluate(t, &r.test_loss, &r.test_acc));
+    r.eval_seconds = lmn_now() - eval_start;
+    r.seconds = lmn_now() - start;
+    r.elapsed_seconds = lmn_now() - run_start;
+    const double per_step = r.elapsed_seconds / (double)(t->global_step > 0 ? t->global_step : 1);
+    if (t->log) {
+        const lmn_epoch_summary summary = {r.epoch, s->epochs, r.train_loss, r.train_acc,
+                                           r.test_loss, r.test_acc, r.images_per_second, r.seconds,
+                                           per_step * (double)(total_steps - t->global_step)};
+        lmn_progress_epoch(&t->progress, &summary);
+    }
+    return lmn_comm_agree(t->comm, write_metrics(t, &r));
+}
+
+lmn_status lmn_trainer_run(lmn_trainer *t)
+{
+    const lmn_train_settings *s = &t->settings;
+    lmn_epoch_plan plan;
+    LMN_TRY(lmn_epoch_plan_make(t->train_set->count, s->batch_size, s->drop_last, &plan));
+    if (plan.steps == 0)
+        return lmn_fail(LMN_ERR_CONFIG, "train.batch_size %d is larger than the %lld training "
+                        "samples and train.drop_last is set: no step to run",
+                        s->batch_size, (long long)t->train_set->count);
+    int64_t total_steps = plan.steps * s->epochs;
+    if (s->max_steps > 0 && s->max_steps < total_steps) total_steps = s->max_steps;
+    if (t->log) lmn_progress_start(&t->progress, t->log);
+    const double run_start = lmn_now();
+    bool finished = false;
+    for (int epoch = 0; epoch < s->epochs && !finished; epoch++)
+        LMN_TRY(run_epoch(t, epoch, &plan, run_start, total_steps, &finished));
+    return LMN_OK;
+}

@@ -1,0 +1,55 @@
+/* The training loop: data-parallel SGD over the ranks of a communicator.
+ *
+ * Each step, every rank takes its share of the global batch (data/sampler.h),
+ * computes the gradient of (its loss sum / global batch), and the ranks sum
+ * their gradients with one allreduce over the flat gradient buffer, so every
+ * rank applies the same averaged update. One rank is just P = 1. */
+#ifndef LMN_TRAIN_TRAINER_H
+#define LMN_TRAIN_TRAINER_H
+
+#include <stdio.h>
+
+#include "comm/comm.h"
+#include "data/dataset.h"
+#include "io/config.h"
+#include "io/metrics.h"
+#include "kernels/kernels.h"
+#include "nn/network.h"
+#include "optim/optimizer.h"
+#include "train/progress.h"
+#include "train/settings.h"
+
+typedef struct lmn_trainer {
+    lmn_train_settings settings;
+    lmn_comm *comm;          /* borrowed */
+    const char *model_name;  /* owned by the config tree */
+    int threads;
+    lmn_backend *backend;
+    lmn_dataset *train_set, *test_set;
+    lmn_network *net;
+    lmn_optimizer *optimizer;
+    uint32_t *order;         /* the epoch's visiting order */
+    float *inputs, *dlogits;
+    int32_t *labels;
+    int batch_capacity;      /* samples the buffers hold */
+    int64_t global_step;
+    lmn_metrics *metrics;    /* rank 0 only; NULL without an output directory */
+    lmn_progress progress;
+    FILE *log;               /* rank 0's progress stream; NULL = quiet */
+} lmn_trainer;
+
+/* Reads the settings and model from cfg (which must outlive the trainer),
+ * loads the data, builds the network (initialized on rank 0 and broadcast)
+ * and the optimizer. With out_dir, rank 0 writes out_dir/config.yaml (the
+ * resolved configuration) and out_dir/metrics.jsonl. log: where rank 0
+ * reports progress (NULL: nowhere). Collective over comm. */
+lmn_status lmn_trainer_create(lmn_cfg *cfg, lmn_comm *comm, const char *out_dir, FILE *log,
+                              lmn_trainer **out);
+/* Trains for the configured epochs (or max_steps). Collective. */
+lmn_status lmn_trainer_run(lmn_trainer *trainer);
+/* Evaluates the current model on the test set: mean loss and accuracy,
+ * identical on every rank. Collective. */
+lmn_status lmn_trainer_evaluate(lmn_trainer *trainer, double *loss, double *accuracy);
+void lmn_trainer_free(lmn_trainer *trainer);
+
+#endif

@@ -1,0 +1,120 @@
+/* dnnl batchnorm equals the ref batchnorm: training forward (output, batch
+ * mean and biased variance), inference forward with given statistics, and
+ * backward (dx, dgamma, dbeta), with and without fused ReLU, from dense and
+ * blocked (padded-channel) inputs. */
+#include <stdio.h>
+
+#include "test_dnnl_common.h"
+
+typedef struct bn_case {
+    int n, c, h, w;
+    bool fuse_relu, blocked_input;
+} bn_case;
+
+typedef struct bn_buffers {
+    float *x, *gamma, *beta, *dy, *running_mean, *running_var;
+} bn_buffers;
+
+static bn_buffers make_inputs(const lmn_act_desc *in, uint64_t seed)
+{
+    const size_t c = (size_t)in->c;
+    bn_buffers b = {.x = lmn_kt_random(in->floats, seed),
+                    .gamma = lmn_kt_random(c, seed + 1),
+                    .beta = lmn_kt_random(c, seed + 2),
+                    .dy = lmn_kt_random(in->floats, seed + 3),
+                    .running_mean = lmn_kt_random(c, seed + 4),
+                    .running_var = lmn_kt_zeros(c)};
+    lmn_kt_fill_uniform(b.running_var, c, seed + 5, 0.5f, 2.0f);
+    /* an offset so the mean matters, as after a conv */
+    for (size_t i = 0; i < in->floats; i++) b.x[i] = 3.0f * b.x[i] + 0.5f;
+    return b;
+}
+
+static void free_inputs(bn_buffers *b)
+{
+    float *all[] = {b->x, b->gamma, b->beta, b->dy, b->running_mean, b->running_var};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) lmn_free(all[i]);
+}
+
+static void run_case(lmn_backend *ref, lmn_backend *dnnl, const bn_case *t, uint64_t seed)
+{
+    char name[96];
+    snprintf(name, sizeof name, "N=%d C=%d %dx%d relu=%d blocked=%d", t->n, t->c, t->h, t->w,
+             t->fuse_relu, t->blocked_input);
+    const lmn_batchnorm_params p = {.epsilon = 1e-5f, .fuse_relu = t->fuse_relu};
+    lmn_op *producer = NULL;
+    const lmn_act_desc ref_in = lmn_act_dense(t->n, t->c, t->h, t->w);
+    const lmn_act_desc dnnl_in =
+        t->blocked_input ? lmn_dt_blocked_desc(dnnl, t->n, t->c, t->h, t->w, &producer) : ref_in;
+    lmn_act_desc ref_out, dnnl_out;
+    lmn_op *ref_op = lmn_kt_batchnorm(ref, &p, &ref_in, &ref_out);
+    lmn_op *dnnl_op = lmn_kt_batchnorm(dnnl, &p, &dnnl_in, &dnnl_out);
+    if (!ref_op || !dnnl_op) return;
+    CHECK(dnnl->same_layout(&dnnl_in, &dnnl_out));
+    CHECK(dnnl_out.floats == dnnl_in.floats);
+
+    const size_t c = (size_t)t->c;
+    bn_buffers in = make_inputs(&ref_in, seed);
+    float *x_dnnl = lmn_dt_from_dense(dnnl, in.x, &dnnl_in);
+    float *dy_dnnl = lmn_dt_from_dense(dnnl, in.dy, &dnnl_out);
+
+    /* training forward */
+    float *y_ref = lmn_kt_zeros(ref_out.floats), *y_dnnl = lmn_kt_zeros(dnnl_out.floats);
+    float *mean_ref = lmn_kt_zeros(c), *var_ref = lmn_kt_zeros(c);
+    float *mean_dnnl = lmn_kt_zeros(c), *var_dnnl = lmn_kt_zeros(c);
+    CHECK_OK(ref->batchnorm_forward_train(ref_op, in.x, in.gamma, in.beta, y_ref, mean_ref,
+                                          var_ref));
+    CHECK_OK(dnnl->batchnorm_forward_train(dnnl_op, x_dnnl, in.gamma, in.beta, y_dnnl,
+                                           mean_dnnl, var_dnnl));
+    float *y_dense = lmn_dt_to_dense(dnnl, y_dnnl, &dnnl_out);
+    lmn_dt_check(y_dense, y_ref, ref_out.floats, "training forward", name);
+    lmn_dt_check(mean_dnnl, mean_ref, c, "batch mean", name);
+    lmn_dt_check(var_dnnl, var_ref, c, "batch variance", name);
+
+    /* inference forward */
+    float *yi_ref = lmn_kt_zeros(ref_out.floats), *yi_dnnl = lmn_kt_zeros(dnnl_out.floats);
+    CHECK_OK(ref->batchnorm_forward_infer(ref_op, in.x, in.gamma, in.beta, in.running_mean,
+                                          in.running_var, yi_ref));
+    CHECK_OK(dnnl->batchnorm_forward_infer(dnnl_op, x_dnnl, in.gamma, in.beta, in.running_mean,
+                                           in.running_var, yi_dnnl));
+    float *yi_dense = lmn_dt_to_dense(dnnl, yi_dnnl, &dnnl_out);
+    lmn_dt_check(yi_dense, yi_ref, ref_out.floats, "inference forward", name);
+
+    /* backward with the batch statistics (the same ones for both) */
+    float *dx_ref = lmn_kt_zeros(ref_in.floats), *dx_dnnl = lmn_kt_zeros(dnnl_in.floats);
+    float *dg_ref = lmn_kt_zeros(c), *db_ref = lmn_kt_zeros(c);
+    float *dg_dnnl = lmn_kt_random(c, 9), *db_dnnl = lmn_kt_random(c, 10);
+    CHECK_OK(ref->batchnorm_backward(ref_op, in.x, in.dy, in.gamma, mean_ref, var_ref, dx_ref,
+                                     dg_ref, db_ref));
+    CHECK_OK(dnnl->batchnorm_backward(dnnl_op, x_dnnl, dy_dnnl, in.gamma, mean_ref, var_ref,
+                                      dx_dnnl, dg_dnnl, db_dnnl));
+    float *dx_dense = lmn_dt_to_dense(dnnl, dx_dnnl, &dnnl_in);
+    lmn_dt_check(dx_dense, dx_ref, ref_in.floats, "backward dx", name);
+    lmn_dt_check(dg_dnnl, dg_ref, c, "backward dgamma", name);
+    lmn_dt_check(db_dnnl, db_ref, c, "backward dbeta", name);
+
+    float *buffers[] = {x_dnnl,  dy_dnnl, y_ref,    y_dnnl,   mean_ref, var_ref,
+                        mean_dnnl, var_dnnl, y_dense, yi_ref, yi_dnnl,  yi_dense,
+                        dx_ref,  dx_dnnl, dg_ref,   db_ref,   dg_dnnl,  db_dnnl, dx_dense};
+    for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++) lmn_free(buffers[i]);
+    free_inputs(&in);
+    ref->op_destroy(ref_op);
+    dnnl->op_destroy(dnnl_op);
+    if (producer) dnnl->op_destroy(producer);
+}
+
+int main(void)
+{
+    lmn_backend *ref = lmn_kt_backend("ref");
+    lmn_backend *dnnl = lmn_kt_backend("dnnl");
+    const bn_case cases[] = {
+        {3, 5, 11, 11, false, false}, {3, 5, 11, 11, true, true}, {2, 16, 9, 9, true, true},
+        {4, 20, 7, 5, false, true},   {2, 3, 6, 10, true, false}, {5, 32, 4, 4, false, true},
+        {8, 7, 1, 1, false, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        run_case(ref, dnnl, &cases[i], 3000 + 10 * i);
+    lmn_backend_destroy(ref);
+    lmn_backend_destroy(dnnl);
+    return lmn_test_summary("test_dnnl_batchnorm");
+}

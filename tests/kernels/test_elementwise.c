@@ -1,0 +1,133 @@
+/* Element-wise kernels: ReLU, add, accumulate (with aliasing), and
+ * dropout (reproducible masks, rate 0 identity, kept fraction, scaling,
+ * thread-count independence, backward). */
+#include <omp.h>
+#include <string.h>
+
+#include "kernel_testing.h"
+#include "kernels/elementwise.h"
+
+static void test_relu(void)
+{
+    float x[5] = {-2, -0.0f, 0.5f, 3, -1e-9f};
+    const float want[5] = {0, 0, 0.5f, 3, 0};
+    float y[5];
+    lmn_relu_forward(x, y, 5);
+    lmn_kt_check_close(y, want, 5, 0, "relu forward");
+    lmn_relu_forward(x, x, 5); /* in place */
+    lmn_kt_check_close(x, want, 5, 0, "relu forward in place");
+
+    float dy[5] = {1, 2, 3, 4, 5};
+    const float want_dx[5] = {0, 0, 3, 4, 0};
+    float dx[5];
+    lmn_relu_backward(y, dy, dx, 5);
+    lmn_kt_check_close(dx, want_dx, 5, 0, "relu backward");
+    lmn_relu_backward(y, dy, dy, 5);
+    lmn_kt_check_close(dy, want_dx, 5, 0, "relu backward in place");
+}
+
+static void test_add_accumulate(void)
+{
+    float a[3] = {1, 2, 3}, b[3] = {10, 20, 30}, y[3];
+    const float sum[3] = {11, 22, 33}, twice[3] = {22, 44, 66};
+    lmn_add_forward(a, b, y, 3);
+    lmn_kt_check_close(y, sum, 3, 0, "add");
+    lmn_add_forward(a, b, a, 3); /* y aliases a */
+    lmn_kt_check_close(a, sum, 3, 0, "add in place");
+    lmn_accumulate(y, a, 3);
+    lmn_kt_check_close(y, twice, 3, 0, "accumulate");
+}
+
+enum { BIG = 100003 }; /* odd and above one dropout chunk */
+
+static double kept_fraction(const uint8_t *mask, size_t count)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < count; i++) kept += mask[i];
+    return (double)kept / (double)count;
+}
+
+static void test_dropout_masks(void)
+{
+    float *x = lmn_kt_random(BIG, 1), *y = lmn_kt_zeros(BIG), *y2 = lmn_kt_zeros(BIG);
+    uint8_t *m1 = NULL, *m2 = NULL, *m3 = NULL;
+    CHECK_OK(lmn_alloc_bytes((void **)&m1, BIG, "mask"));
+    CHECK_OK(lmn_alloc_bytes((void **)&m2, BIG, "mask"));
+    CHECK_OK(lmn_alloc_bytes((void **)&m3, BIG, "mask"));
+
+    lmn_dropout_forward(x, y, m1, BIG, 0.3f, 42, 7);
+    CHECK_CLOSE(kept_fraction(m1, BIG), 0.7, 0.01);
+    size_t wrong = 0;
+    for (size_t i = 0; i < BIG; i++)
+        wrong += m1[i] ? fabsf(y[i] - x[i] / 0.7f) > 1e-6f : y[i] != 0.0f;
+    CHECK_MSG(wrong == 0, "%zu kept elements not scaled by 1/(1-rate) or dropped not zero", wrong);
+
+    /* Element i uses word i of the stream (seed, stream). */
+    wrong = 0;
+    for (size_t i = 0; i < BIG; i += 997) {
+        lmn_rng rng = lmn_rng_make(42, 7);
+        lmn_rng_seek(&rng, i);
+        wrong += m1[i] != (lmn_rng_uniform(&rng) >= 0.3f);
+    }
+    CHECK_MSG(wrong == 0, "%zu mask entries do not follow word i of the stream", wrong);
+
+    /* Same identifiers, any thread count: the same mask. */
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(3);
+    lmn_dropout_forward(x, y2, m2, BIG, 0.3f, 42, 7);
+    omp_set_num_threads(saved);
+    CHECK(memcmp(m1, m2, BIG) == 0);
+    CHECK(memcmp(y, y2, BIG * sizeof(float)) == 0);
+
+    /* Another stream or seed: another mask. */
+    lmn_dropout_forward(x, y2, m3, BIG, 0.3f, 42, 8);
+    CHECK(memcmp(m1, m3, BIG) != 0);
+    lmn_dropout_forward(x, y2, m3, BIG, 0.3f, 43, 7);
+    CHECK(memcmp(m1, m3, BIG) != 0);
+
+    /* rate 0 keeps everything unchanged. */
+    lmn_dropout_forward(x, y2, m3, BIG, 0.0f, 42, 7);
+    CHECK(kept_fraction(m3, BIG) == 1.0);
+    CHECK(memcmp(x, y2, BIG * sizeof(float)) == 0);
+
+    lmn_dropout_forward(x, y2, m3, BIG, 0.9f, 5, 5);
+    CHECK_CLOSE(kept_fraction(m3, BIG), 0.1, 0.01);
+
+    lmn_free(x), lmn_free(y), lmn_free(y2), lmn_free(m1), lmn_free(m2), lmn_free(m3);
+}
+
+typedef struct dropout_case {
+    float *x, *y, *r;
+    uint8_t *mask;
+    size_t count;
+} dropout_case;
+
+static double dropout_objective(void *ctx)
+{
+    dropout_case *t = ctx;
+    lmn_dropout_forward(t->x, t->y, t->mask, t->count, 0.4f, 9, 3);
+    return lmn_kt_dot(t->y, t->r, t->count);
+}
+
+static void test_dropout_backward(void)
+{
+    dropout_case t = {.count = 257};
+    t.x = lmn_kt_random(t.count, 2);
+    t.y = lmn_kt_zeros(t.count);
+    t.r = lmn_kt_random(t.count, 3);
+    CHECK_OK(lmn_alloc_bytes((void **)&t.mask, t.count, "mask"));
+    float *dx = lmn_kt_zeros(t.count);
+    dropout_objective(&t);
+    lmn_dropout_backward(t.r, t.mask, dx, t.count, 0.4f);
+    lmn_kt_check_grad(dropout_objective, &t, t.x, t.count, dx, 1e-3f, 1e-3, "dropout dx");
+    lmn_free(t.x), lmn_free(t.y), lmn_free(t.r), lmn_free(t.mask), lmn_free(dx);
+}
+
+int main(void)
+{
+    test_relu();
+    test_add_accumulate();
+    test_dropout_masks();
+    test_dropout_backward();
+    return lmn_test_summary("kernels_test_elementwise");
+}
