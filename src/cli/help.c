@@ -82,6 +82,9 @@ void lmn_print_train_help(FILE *out)
           "comm_bytes (model bytes this rank sent this epoch, bandwidth-optimal allreduce\n"
           "model: 2 (P-1)/P x gradient bytes per step), comm_seconds, ranks, threads.\n"
           "\n"
+          "Progress: a live bar when lamina runs alone on a terminal, one line per epoch\n"
+          "otherwise; LAMINA_PROGRESS=bar or LAMINA_PROGRESS=lines chooses explicitly.\n"
+          "\n"
           "Exit status: 0 on success; 1 when any rank fails (the message names the rank).\n",
           out);
 }

@@ -25,8 +25,17 @@ lmn_status lmn_fail_context(lmn_status code, const char *fmt, ...)
     va_start(args, fmt);
     int used = vsnprintf(last_message, sizeof last_message, fmt, args);
     va_end(args);
-    if (used >= 0 && (size_t)used < sizeof last_message && previous[0])
-        snprintf(last_message + used, sizeof last_message - (size_t)used, ": %s", previous);
+    if (used >= 0 && (size_t)used < sizeof last_message && previous[0]) {
+        /* A message longer than the buffer is cut; the start matters most. */
+        const size_t room = sizeof last_message - (size_t)used;
+        const size_t length = strnlen(previous, room);
+        if (room > 3) {
+            memcpy(last_message + used, ": ", 2);
+            const size_t copied = length < room - 3 ? length : room - 3;
+            memcpy(last_message + used + 2, previous, copied);
+            last_message[(size_t)used + 2 + copied] = '\0';
+        }
+    }
     return code;
 }
 

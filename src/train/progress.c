@@ -1,5 +1,7 @@
 #include "train/progress.h"
 
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/timer.h"
@@ -22,7 +24,17 @@ static void format_duration(double seconds, char *out, size_t size)
 void lmn_progress_start(lmn_progress *p, FILE *stream)
 {
     p->stream = stream;
-    p->live = isatty(fileno(stream)) == 1;
+    /* OpenMPI hands ranks a pseudo-terminal even when mpirun's own output
+     * goes to a file, so under a launcher plain lines are the default;
+     * LAMINA_PROGRESS=bar or =lines decides explicitly. */
+    const char *choice = getenv("LAMINA_PROGRESS");
+    const bool launched = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_RANK") || getenv("PMIX_RANK");
+    if (choice && strcmp(choice, "bar") == 0)
+        p->live = true;
+    else if (choice && strcmp(choice, "lines") == 0)
+        p->live = false;
+    else
+        p->live = !launched && isatty(fileno(stream)) == 1;
     p->last_draw = 0.0;
     p->run_start = lmn_now();
 }

@@ -68,6 +68,7 @@ static void run_case(lmn_backend *ref, lmn_backend *dnnl, const bn_case *t, uint
                                            mean_dnnl, var_dnnl));
     float *y_dense = lmn_dt_to_dense(dnnl, y_dnnl, &dnnl_out);
     lmn_dt_check(y_dense, y_ref, ref_out.floats, "training forward", name);
+    lmn_dt_check_padding(dnnl, y_dnnl, &dnnl_out, "training forward", name);
     lmn_dt_check(mean_dnnl, mean_ref, c, "batch mean", name);
     lmn_dt_check(var_dnnl, var_ref, c, "batch variance", name);
 
@@ -79,6 +80,7 @@ static void run_case(lmn_backend *ref, lmn_backend *dnnl, const bn_case *t, uint
                                            in.running_var, yi_dnnl));
     float *yi_dense = lmn_dt_to_dense(dnnl, yi_dnnl, &dnnl_out);
     lmn_dt_check(yi_dense, yi_ref, ref_out.floats, "inference forward", name);
+    lmn_dt_check_padding(dnnl, yi_dnnl, &dnnl_out, "inference forward", name);
 
     /* backward with the batch statistics (the same ones for both) */
     float *dx_ref = lmn_kt_zeros(ref_in.floats), *dx_dnnl = lmn_kt_zeros(dnnl_in.floats);
@@ -90,6 +92,7 @@ static void run_case(lmn_backend *ref, lmn_backend *dnnl, const bn_case *t, uint
                                       dx_dnnl, dg_dnnl, db_dnnl));
     float *dx_dense = lmn_dt_to_dense(dnnl, dx_dnnl, &dnnl_in);
     lmn_dt_check(dx_dense, dx_ref, ref_in.floats, "backward dx", name);
+    lmn_dt_check_padding(dnnl, dx_dnnl, &dnnl_in, "backward dx", name);
     lmn_dt_check(dg_dnnl, dg_ref, c, "backward dgamma", name);
     lmn_dt_check(db_dnnl, db_ref, c, "backward dbeta", name);
 

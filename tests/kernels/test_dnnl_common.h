@@ -44,6 +44,27 @@ static inline lmn_act_desc lmn_dt_blocked_desc(lmn_backend *dnnl, int n, int c, 
     return produced;
 }
 
+/* One CHECK: the entries of x outside the logical tensor (layout padding)
+ * are zero, as the element-wise kernels rely on. Compares the absolute sum
+ * of the whole buffer with that of its dense copy. */
+static inline void lmn_dt_check_padding(lmn_backend *dnnl, const float *x,
+                                        const lmn_act_desc *desc, const char *what,
+                                        const char *case_name)
+{
+    float *dense = lmn_dt_to_dense(dnnl, x, desc);
+    double all = 0.0, logical = 0.0;
+    for (size_t i = 0; i < desc->floats; i++) all += fabs((double)x[i]);
+    for (size_t i = 0; i < (size_t)desc->n * desc->c * desc->h * desc->w; i++)
+        logical += fabs((double)dense[i]);
+    CHECK_MSG(fabs(all - logical) <= 1e-9 * fmax(1.0, logical),
+              "%s (%s): padding is not zero (|buffer| %.9g vs |tensor| %.9g)", what, case_name,
+              all, logical);
+    lmn_free(dense);
+}
+
+/* Junk to pre-fill outputs with, so tests see what an op really writes. */
+static inline float *lmn_dt_junk(size_t count) { return lmn_kt_random(count, 0x6a756e6bu); }
+
 /* One CHECK: got within LMN_DNNL_TOLERANCE of want (lmn_test_max_rel_diff). */
 static inline void lmn_dt_check(const float *got, const float *want, size_t count,
                                 const char *what, const char *case_name)

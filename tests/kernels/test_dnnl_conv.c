@@ -54,6 +54,7 @@ static void run_case(lmn_backend *ref, lmn_backend *dnnl, const conv_case *t, ui
     CHECK_OK(dnnl->conv2d_forward(dnnl_op, x_dnnl, w, b, y_dnnl));
     float *y_dense = lmn_dt_to_dense(dnnl, y_dnnl, &dnnl_out);
     check_rel(y_dense, y_ref, ref_out.floats, "forward", t);
+    lmn_dt_check_padding(dnnl, y_dnnl, &dnnl_out, "forward", "conv");
 
     /* backward data */
     float *dx_ref = lmn_kt_zeros(ref_in.floats), *dx_dnnl = lmn_kt_zeros(dnnl_in.floats);
@@ -61,6 +62,7 @@ static void run_case(lmn_backend *ref, lmn_backend *dnnl, const conv_case *t, ui
     CHECK_OK(dnnl->conv2d_backward_data(dnnl_op, dy_dnnl, w, dx_dnnl));
     float *dx_dense = lmn_dt_to_dense(dnnl, dx_dnnl, &dnnl_in);
     check_rel(dx_dense, dx_ref, ref_in.floats, "backward data", t);
+    lmn_dt_check_padding(dnnl, dx_dnnl, &dnnl_in, "backward data", "conv");
 
     /* backward weights: gradients are overwritten, so pre-fill with junk */
     float *dw_ref = lmn_kt_zeros(n_w), *dw_dnnl = lmn_kt_random(n_w, seed + 4);

@@ -46,9 +46,10 @@ static void run_case(lmn_backend *ref, lmn_backend *dnnl, const pool_case *t, ui
     CHECK_OK(dnnl->pool2d_forward(dnnl_op, x_dnnl, y_dnnl, dnnl_workspace));
     float *y_dense = lmn_dt_to_dense(dnnl, y_dnnl, &dnnl_out);
     lmn_dt_check(y_dense, y_ref, ref_out.floats, "forward", name);
+    lmn_dt_check_padding(dnnl, y_dnnl, &dnnl_out, "forward", name);
 
     /* Inference (no workspace) gives the same output. */
-    float *y_infer = lmn_kt_zeros(dnnl_out.floats);
+    float *y_infer = lmn_dt_junk(dnnl_out.floats);
     CHECK_OK(dnnl->pool2d_forward(dnnl_op, x_dnnl, y_infer, NULL));
     float *y_infer_dense = lmn_dt_to_dense(dnnl, y_infer, &dnnl_out);
     lmn_dt_check(y_infer_dense, y_ref, ref_out.floats, "inference forward", name);
@@ -58,6 +59,7 @@ static void run_case(lmn_backend *ref, lmn_backend *dnnl, const pool_case *t, ui
     CHECK_OK(dnnl->pool2d_backward(dnnl_op, dy_dnnl, dnnl_workspace, dx_dnnl));
     float *dx_dense = lmn_dt_to_dense(dnnl, dx_dnnl, &dnnl_in);
     lmn_dt_check(dx_dense, dx_ref, ref_in.floats, "backward", name);
+    lmn_dt_check_padding(dnnl, dx_dnnl, &dnnl_in, "backward", name);
     if (t->p.kind == LMN_POOL_MAX)
         CHECK(dnnl->pool2d_backward(dnnl_op, dy_dnnl, NULL, dx_dnnl) == LMN_ERR_ARG);
 

@@ -3,11 +3,11 @@
  * The forward primitive chooses its activation layouts (format_tag_any);
  * its dst layout becomes the op's output layout, so the next layer reads
  * it without a reorder. An input in another layout is reordered into an
- * op-owned scratch. The backward primitives are built against the forward
- * one's src/dst layouts, so dy (output layout) and dx (input layout) need
- * no extra conversion beyond the input one. Weights are dense OIHW at the
+ * op-owned scratch. The backward primitives use the forward one's src/dst
+ * layouts where oneDNN has fast kernels for them (see best_backward_pd), so
+ * dy and dx usually need no conversion. Weights are dense OIHW at the
  * interface and reordered to each primitive's format at every call (they
- * are small next to the activations). */
+ * are small next to the activations, and change at every step anyway). */
 #include "core/memory.h"
 #include "kernels/dnnl/dnnl_internal.h"
 
@@ -102,6 +102,10 @@ static lmn_status relu_attr(bool fuse_relu, dnnl_primitive_attr_t *attr)
                                                              0.0f, 0.0f);
     if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(*attr, post_ops);
     if (post_ops) dnnl_post_ops_destroy(post_ops);
+    if (s != dnnl_success) {
+        dnnl_primitive_attr_destroy(*attr);
+        *attr = NULL;
+    }
     return lmn_dnnl_check(s, "dnnl_post_ops_append_eltwise", "fusing relu into conv2d");
 }
 
@@ -269,12 +273,10 @@ static lmn_status conv_setup(conv_op *op, const lmn_conv2d_params *p, const lmn_
         st = best_backward_pd(backward_weights_pd, op->base.dnnl, p->bias, &g, fwd,
                               &bwd_weights);
     if (st == LMN_OK) st = setup_forward(op, fwd, &in_md, &oihw);
-    if (st == LMN_OK) {
-        const dnnl_memory_desc_t *out_md = lmn_dnnl_pd_md(fwd, dnnl_query_dst_md);
-        lmn_dnnl_describe_act(out_md, &op->out_layout, out);
-        st = setup_backward_data(op, bwd_data, &in_md, out_md, &oihw);
-        if (st == LMN_OK) st = setup_backward_weights(op, bwd_weights, &in_md, out_md, &oihw);
-    }
+    const dnnl_memory_desc_t *out_md = fwd ? lmn_dnnl_pd_md(fwd, dnnl_query_dst_md) : NULL;
+    if (st == LMN_OK) st = setup_backward_data(op, bwd_data, &in_md, out_md, &oihw);
+    if (st == LMN_OK) st = setup_backward_weights(op, bwd_weights, &in_md, out_md, &oihw);
+    if (st == LMN_OK) lmn_dnnl_describe_act(out_md, &op->out_layout, out);
     lmn_dnnl_pd_free(fwd);
     lmn_dnnl_pd_free(bwd_data);
     lmn_dnnl_pd_free(bwd_weights);

@@ -1,9 +1,9 @@
 /* Fully connected layer on oneDNN's sgemm (row-major), dense in and out.
  *
- * At the sizes of the target nets (N=64: 3136->512, 512->10) dnnl_sgemm
- * with bias pre-filled into y was measured at least as fast as the
- * inner-product primitive, which would also need the [out][in] weights
- * reordered at every call. */
+ * At the sizes of the target nets (N=64: 3136->512, 512->10, 2 threads)
+ * dnnl_sgemm with the bias pre-filled into y ran as fast as the plain-format
+ * inner-product primitive (which ends in the same gemm) in all three passes,
+ * and takes the [out][in] weights as they are. */
 #include "core/memory.h"
 #include "kernels/dnnl/dnnl_internal.h"
 
