@@ -178,36 +178,58 @@ static void check_zoo(const char *model, lmn_backend *ref, lmn_backend *dnnl, in
     lmn_model_spec_free(&spec);
 }
 
-/* Odd sizes so blocked channel padding and uneven windows show up:
- * 3x13x11 -> conv 5ch k3 s2 p1 (5x7x6) -> maxpool k3 s2 p1 (5x4x3) -> bn
- * -> add(maxpool) -> relu -> gap -> flatten -> linear 7. */
+static int append(lmn_model_spec *spec, lmn_layer_spec layer)
+{
+    int index = -1;
+    CHECK_OK(lmn_model_spec_append(spec, &layer, &index));
+    return index;
+}
+
+static lmn_layer_spec conv_layer(int out, int stride, int pad)
+{
+    lmn_layer_spec layer = lmn_layer_defaults(LMN_LAYER_CONV);
+    layer.out = out;
+    layer.stride = stride;
+    layer.pad = pad;
+    return layer;
+}
+
+static lmn_layer_spec add_layer(int input, int skip)
+{
+    lmn_layer_spec layer = lmn_layer_defaults(LMN_LAYER_ADD);
+    layer.input = input;
+    layer.skip = skip;
+    return layer;
+}
+
+/* Odd sizes so blocked channel padding and uneven windows show up, and
+ * adds whose operands come in different layouts (the dense network input
+ * plus a conv output; a dense linear output plus a pooled one):
+ * 3x13x11 -> conv 3ch (+ input) -> conv 5ch k3 s2 p1 (5x7x6) -> maxpool
+ * k3 s2 p1 (5x4x3) -> bn -> add(maxpool) -> relu -> gap -> linear 5
+ * (+ gap) -> flatten -> linear 7. */
 static void build_odd_model(lmn_model_spec *spec)
 {
-    lmn_layer_spec conv = lmn_layer_defaults(LMN_LAYER_CONV);
-    conv.out = 5;
-    conv.stride = 2;
-    conv.pad = 1;
-    CHECK_OK(lmn_model_spec_append(spec, &conv, NULL));
+    const int first = append(spec, conv_layer(3, 1, 1));
+    append(spec, add_layer(first, LMN_INPUT));
+    append(spec, conv_layer(5, 2, 1));
     lmn_layer_spec pool = lmn_layer_defaults(LMN_LAYER_MAXPOOL);
     pool.kernel_h = pool.kernel_w = 3;
     pool.stride = 2;
     pool.pad = 1;
-    int pooled = -1, normalized = -1;
-    CHECK_OK(lmn_model_spec_append(spec, &pool, &pooled));
-    lmn_layer_spec bn = lmn_layer_defaults(LMN_LAYER_BATCHNORM);
-    CHECK_OK(lmn_model_spec_append(spec, &bn, &normalized));
-    lmn_layer_spec sum = lmn_layer_defaults(LMN_LAYER_ADD);
-    sum.input = normalized;
-    sum.skip = pooled;
-    CHECK_OK(lmn_model_spec_append(spec, &sum, NULL));
-    const lmn_layer_spec tail[] = {lmn_layer_defaults(LMN_LAYER_RELU),
-                                   lmn_layer_defaults(LMN_LAYER_GLOBAL_AVGPOOL),
-                                   lmn_layer_defaults(LMN_LAYER_FLATTEN)};
-    for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++)
-        CHECK_OK(lmn_model_spec_append(spec, &tail[i], NULL));
+    const int pooled = append(spec, pool);
+    const int normalized = append(spec, lmn_layer_defaults(LMN_LAYER_BATCHNORM));
+    append(spec, add_layer(normalized, pooled));
+    append(spec, lmn_layer_defaults(LMN_LAYER_RELU));
+    const int averaged = append(spec, lmn_layer_defaults(LMN_LAYER_GLOBAL_AVGPOOL));
+    lmn_layer_spec mix = lmn_layer_defaults(LMN_LAYER_LINEAR);
+    mix.out = 5;
+    const int mixed = append(spec, mix);
+    append(spec, add_layer(mixed, averaged));
+    append(spec, lmn_layer_defaults(LMN_LAYER_FLATTEN));
     lmn_layer_spec fc = lmn_layer_defaults(LMN_LAYER_LINEAR);
     fc.out = 7;
-    CHECK_OK(lmn_model_spec_append(spec, &fc, NULL));
+    append(spec, fc);
 }
 
 /* Flatten straight after a (blocked) conv output, then a dropout-free
