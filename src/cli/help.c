@@ -62,6 +62,7 @@ void lmn_print_train_help(FILE *out)
           "  train.shuffle         reshuffle every epoch from (seed, epoch) [true]\n"
           "  train.eval            evaluate on the test set after every epoch [true]\n"
           "  train.eval_batch_size samples per evaluation batch on each rank [500]\n"
+          "  train.profile         time every layer and print a table at the end [false]\n"
           "  optimizer.name        sgd, adam, adamw [sgd]\n"
           "  optimizer.lr          base learning rate, > 0 [0.05 for sgd, 0.001 for adam]\n"
           "  optimizer.momentum    sgd momentum [0.9]\n"

@@ -56,6 +56,10 @@ static lmn_status infer_shape(const lmn_network *net, int i, lmn_layer_shape *sh
     const lmn_layer_shape in = layer->input == LMN_INPUT ? net->input_shape
                                                          : net->shapes[layer->input];
     *shape = in;
+    if (layer->relu && layer->kind != LMN_LAYER_CONV && layer->kind != LMN_LAYER_LINEAR &&
+        layer->kind != LMN_LAYER_BATCHNORM)
+        return layer_error(layer, i, "a fused ReLU exists only on conv, linear and batchnorm; "
+                                     "add a relu layer after it instead");
     switch (layer->kind) {
     case LMN_LAYER_CONV:
         if (layer->out < 1) return layer_error(layer, i, "'out' (output channels) must be >= 1");
@@ -222,6 +226,8 @@ void lmn_network_free(lmn_network *net)
     free(net->param_offset);
     free(net->state_offset);
     free(net->tensors);
+    free(net->forward_seconds);
+    free(net->backward_seconds);
     lmn_free(net->params);
     lmn_free(net->grads);
     lmn_free(net->state);
@@ -255,6 +261,16 @@ void lmn_network_init_params(lmn_network *net, uint64_t seed)
 {
     net->seed = seed;
     for (int t = 0; t < net->tensor_count; t++) init_tensor(net, &net->tensors[t], seed);
+}
+
+lmn_status lmn_network_enable_profile(lmn_network *net)
+{
+    if (net->forward_seconds) return LMN_OK;
+    net->forward_seconds = calloc((size_t)net->spec.count, sizeof(double));
+    net->backward_seconds = calloc((size_t)net->spec.count, sizeof(double));
+    if (!net->forward_seconds || !net->backward_seconds)
+        return lmn_fail(LMN_ERR_NOMEM, "cannot allocate the layer profile");
+    return LMN_OK;
 }
 
 const lmn_tensor_view *lmn_network_tensor(const lmn_network *net, const char *name)

@@ -61,6 +61,9 @@ typedef struct lmn_network {
     int plan_count;
     lmn_plan *last_forward; /* plan used by the latest training forward */
     uint64_t seed;          /* keys dropout masks */
+    /* Per-layer time accounting (seconds, cumulative), off unless
+     * lmn_network_enable_profile is called. */
+    double *forward_seconds, *backward_seconds;
 } lmn_network;
 
 /* Validates the spec (inputs, shapes) for inputs of the given shape and
@@ -85,6 +88,9 @@ lmn_status lmn_network_forward(lmn_network *net, int batch, const float *x, bool
 /* Back-propagates d(loss)/d(output) (batch x num_outputs) through the last
  * training forward and OVERWRITES net->grads. */
 lmn_status lmn_network_backward(lmn_network *net, const float *dout);
+
+/* Starts accumulating per-layer forward / backward seconds. */
+lmn_status lmn_network_enable_profile(lmn_network *net);
 
 /* Looks up a tensor view by name; NULL if absent. */
 const lmn_tensor_view *lmn_network_tensor(const lmn_network *net, const char *name);

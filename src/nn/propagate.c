@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "core/timer.h"
 #include "kernels/elementwise.h"
 #include "nn/plan.h"
 
@@ -118,7 +119,9 @@ lmn_status lmn_network_forward(lmn_network *net, int batch, const float *x, bool
     LMN_TRY(lmn_plan_for_batch(net, batch, &plan));
     const pass p = {net, plan, x};
     for (int i = 0; i < net->spec.count; i++) {
+        const double start = net->forward_seconds ? lmn_now() : 0.0;
         const lmn_status status = forward_layer(&p, i, training, noise_key);
+        if (net->forward_seconds) net->forward_seconds[i] += lmn_now() - start;
         if (status != LMN_OK)
             return lmn_fail_context(status, "forward of layer '%s'", net->spec.layers[i].name);
     }
@@ -158,10 +161,41 @@ static void gradient_written(const pass *p, int layer, const float *slot)
 static lmn_status deliver(const pass *p, int layer, const lmn_act_desc *from, const float *grad)
 {
     if (layer == LMN_INPUT) return LMN_OK;
+    lmn_backend *be = p->net->backend;
+    lmn_plan_node *node = &p->plan->nodes[layer];
+    const lmn_act_desc *to = activation_desc(p, layer);
+    if (be->same_layout(from, to)) {
+        if (node->has_grad)
+            lmn_accumulate(node->dy, grad, to->floats);
+        else
+            memcpy(node->dy, grad, to->floats * sizeof(float));
+        node->has_grad = true;
+        return LMN_OK;
+    }
     float *slot = gradient_slot(p, layer);
-    LMN_TRY(p->net->backend->reorder(p->net->backend, from, grad, activation_desc(p, layer), slot));
+    LMN_TRY(be->reorder(be, from, grad, to, slot));
     gradient_written(p, layer, slot);
     return LMN_OK;
+}
+
+/* The gradient of a sum reaches both operands unchanged. The first operand
+ * takes the add's gradient buffer by swapping pointers (same layout, same
+ * size) when it has none yet; the skip operand gets a copy. */
+static lmn_status backward_add(const pass *p, int i)
+{
+    const lmn_layer_spec *layer = &p->net->spec.layers[i];
+    lmn_plan_node *node = &p->plan->nodes[i];
+    const int input = layer->input;
+    if (input != LMN_INPUT && !p->plan->nodes[input].has_grad) {
+        lmn_plan_node *target = &p->plan->nodes[input];
+        float *taken = node->dy;
+        node->dy = target->dy;
+        target->dy = taken;
+        target->has_grad = true;
+        return deliver(p, layer->skip, &node->out_desc, taken);
+    }
+    LMN_TRY(deliver(p, input, &node->out_desc, node->dy));
+    return deliver(p, layer->skip, &node->out_desc, node->dy);
 }
 
 static lmn_status backward_layer(const pass *p, int i)
@@ -213,9 +247,7 @@ static lmn_status backward_layer(const pass *p, int i)
             memcpy(slot, dy, node->out_desc.floats * sizeof(float));
         break;
     case LMN_LAYER_ADD:
-        memcpy(slot, dy, node->out_desc.floats * sizeof(float));
-        gradient_written(p, input, slot);
-        return deliver(p, layer->skip, &node->out_desc, dy);
+        return backward_add(p, i);
     case LMN_LAYER_KIND_COUNT:
         return lmn_fail(LMN_ERR_INTERNAL, "layer '%s' has no backward", layer->name);
     }
@@ -241,7 +273,9 @@ lmn_status lmn_network_backward(lmn_network *net, const float *dout)
             memset(net->grads + net->param_offset[i], 0, (end - net->param_offset[i]) * sizeof(float));
             continue;
         }
+        const double start = net->backward_seconds ? lmn_now() : 0.0;
         const lmn_status status = backward_layer(&p, i);
+        if (net->backward_seconds) net->backward_seconds[i] += lmn_now() - start;
         if (status != LMN_OK)
             return lmn_fail_context(status, "backward of layer '%s'", net->spec.layers[i].name);
     }

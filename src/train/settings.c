@@ -135,5 +135,6 @@ lmn_status lmn_train_settings_read(lmn_cfg *cfg, lmn_train_settings *s)
     LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "train.shuffle", &yes, &s->shuffle));
     LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "train.eval", &yes, &s->eval));
     LMN_TRY(get_int(cfg, "train.eval_batch_size", 500, 1, 1 << 24, &s->eval_batch_size));
+    LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "train.profile", &no, &s->profile));
     return read_optimizer(cfg, s);
 }

@@ -32,6 +32,7 @@ typedef struct lmn_train_settings {
     bool shuffle;
     bool eval;
     int eval_batch_size; /* per rank */
+    bool profile;        /* time every layer; report at the end */
     lmn_optimizer_config optimizer;
     bool decay_bias_and_bn;
     lmn_lr_schedule schedule;

@@ -66,7 +66,7 @@ static lmn_status build_network(lmn_trainer *t, lmn_cfg *cfg)
         return lmn_fail(LMN_ERR_SHAPE, "the model outputs %d values per sample but %s has %d "
                         "classes", t->net->num_outputs, ds->name, ds->num_classes);
     lmn_network_init_params(t->net, t->settings.seed);
-    return LMN_OK;
+    return t->settings.profile ? lmn_network_enable_profile(t->net) : LMN_OK;
 }
 
 static lmn_status build_optimizer(lmn_trainer *t)
@@ -341,6 +341,26 @@ static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *pla
     return lmn_comm_agree(t->comm, write_metrics(t, &r));
 }
 
+/* Rank 0's table of where a training step spends its time. */
+static void report_profile(const lmn_trainer *t)
+{
+    const lmn_network *net = t->net;
+    if (!t->log || !net->forward_seconds || t->global_step == 0) return;
+    const double steps = (double)t->global_step;
+    double forward = 0.0, backward = 0.0;
+    fprintf(t->log, "\nper-layer time (ms per training step, rank 0; evaluation included in forward):\n");
+    fprintf(t->log, "  %-24s %-15s %9s %9s\n", "layer", "type", "forward", "backward");
+    for (int i = 0; i < net->spec.count; i++) {
+        fprintf(t->log, "  %-24s %-15s %9.3f %9.3f\n", net->spec.layers[i].name,
+                lmn_layer_kind_name(net->spec.layers[i].kind), 1e3 * net->forward_seconds[i] / steps,
+                1e3 * net->backward_seconds[i] / steps);
+        forward += net->forward_seconds[i];
+        backward += net->backward_seconds[i];
+    }
+    fprintf(t->log, "  %-24s %-15s %9.3f %9.3f\n", "total", "", 1e3 * forward / steps,
+            1e3 * backward / steps);
+}
+
 lmn_status lmn_trainer_run(lmn_trainer *t)
 {
     const lmn_train_settings *s = &t->settings;
@@ -357,5 +377,6 @@ lmn_status lmn_trainer_run(lmn_trainer *t)
     bool finished = false;
     for (int epoch = 0; epoch < s->epochs && !finished; epoch++)
         LMN_TRY(run_epoch(t, epoch, &plan, run_start, total_steps, &finished));
+    report_profile(t);
     return LMN_OK;
 }

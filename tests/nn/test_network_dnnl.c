@@ -173,6 +173,9 @@ static void check_zoo(const char *model, lmn_backend *ref, lmn_backend *dnnl, in
     CHECK_OK(lmn_model_zoo(model, channels, size, size, classes, &spec));
     twin t;
     if (twin_create(&t, model, &spec, ref, dnnl, channels, size, size))
+        /* Inputs from seed 45 put no ReLU unit within round-off of zero on
+         * the development machine, so every gradient there is held to
+         * TOLERANCE; elsewhere last_kink_layer keeps the test honest. */
         for (int b = 0; b < batch_count; b++) compare_step(&t, batches[b], 45 + (uint64_t)b);
     twin_free(&t);
     lmn_model_spec_free(&spec);

@@ -100,6 +100,19 @@ static void build_pooling_model(lmn_model_spec *spec)
     append(spec, linear_layer(4, false));
 }
 
+/* (b') the same head with a real dropout: the mask is keyed by the noise
+ * key, so every finite-difference forward drops the same units. */
+static void build_dropout_model(lmn_model_spec *spec)
+{
+    append(spec, conv_layer(3, 3, 1, 0, false));
+    append(spec, lmn_layer_defaults(LMN_LAYER_FLATTEN));
+    append(spec, linear_layer(12, true));
+    lmn_layer_spec dropout = lmn_layer_defaults(LMN_LAYER_DROPOUT);
+    dropout.rate = 0.5f;
+    append(spec, dropout);
+    append(spec, linear_layer(4, false));
+}
+
 /* (c) a conv read by two branches that are added back together, a stand-
  * alone relu, and the network input read by two layers. */
 static void build_branching_model(lmn_model_spec *spec)
@@ -114,6 +127,23 @@ static void build_branching_model(lmn_model_spec *spec)
     append(spec, add_layer(pooled, direct));
     append(spec, lmn_layer_defaults(LMN_LAYER_FLATTEN));
     append(spec, linear_layer(5, false));
+}
+
+/* (d) relu = true on kinds that have no fused ReLU (add, maxpool): the
+ * network must either refuse the flag or honour it in both directions. */
+static void build_relu_flag_model(lmn_model_spec *spec)
+{
+    const int first = append(spec, conv_layer(3, 3, 1, 1, false));
+    const int second = append(spec, conv_layer(3, 3, 1, 1, false));
+    lmn_layer_spec sum = add_layer(second, first);
+    sum.relu = true;
+    snprintf(sum.name, sizeof sum.name, "relu_add");
+    append(spec, sum);
+    lmn_layer_spec pool = pool_layer(LMN_LAYER_MAXPOOL, 2, 2, 0);
+    pool.relu = true;
+    append(spec, pool);
+    append(spec, lmn_layer_defaults(LMN_LAYER_FLATTEN));
+    append(spec, linear_layer(3, false));
 }
 
 /* ---- finite differences ------------------------------------------------ */
@@ -199,15 +229,22 @@ static double tensor_scale(const lmn_network *net, const lmn_tensor_view *view)
     return largest;
 }
 
-static void check_gradients(const char *model, void (*build)(lmn_model_spec *), int channels,
-                            int height, int width, uint64_t seed)
+/* may_refuse: the spec may be rejected, with a message naming `refuser`. */
+static void check_gradients_of(const char *model, void (*build)(lmn_model_spec *), int channels,
+                               int height, int width, uint64_t seed, const char *refuser)
 {
     lmn_backend *be = NULL;
     CHECK_OK(lmn_backend_create("ref", &be));
     lmn_model_spec spec = {0};
     build(&spec);
     lmn_network *net = NULL;
-    CHECK_OK(lmn_network_create(be, &spec, channels, height, width, &net));
+    const lmn_status created = lmn_network_create(be, &spec, channels, height, width, &net);
+    if (refuser && created != LMN_OK) {
+        CHECK_MSG(strstr(lmn_last_error(), refuser) != NULL, "%s: refused without naming '%s': %s",
+                  model, refuser, lmn_last_error());
+    } else {
+        CHECK_MSG(created == LMN_OK, "%s: %s", model, lmn_last_error());
+    }
     if (!net) {
         lmn_model_spec_free(&spec);
         lmn_backend_destroy(be);
@@ -273,6 +310,12 @@ static void check_gradients(const char *model, void (*build)(lmn_model_spec *), 
     lmn_network_free(net);
     lmn_model_spec_free(&spec);
     lmn_backend_destroy(be);
+}
+
+static void check_gradients(const char *model, void (*build)(lmn_model_spec *), int channels,
+                            int height, int width, uint64_t seed)
+{
+    check_gradients_of(model, build, channels, height, width, seed, NULL);
 }
 
 /* ---- batch-norm statistics --------------------------------------------- */
@@ -397,8 +440,11 @@ int main(void)
                     build_residual_model, 2, 8, 8, 11);
     check_gradients("pooling (conv, padded avgpool, linear-relu, dropout 0, linear)",
                     build_pooling_model, 1, 9, 9, 12);
+    check_gradients("dropout 0.5 (same noise key)", build_dropout_model, 1, 5, 5, 15);
     check_gradients("branching (shared producer, relu layer, input read twice)",
                     build_branching_model, 3, 6, 6, 13);
+    check_gradients_of("relu flag on add / maxpool", build_relu_flag_model, 2, 6, 6, 14,
+                       "relu_add");
     check_batchnorm_statistics();
     return lmn_test_summary("nn_test_network_gradients");
 }
