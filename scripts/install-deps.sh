@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config
           libopenmpi-dev openmpi-bin
           libdnnl-dev libopenblas-openmp-dev libyaml-dev zlib1g-dev
-          dataset-fashion-mnist)
+          dataset-fashion-mnist python3)
 if [[ "${1:-}" == "--with-bench" ]]; then
   packages+=(python3-torch python3-numpy)
 fi
