@@ -19,6 +19,7 @@ Modes:
 """
 
 import argparse
+import math
 import gzip
 import json
 import os
@@ -212,11 +213,19 @@ def run_time_to_accuracy(args, model, optimizer, loss_fn, train_set, test_set, g
     start = time.perf_counter()
     train_seconds = 0.0
     reached = None
+    total_steps = args.cosine_epochs * steps_per_epoch
+    step = 0
     for epoch in range(1, args.max_epochs + 1):
         epoch_start = time.perf_counter()
         loss_sum = 0.0
         for _ in range(steps_per_epoch):
+            if args.schedule == "cosine":
+                # lamina's rule: lr(step) = lr/2 (1 + cos(pi min(1, step / total)))
+                progress = min(1.0, step / total_steps)
+                for group in optimizer.param_groups:
+                    group["lr"] = 0.5 * args.lr * (1.0 + math.cos(math.pi * progress))
             loss_sum += float(train_step(model, optimizer, loss_fn, *next(stream)))
+            step += 1
         train_seconds += time.perf_counter() - epoch_start
         test_acc = evaluate(model, *test_set)
         elapsed = time.perf_counter() - start
@@ -249,6 +258,11 @@ def parse_args(argv):
     parser.add_argument("--max-epochs", type=int, default=10)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--momentum", type=float, default=0.9)
+    parser.add_argument("--weight-decay", type=float, default=0.0,
+                        help="L2 on conv / linear weights only (lamina's default rule)")
+    parser.add_argument("--schedule", choices=["constant", "cosine"], default="constant")
+    parser.add_argument("--cosine-epochs", type=int, default=5,
+                        help="length of the cosine decay (time-to-accuracy)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     for name in ("batch", "threads", "steps", "max_epochs", "synthetic_size"):
@@ -277,7 +291,11 @@ def main(argv):
         sys.exit(f"pytorch_train.py: {train_set[0].shape[0]} training images, fewer than --batch {args.batch}")
 
     model = MODELS[args.model](tuple(train_set[0].shape[1:]))
-    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
+    weights = [p for p in model.parameters() if p.dim() > 1]
+    others = [p for p in model.parameters() if p.dim() <= 1]
+    optimizer = torch.optim.SGD([{"params": weights, "weight_decay": args.weight_decay},
+                                 {"params": others, "weight_decay": 0.0}],
+                                lr=args.lr, momentum=args.momentum)
     loss_fn = nn.CrossEntropyLoss()
     if args.mode == "throughput":
         run_throughput(args, model, optimizer, loss_fn, train_set, generator)

@@ -159,7 +159,8 @@ if [[ $TTA == 1 ]]; then
     attempt "pytorch, 2 threads -> $RUN_DIR/tta-pytorch.jsonl" "$RUN_DIR/tta-pytorch.log" \
         env OMP_NUM_THREADS=2 "$PYTHON" bench/pytorch_train.py --model lenet \
         --data fashion-mnist --mode time-to-accuracy --target "$TTA_TARGET" \
-        --max-epochs 10 --batch "$BATCH" --threads 2 --lr 0.05 --momentum 0.9 || true
+        --max-epochs 5 --batch "$BATCH" --threads 2 --lr 0.05 --momentum 0.9 \
+        --weight-decay 0.0005 --schedule cosine --cosine-epochs 5 || true
     grep '^{' "$RUN_DIR/tta-pytorch.log" > "$RUN_DIR/tta-pytorch.jsonl" || true
     tta_args=(--time-to-accuracy "$TTA_TARGET")
 fi
