@@ -5,5 +5,6 @@
 
 void lmn_print_usage(FILE *out);
 void lmn_print_train_help(FILE *out);
+void lmn_print_fl_help(FILE *out);
 
 #endif

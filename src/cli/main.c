@@ -9,6 +9,7 @@
 #include "comm/comm.h"
 #include "io/config.h"
 #include "kernels/kernels.h"
+#include "train/federated.h"
 #include "train/trainer.h"
 
 enum { MAX_OVERRIDES = 256 };
@@ -18,10 +19,12 @@ typedef struct train_args {
     const char *out_dir;
     const char *overrides[MAX_OVERRIDES];
     int override_count;
+    bool describe_partition; /* fl only */
     char default_out[1024];
 } train_args;
 
-static lmn_status parse_train_args(int argc, char **argv, train_args *args, bool *help)
+static lmn_status parse_train_args(int argc, char **argv, bool federated, train_args *args,
+                                   bool *help)
 {
     memset(args, 0, sizeof *args);
     *help = false;
@@ -42,15 +45,19 @@ static lmn_status parse_train_args(int argc, char **argv, train_args *args, bool
             args->overrides[args->override_count++] = arg + 6;
         } else if (strcmp(arg, "--out") == 0) {
             args->out_dir = argv[++i];
+        } else if (strcmp(arg, "--describe-partition") == 0 && federated) {
+            args->describe_partition = true;
         } else if (arg[0] == '-') {
-            return lmn_fail(LMN_ERR_ARG, "unknown option '%s' (see lamina train --help)", arg);
+            return lmn_fail(LMN_ERR_ARG, "unknown option '%s' (see lamina %s --help)", arg,
+                            federated ? "fl" : "train");
         } else if (!args->config) {
             args->config = arg;
         } else {
             return lmn_fail(LMN_ERR_ARG, "unexpected argument '%s': one CONFIG file only", arg);
         }
     }
-    if (!args->config) return lmn_fail(LMN_ERR_ARG, "missing CONFIG (see lamina train --help)");
+    if (!args->config)
+        return lmn_fail(LMN_ERR_ARG, "missing CONFIG (see lamina %s --help)", federated ? "fl" : "train");
     if (!args->out_dir) {
         const char *base = strrchr(args->config, '/');
         base = base ? base + 1 : args->config;
@@ -72,11 +79,44 @@ static lmn_status load_config(const train_args *args, lmn_cfg **cfg)
     return LMN_OK;
 }
 
+static lmn_status command_fl(lmn_comm *comm, int argc, char **argv)
+{
+    train_args args;
+    bool help = false;
+    LMN_TRY(lmn_comm_agree(comm, parse_train_args(argc, argv, true, &args, &help)));
+    if (help) {
+        if (comm->rank == 0) lmn_print_fl_help(stdout);
+        return LMN_OK;
+    }
+    lmn_cfg *cfg = NULL;
+    lmn_status status = lmn_comm_agree(comm, load_config(&args, &cfg));
+    lmn_trainer *trainer = NULL;
+    const char *out_dir = args.describe_partition ? NULL : args.out_dir;
+    if (status == LMN_OK)
+        status = lmn_trainer_create_federated(cfg, comm, out_dir, stdout, &trainer);
+    if (status == LMN_OK && args.describe_partition) {
+        status = lmn_federated_describe_partition(trainer, stdout);
+    } else if (status == LMN_OK) {
+        const lmn_fl_settings *fl = &trainer->fl;
+        if (comm->rank == 0)
+            printf("lamina: federated %s, %s on %s, %d clients (%.0f%% active), %d rounds, "
+                   "%d rank%s x %d thread%s, output %s\n",
+                   lmn_aggregator_name(fl->aggregator), trainer->model_name, trainer->train_set->name,
+                   fl->clients, 100.0 * fl->active_ratio, fl->rounds, comm->size,
+                   comm->size > 1 ? "s" : "", trainer->threads, trainer->threads > 1 ? "s" : "",
+                   args.out_dir);
+        status = lmn_federated_run(trainer);
+    }
+    lmn_trainer_free(trainer);
+    lmn_cfg_free(cfg);
+    return status;
+}
+
 static lmn_status command_train(lmn_comm *comm, int argc, char **argv)
 {
     train_args args;
     bool help = false;
-    LMN_TRY(lmn_comm_agree(comm, parse_train_args(argc, argv, &args, &help)));
+    LMN_TRY(lmn_comm_agree(comm, parse_train_args(argc, argv, false, &args, &help)));
     if (help) {
         if (comm->rank == 0) lmn_print_train_help(stdout);
         return LMN_OK;
@@ -128,8 +168,9 @@ static lmn_status dispatch(lmn_comm *comm, int argc, char **argv)
         return LMN_OK;
     }
     if (strcmp(argv[1], "train") == 0) return command_train(comm, argc - 2, argv + 2);
+    if (strcmp(argv[1], "fl") == 0) return command_fl(comm, argc - 2, argv + 2);
     if (strcmp(argv[1], "info") == 0) return command_info(comm);
-    return lmn_fail(LMN_ERR_ARG, "unknown command '%s' (commands: train, info; see lamina --help)",
+    return lmn_fail(LMN_ERR_ARG, "unknown command '%s' (commands: train, fl, info; see lamina --help)",
                     argv[1]);
 }
 

@@ -100,6 +100,18 @@ lmn_status lmn_metrics_string(lmn_metrics *m, const char *key, const char *value
     return append_json_string(&m->record, value);
 }
 
+lmn_status lmn_metrics_string_list(lmn_metrics *m, const char *key, const char *const *values,
+                                   int count)
+{
+    LMN_TRY(start_field(m, key));
+    LMN_TRY(lmn_text_append_string(&m->record, "["));
+    for (int i = 0; i < count; i++) {
+        if (i > 0) LMN_TRY(lmn_text_append_string(&m->record, ","));
+        LMN_TRY(append_json_string(&m->record, values[i]));
+    }
+    return lmn_text_append_string(&m->record, "]");
+}
+
 lmn_status lmn_metrics_bool(lmn_metrics *m, const char *key, int value)
 {
     LMN_TRY(start_field(m, key));

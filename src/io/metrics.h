@@ -33,6 +33,9 @@ void lmn_metrics_begin(lmn_metrics *m);
 lmn_status lmn_metrics_int(lmn_metrics *m, const char *key, int64_t value);
 lmn_status lmn_metrics_double(lmn_metrics *m, const char *key, double value);
 lmn_status lmn_metrics_string(lmn_metrics *m, const char *key, const char *value);
+/* A JSON array of strings: "key":["a","b"]. */
+lmn_status lmn_metrics_string_list(lmn_metrics *m, const char *key, const char *const *values,
+                                   int count);
 lmn_status lmn_metrics_bool(lmn_metrics *m, const char *key, int value);
 
 /* Writes the record as one line and flushes it. */

@@ -115,10 +115,11 @@ static lmn_status read_optimizer(lmn_cfg *cfg, lmn_train_settings *s)
     return read_schedule(cfg, lr, s->epochs, &s->schedule);
 }
 
-lmn_status lmn_train_settings_read(lmn_cfg *cfg, lmn_train_settings *s)
+/* Keys shared by `train` and `fl`: seed, threads, backend, data. */
+static lmn_status read_common(lmn_cfg *cfg, lmn_train_settings *s)
 {
     memset(s, 0, sizeof *s);
-    const int64_t seed_default = 1, zero = 0;
+    const int64_t seed_default = 1;
     int64_t seed = 0;
     LMN_TRY(lmn_cfg_get_int_range(cfg, NULL, "seed", &seed_default, 0, INT64_MAX, &seed));
     s->seed = (uint64_t)seed;
@@ -126,7 +127,13 @@ lmn_status lmn_train_settings_read(lmn_cfg *cfg, lmn_train_settings *s)
     int backend = 0;
     LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "backend", backend_names, "dnnl", &backend));
     s->backend = backend_names[backend];
-    LMN_TRY(read_data(cfg, &s->data));
+    return read_data(cfg, &s->data);
+}
+
+lmn_status lmn_train_settings_read(lmn_cfg *cfg, lmn_train_settings *s)
+{
+    LMN_TRY(read_common(cfg, s));
+    const int64_t zero = 0;
     LMN_TRY(get_int(cfg, "train.epochs", 5, 1, 1000000, &s->epochs));
     LMN_TRY(get_int(cfg, "train.batch_size", 64, 1, 1 << 24, &s->batch_size));
     LMN_TRY(lmn_cfg_get_int_range(cfg, NULL, "train.max_steps", &zero, 0, INT64_MAX, &s->max_steps));
@@ -136,5 +143,107 @@ lmn_status lmn_train_settings_read(lmn_cfg *cfg, lmn_train_settings *s)
     LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "train.eval", &yes, &s->eval));
     LMN_TRY(get_int(cfg, "train.eval_batch_size", 500, 1, 1 << 24, &s->eval_batch_size));
     LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "train.profile", &no, &s->profile));
+    return read_optimizer(cfg, s);
+}
+
+static const char *const partition_names[] = {"iid", "dirichlet", "shards", NULL};
+static const char *const aggregator_names[] = {"fedavg", "fedlama", "partial", "fedprox",
+                                               "fedavgm", "fedadam", NULL};
+static const char *const weighting_names[] = {"samples", "plain", NULL};
+static const char *const split_names[] = {"layers", "elements", NULL};
+
+const char *lmn_aggregator_name(lmn_aggregator_kind kind)
+{
+    return (unsigned)kind < sizeof aggregator_names / sizeof aggregator_names[0] - 1
+               ? aggregator_names[kind]
+               : "?";
+}
+
+static lmn_status read_server_optimizer(lmn_cfg *cfg, lmn_fl_settings *fl)
+{
+    const double one = 1.0, momentum = 0.9, small_lr = 0.01, eps = 1e-3;
+    if (fl->aggregator == LMN_AGG_FEDAVGM) {
+        LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "fl.server_lr", &one, 1e-12, 1e6, &fl->server_lr));
+        return lmn_cfg_get_double_range(cfg, NULL, "fl.server_momentum", &momentum, 0.0, 0.9999,
+                                        &fl->server_momentum);
+    }
+    const double betas_default[2] = {0.9, 0.99};
+    const double *betas = NULL;
+    size_t count = 0;
+    LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "fl.server_lr", &small_lr, 1e-12, 1e6, &fl->server_lr));
+    LMN_TRY(lmn_cfg_get_double_list(cfg, NULL, "fl.server_betas", betas_default, 2, &betas, &count));
+    if (count != 2 || betas[0] < 0 || betas[0] >= 1 || betas[1] < 0 || betas[1] >= 1)
+        return lmn_fail(LMN_ERR_CONFIG, "key 'fl.server_betas': expected [beta1, beta2] in [0, 1)");
+    fl->server_beta1 = betas[0];
+    fl->server_beta2 = betas[1];
+    return lmn_cfg_get_double_range(cfg, NULL, "fl.server_epsilon", &eps, 1e-30, 1.0, &fl->server_epsilon);
+}
+
+static lmn_status read_fl_keys(lmn_cfg *cfg, lmn_fl_settings *fl)
+{
+    int index = 0;
+    LMN_TRY(get_int(cfg, "fl.clients", 128, 1, 1 << 30, &fl->clients));
+    const double quarter = 0.25;
+    LMN_TRY(lmn_cfg_get_double(cfg, NULL, "fl.active_ratio", &quarter, &fl->active_ratio));
+    if (!(fl->active_ratio > 0.0 && fl->active_ratio <= 1.0))
+        return lmn_fail(LMN_ERR_CONFIG, "key 'fl.active_ratio': must be in (0, 1], got %g",
+                        fl->active_ratio);
+    LMN_TRY(get_int(cfg, "fl.rounds", 100, 1, 1 << 30, &fl->rounds));
+    LMN_TRY(get_int(cfg, "fl.local_steps", 10, 0, 1 << 24, &fl->local_steps));
+    LMN_TRY(get_int(cfg, "fl.local_epochs", 0, 0, 1 << 16, &fl->local_epochs));
+    if ((fl->local_steps == 0) == (fl->local_epochs == 0))
+        return lmn_fail(LMN_ERR_CONFIG, "keys 'fl.local_steps' and 'fl.local_epochs': set exactly "
+                        "one of them (the other to 0)");
+    LMN_TRY(get_int(cfg, "fl.batch_size", 32, 1, 1 << 24, &fl->batch_size));
+    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "fl.partition", partition_names, "dirichlet", &index));
+    fl->partition = (lmn_partition_kind)index;
+    const double alpha = 0.1;
+    const int64_t min_size = 10;
+    if (fl->partition == LMN_PARTITION_DIRICHLET) {
+        LMN_TRY(lmn_cfg_get_double(cfg, NULL, "fl.alpha", &alpha, &fl->alpha));
+        if (!(fl->alpha > 0.0))
+            return lmn_fail(LMN_ERR_CONFIG, "key 'fl.alpha': the Dirichlet concentration must be "
+                            "> 0, got %g", fl->alpha);
+        LMN_TRY(lmn_cfg_get_int_range(cfg, NULL, "fl.min_partition_size", &min_size, 1, INT64_MAX,
+                                      &fl->min_partition_size));
+    }
+    if (fl->partition == LMN_PARTITION_SHARDS)
+        LMN_TRY(get_int(cfg, "fl.shards_per_client", 2, 1, 1 << 20, &fl->shards_per_client));
+    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "fl.aggregator", aggregator_names, "fedavg", &index));
+    fl->aggregator = (lmn_aggregator_kind)index;
+    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "fl.weighting", weighting_names, "samples", &index));
+    fl->weight_by_samples = index == 0;
+    const bool lama = fl->aggregator == LMN_AGG_FEDLAMA;
+    LMN_TRY(get_int(cfg, "fl.phi", lama ? 2 : 1, 1, 1 << 16, &fl->phi));
+    if (!lama) fl->phi = 1;
+    LMN_TRY(get_int(cfg, "fl.resample_every", fl->phi, 1, 1 << 30, &fl->resample_every));
+    LMN_TRY(get_int(cfg, "fl.relax_after", 5, 0, 1 << 30, &fl->relax_after));
+    if (fl->aggregator == LMN_AGG_FEDPROX) {
+        const double mu = 0.01;
+        LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "fl.mu", &mu, 0.0, 1e6, &fl->mu));
+    }
+    if (fl->aggregator == LMN_AGG_PARTIAL) {
+        LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "fl.partial_split", split_names, "layers", &index));
+        fl->split_elements = index == 1;
+    }
+    if (fl->aggregator == LMN_AGG_FEDAVGM || fl->aggregator == LMN_AGG_FEDADAM)
+        LMN_TRY(read_server_optimizer(cfg, fl));
+    const bool no = false;
+    LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "fl.keep_client_optimizer", &no, &fl->keep_client_optimizer));
+    return get_int(cfg, "fl.eval_every", 1, 1, 1 << 30, &fl->eval_every);
+}
+
+lmn_status lmn_fl_settings_read(lmn_cfg *cfg, lmn_train_settings *s, lmn_fl_settings *fl)
+{
+    LMN_TRY(read_common(cfg, s));
+    memset(fl, 0, sizeof *fl);
+    LMN_TRY(read_fl_keys(cfg, fl));
+    /* The trainer's buffers and schedule speak in batches and "epochs":
+     * for federated runs an epoch is a round. */
+    s->epochs = fl->rounds;
+    s->batch_size = fl->batch_size;
+    s->shuffle = true;
+    s->eval = true;
+    LMN_TRY(get_int(cfg, "fl.eval_batch_size", 500, 1, 1 << 24, &s->eval_batch_size));
     return read_optimizer(cfg, s);
 }

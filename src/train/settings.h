@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "data/partition.h"
 #include "io/config.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
@@ -37,6 +38,46 @@ typedef struct lmn_train_settings {
     bool decay_bias_and_bn;
     lmn_lr_schedule schedule;
 } lmn_train_settings;
+
+typedef enum lmn_aggregator_kind {
+    LMN_AGG_FEDAVG,
+    LMN_AGG_FEDLAMA,
+    LMN_AGG_PARTIAL,
+    LMN_AGG_FEDPROX,
+    LMN_AGG_FEDAVGM,
+    LMN_AGG_FEDADAM
+} lmn_aggregator_kind;
+
+/* The fl.* keys of `lamina fl` (see `lamina fl --help`). */
+typedef struct lmn_fl_settings {
+    int clients;
+    double active_ratio;
+    int rounds;
+    int local_steps;   /* tau': local steps per round, or 0 with local_epochs */
+    int local_epochs;  /* passes over the client's data per round, or 0 */
+    int batch_size;    /* local batch */
+    lmn_partition_kind partition;
+    double alpha;
+    int64_t min_partition_size;
+    int shards_per_client;
+    lmn_aggregator_kind aggregator;
+    bool weight_by_samples; /* else the plain mean over active clients */
+    int phi;                /* FedLAMA interval factor; 1 otherwise */
+    int resample_every;     /* rounds between client re-sampling */
+    int relax_after;        /* FedLAMA: no relaxation before this round */
+    double mu;              /* FedProx proximal weight */
+    bool split_elements;    /* partial: element slices instead of layer-aligned parts */
+    double server_lr, server_momentum, server_beta1, server_beta2, server_epsilon;
+    bool keep_client_optimizer;
+    int eval_every;
+} lmn_fl_settings;
+
+/* "fedavg", "fedlama", ... */
+const char *lmn_aggregator_name(lmn_aggregator_kind kind);
+
+/* Reads the common keys and fl.*; the optimizer is the clients' local one
+ * and its schedule counts rounds. */
+lmn_status lmn_fl_settings_read(lmn_cfg *cfg, lmn_train_settings *s, lmn_fl_settings *fl);
 
 /* Reads every key the trainer uses (the model is read later, once the data
  * shape is known). Defaults are inserted into cfg so that writing it gives

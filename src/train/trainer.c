@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "comm/exact_sum.h"
 #include "core/memory.h"
 #include "core/rng.h"
 #include "core/timer.h"
@@ -90,7 +91,8 @@ static lmn_status build_optimizer(lmn_trainer *t)
 static lmn_status allocate_buffers(lmn_trainer *t)
 {
     const lmn_train_settings *s = &t->settings;
-    const int local_batch = (s->batch_size + t->comm->size - 1) / t->comm->size;
+    const int local_batch = t->federated ? s->batch_size
+                                         : (s->batch_size + t->comm->size - 1) / t->comm->size;
     t->batch_capacity = local_batch > s->eval_batch_size ? local_batch : s->eval_batch_size;
     const size_t sample = (size_t)lmn_dataset_sample_size(t->train_set);
     LMN_TRY(lmn_alloc_floats(&t->inputs, sample * (size_t)t->batch_capacity, "input batch"));
@@ -115,7 +117,8 @@ static lmn_status open_outputs(lmn_trainer *t, lmn_cfg *cfg, const char *out_dir
 static lmn_status setup(lmn_trainer *t, lmn_cfg *cfg, const char *out_dir)
 {
     lmn_comm *comm = t->comm;
-    lmn_status status = lmn_train_settings_read(cfg, &t->settings);
+    lmn_status status = t->federated ? lmn_fl_settings_read(cfg, &t->settings, &t->fl)
+                                     : lmn_train_settings_read(cfg, &t->settings);
     LMN_TRY(lmn_comm_agree(comm, status));
     t->threads = choose_threads(t, t->log);
     omp_set_num_threads(t->threads);
@@ -135,13 +138,14 @@ static lmn_status setup(lmn_trainer *t, lmn_cfg *cfg, const char *out_dir)
     return lmn_comm_agree(comm, open_outputs(t, cfg, out_dir));
 }
 
-lmn_status lmn_trainer_create(lmn_cfg *cfg, lmn_comm *comm, const char *out_dir, FILE *log,
-                              lmn_trainer **out)
+static lmn_status create(lmn_cfg *cfg, lmn_comm *comm, const char *out_dir, FILE *log,
+                         bool federated, lmn_trainer **out)
 {
     *out = NULL;
     lmn_trainer *t = calloc(1, sizeof *t);
     if (!t) return lmn_fail(LMN_ERR_NOMEM, "cannot allocate the trainer");
     t->comm = comm;
+    t->federated = federated;
     t->log = comm->rank == 0 ? log : NULL;
     const lmn_status status = setup(t, cfg, out_dir);
     if (status != LMN_OK) {
@@ -150,6 +154,18 @@ lmn_status lmn_trainer_create(lmn_cfg *cfg, lmn_comm *comm, const char *out_dir,
     }
     *out = t;
     return LMN_OK;
+}
+
+lmn_status lmn_trainer_create(lmn_cfg *cfg, lmn_comm *comm, const char *out_dir, FILE *log,
+                              lmn_trainer **out)
+{
+    return create(cfg, comm, out_dir, log, false, out);
+}
+
+lmn_status lmn_trainer_create_federated(lmn_cfg *cfg, lmn_comm *comm, const char *out_dir,
+                                        FILE *log, lmn_trainer **out)
+{
+    return create(cfg, comm, out_dir, log, true, out);
 }
 
 void lmn_trainer_free(lmn_trainer *t)
@@ -238,32 +254,39 @@ static lmn_status average_running_stats(lmn_trainer *t)
     return LMN_OK;
 }
 
+/* Evaluation batches are fixed slices of the test set dealt round-robin to
+ * the ranks, and their sums are added as fixed-point integers: the result
+ * has the same bits whatever the rank count. */
 lmn_status lmn_trainer_evaluate(lmn_trainer *t, double *loss, double *accuracy)
 {
     const lmn_dataset *test = t->test_set;
-    int offset = 0, count = 0;
-    lmn_rank_share((int)test->count, t->comm->rank, t->comm->size, &offset, &count);
-    uint32_t *indices = malloc(sizeof *indices * (size_t)t->settings.eval_batch_size);
+    const int batch = t->settings.eval_batch_size;
+    const int64_t batches = (test->count + batch - 1) / batch;
+    uint32_t *indices = malloc(sizeof *indices * (size_t)batch);
     if (!indices) return lmn_fail(LMN_ERR_NOMEM, "cannot allocate evaluation indices");
-    double sums[2] = {0.0, 0.0};
+    int64_t sums[2] = {0, 0};
     lmn_status status = LMN_OK;
-    for (int done = 0; done < count && status == LMN_OK; done += t->settings.eval_batch_size) {
-        const int n = count - done < t->settings.eval_batch_size ? count - done
-                                                                 : t->settings.eval_batch_size;
-        for (int i = 0; i < n; i++) indices[i] = (uint32_t)(offset + done + i);
+    for (int64_t b = t->comm->rank; b < batches && status == LMN_OK; b += t->comm->size) {
+        const int64_t first = b * batch;
+        const int n = (int)(test->count - first < batch ? test->count - first : batch);
+        for (int i = 0; i < n; i++) indices[i] = (uint32_t)(first + i);
         const float *logits = NULL;
         status = lmn_dataset_gather(test, indices, n, t->settings.seed, 0, t->inputs, t->labels);
         if (status == LMN_OK) status = lmn_network_forward(t->net, n, t->inputs, false, 0, &logits);
         if (status != LMN_OK) break;
         int64_t hits = 0;
-        sums[0] += lmn_softmax_xent(logits, t->labels, n, t->net->num_outputs, 0.0f, NULL, &hits);
-        sums[1] += (double)hits;
+        const double batch_loss = lmn_softmax_xent(logits, t->labels, n, t->net->num_outputs, 0.0f,
+                                                   NULL, &hits);
+        sums[0] += lmn_fixed_from_double(batch_loss, LMN_FIXED_METRIC_BITS);
+        sums[1] += hits;
     }
     free(indices);
     LMN_TRY(lmn_comm_agree(t->comm, status));
-    LMN_TRY(lmn_comm_sum_doubles(t->comm, sums, 2));
-    *loss = sums[0] / (double)test->count;
-    *accuracy = sums[1] / (double)test->count;
+    if (t->comm->size > 1 &&
+        MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_INT64_T, MPI_SUM, t->comm->comm) != MPI_SUCCESS)
+        return lmn_fail(LMN_ERR_MPI, "MPI_Allreduce of evaluation sums failed");
+    *loss = lmn_fixed_to_double(sums[0], LMN_FIXED_METRIC_BITS) / (double)test->count;
+    *accuracy = (double)sums[1] / (double)test->count;
     return LMN_OK;
 }
 

@@ -21,6 +21,8 @@
 
 typedef struct lmn_trainer {
     lmn_train_settings settings;
+    bool federated;          /* `lamina fl`: settings from fl.* */
+    lmn_fl_settings fl;
     lmn_comm *comm;          /* borrowed */
     const char *model_name;  /* owned by the config tree */
     int threads;
@@ -45,6 +47,10 @@ typedef struct lmn_trainer {
  * reports progress (NULL: nowhere). Collective over comm. */
 lmn_status lmn_trainer_create(lmn_cfg *cfg, lmn_comm *comm, const char *out_dir, FILE *log,
                               lmn_trainer **out);
+/* The same for a federated simulation (lamina fl): reads fl.* instead of
+ * train.*; the network, data and optimizer serve the simulated clients. */
+lmn_status lmn_trainer_create_federated(lmn_cfg *cfg, lmn_comm *comm, const char *out_dir,
+                                        FILE *log, lmn_trainer **out);
 /* Trains for the configured epochs (or max_steps). Collective. */
 lmn_status lmn_trainer_run(lmn_trainer *trainer);
 /* Evaluates the current model on the test set: mean loss and accuracy,

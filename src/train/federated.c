@@ -1,0 +1,645 @@
+#include "train/federated.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm/exact_sum.h"
+#include "core/memory.h"
+#include "core/rng.h"
+#include "core/timer.h"
+#include "kernels/loss.h"
+#include "train/fedlama.h"
+
+/* A run of consecutive learnable tensors aggregated together. */
+typedef struct tensor_run {
+    size_t begin, end; /* in the flat parameter buffer */
+} tensor_run;
+
+typedef struct fl_run {
+    lmn_trainer *t;
+    const lmn_fl_settings *fl;
+    lmn_partition *partition;
+    int tensor_count;        /* learnable tensors (views 0..tensor_count-1) */
+    int active_count;        /* M */
+    int *active;             /* sorted ids of this round's clients */
+    double *weights;         /* aggregation weight of each active slot */
+    int64_t *positions;      /* per client: samples its stream has served */
+    float *global;           /* the server model */
+    float *global_state;     /* server batch-norm statistics */
+    float *average;          /* this round's aggregate, as floats */
+    int64_t *sums;           /* fixed-point weighted sums of client models */
+    int64_t *plain_sums;     /* FedLAMA with sample weights: unweighted sums */
+    int64_t *state_sums;
+    float *server_m, *server_v; /* fedavgm velocity; fedadam moments */
+    int *interval;           /* FedLAMA m_l per tensor */
+    double *d, *dt;          /* FedLAMA discrepancies per tensor */
+    bool *aggregate;         /* tensor aggregated this round */
+    double *square_norms;    /* [M][tensors]: ||x||^2 of each client's tensors */
+    double *client_losses;   /* [M] */
+    float **store;           /* per client: its relaxed tensors, or NULL */
+    size_t store_floats;     /* floats of one client's store */
+    float **velocity;        /* per client: persisted optimizer state, or NULL */
+    float **models;          /* partial: per active slot, the client's model */
+    float **model_velocity;  /* partial: per active slot, its optimizer state */
+    double cum_bytes;
+    double round_bytes;
+} fl_run;
+
+static bool owns(const fl_run *run, int client) { return client % run->t->comm->size == run->t->comm->rank; }
+
+static const lmn_tensor_view *view(const fl_run *run, int k) { return &run->t->net->tensors[k]; }
+
+static int local_steps(const fl_run *run, int client)
+{
+    if (run->fl->local_steps > 0) return run->fl->local_steps;
+    const int64_t n = lmn_partition_size(run->partition, client);
+    return (int)((n + run->fl->batch_size - 1) / run->fl->batch_size) * run->fl->local_epochs;
+}
+
+/* ---- set-up --------------------------------------------------------- */
+
+static lmn_status alloc_zero(void **out, size_t count, size_t size, const char *what)
+{
+    return lmn_alloc_bytes(out, (count ? count : 1) * size, what);
+}
+
+static lmn_status make_partition(fl_run *run)
+{
+    const lmn_trainer *t = run->t;
+    const lmn_fl_settings *fl = run->fl;
+    if (t->comm->size > fl->clients)
+        return lmn_fail(LMN_ERR_CONFIG, "key 'fl.clients': %d clients cannot occupy %d ranks; "
+                        "run fewer ranks or more clients", fl->clients, t->comm->size);
+    return lmn_partition_make(t->train_set->labels, t->train_set->count, t->train_set->num_classes,
+                              fl->partition, fl->clients, fl->alpha, fl->min_partition_size,
+                              fl->shards_per_client, t->settings.seed, &run->partition);
+}
+
+static lmn_status allocate(fl_run *run)
+{
+    const lmn_network *net = run->t->net;
+    const int clients = run->fl->clients;
+    run->active_count = (int)lround(run->fl->active_ratio * clients);
+    if (run->active_count < 1) run->active_count = 1;
+    run->tensor_count = 0;
+    while (run->tensor_count < net->tensor_count && view(run, run->tensor_count)->role < LMN_ROLE_BN_MEAN)
+        run->tensor_count++;
+    const int m = run->active_count, tensors = run->tensor_count;
+    LMN_TRY(alloc_zero((void **)&run->active, (size_t)m, sizeof(int), "active clients"));
+    LMN_TRY(alloc_zero((void **)&run->weights, (size_t)m, sizeof(double), "client weights"));
+    LMN_TRY(alloc_zero((void **)&run->positions, (size_t)clients, sizeof(int64_t), "client streams"));
+    LMN_TRY(lmn_alloc_floats(&run->global, net->param_count, "server model"));
+    LMN_TRY(lmn_alloc_floats(&run->global_state, net->state_count + 1, "server statistics"));
+    LMN_TRY(lmn_alloc_floats(&run->average, net->param_count, "aggregate"));
+    LMN_TRY(alloc_zero((void **)&run->sums, net->param_count, sizeof(int64_t), "model sums"));
+    LMN_TRY(alloc_zero((void **)&run->state_sums, net->state_count, sizeof(int64_t), "statistics sums"));
+    LMN_TRY(alloc_zero((void **)&run->interval, (size_t)tensors, sizeof(int), "intervals"));
+    LMN_TRY(alloc_zero((void **)&run->d, (size_t)tensors, sizeof(double), "discrepancies"));
+    LMN_TRY(alloc_zero((void **)&run->dt, (size_t)tensors, sizeof(double), "discrepancies"));
+    LMN_TRY(alloc_zero((void **)&run->aggregate, (size_t)tensors, sizeof(bool), "schedule"));
+    LMN_TRY(alloc_zero((void **)&run->square_norms, (size_t)m * tensors, sizeof(double), "norms"));
+    LMN_TRY(alloc_zero((void **)&run->client_losses, (size_t)m, sizeof(double), "client losses"));
+    LMN_TRY(alloc_zero((void **)&run->store, (size_t)clients, sizeof(float *), "client stores"));
+    LMN_TRY(alloc_zero((void **)&run->velocity, (size_t)clients, sizeof(float *), "client optimizers"));
+    for (int k = 0; k < tensors; k++) run->interval[k] = 1;
+    const lmn_aggregator_kind kind = run->fl->aggregator;
+    if (kind == LMN_AGG_FEDLAMA && run->fl->weight_by_samples)
+        LMN_TRY(alloc_zero((void **)&run->plain_sums, net->param_count, sizeof(int64_t), "model sums"));
+    if (kind == LMN_AGG_FEDAVGM || kind == LMN_AGG_FEDADAM)
+        LMN_TRY(lmn_alloc_floats(&run->server_m, net->param_count, "server optimizer"));
+    if (kind == LMN_AGG_FEDADAM)
+        LMN_TRY(lmn_alloc_floats(&run->server_v, net->param_count, "server optimizer"));
+    if (kind == LMN_AGG_PARTIAL) {
+        LMN_TRY(alloc_zero((void **)&run->models, (size_t)m, sizeof(float *), "client models"));
+        LMN_TRY(alloc_zero((void **)&run->model_velocity, (size_t)m, sizeof(float *), "client optimizers"));
+    }
+    memcpy(run->global, net->params, net->param_count * sizeof(float));
+    memcpy(run->global_state, net->state, net->state_count * sizeof(float));
+    return LMN_OK;
+}
+
+static void release(fl_run *run)
+{
+    for (int c = 0; c < run->fl->clients; c++) {
+        if (run->store) lmn_free(run->store[c]);
+        if (run->velocity) lmn_free(run->velocity[c]);
+    }
+    for (int j = 0; run->models && j < run->active_count; j++) {
+        lmn_free(run->models[j]);
+        lmn_free(run->model_velocity[j]);
+    }
+    lmn_partition_free(run->partition);
+    void *buffers[] = {run->active, run->weights, run->positions, run->global, run->global_state,
+                       run->average, run->sums, run->plain_sums, run->state_sums, run->server_m,
+                       run->server_v, run->interval, run->d, run->dt, run->aggregate,
+                       run->square_norms, run->client_losses, run->store, run->velocity,
+                       run->models, run->model_velocity};
+    for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) lmn_free(buffers[i]);
+}
+
+/* ---- one client ------------------------------------------------------- */
+
+/* Loads the server model, then the client's own copies of relaxed tensors. */
+static void load_client_model(fl_run *run, int client)
+{
+    lmn_network *net = run->t->net;
+    memcpy(net->params, run->global, net->param_count * sizeof(float));
+    memcpy(net->state, run->global_state, net->state_count * sizeof(float));
+    const float *own = run->store[client];
+    if (!own) return;
+    for (int k = 0; k < run->tensor_count; k++) {
+        if (run->interval[k] == 1) continue;
+        memcpy(net->params + view(run, k)->offset, own, view(run, k)->count * sizeof(float));
+        own += view(run, k)->count;
+    }
+}
+
+static void load_optimizer_state(fl_run *run, const float *velocity)
+{
+    lmn_optimizer *opt = run->t->optimizer;
+    const size_t bytes = opt->total * sizeof(float);
+    if (velocity) {
+        memcpy(opt->velocity, velocity, bytes);
+        if (opt->second) memcpy(opt->second, velocity + opt->total, bytes);
+    } else {
+        memset(opt->velocity, 0, bytes);
+        if (opt->second) memset(opt->second, 0, bytes);
+    }
+    opt->steps = 0;
+}
+
+static lmn_status save_optimizer_state(fl_run *run, float **slot)
+{
+    lmn_optimizer *opt = run->t->optimizer;
+    const size_t floats = opt->total * (opt->second ? 2 : 1);
+    if (!*slot) LMN_TRY(lmn_alloc_floats(slot, floats, "client optimizer state"));
+    memcpy(*slot, opt->velocity, opt->total * sizeof(float));
+    if (opt->second) memcpy(*slot + opt->total, opt->second, opt->total * sizeof(float));
+    return LMN_OK;
+}
+
+/* One local SGD step of `client` on its next batch; returns its loss. */
+static lmn_status local_step(fl_run *run, int client, int round, int step, double lr, double *loss)
+{
+    lmn_trainer *t = run->t;
+    lmn_network *net = t->net;
+    const int batch = run->fl->batch_size;
+    uint32_t *indices = (uint32_t *)t->order;
+    lmn_client_batch(run->partition, client, t->settings.seed,
+                     run->positions[client] + (int64_t)step * batch, batch, indices);
+    LMN_TRY(lmn_dataset_gather(t->train_set, indices, batch, t->settings.seed, (uint64_t)round,
+                               t->inputs, t->labels));
+    const float *logits = NULL;
+    const uint64_t noise = lmn_rng_stream_id(lmn_rng_stream_id((uint64_t)client, (uint64_t)round),
+                                             (uint64_t)step);
+    LMN_TRY(lmn_network_forward(net, batch, t->inputs, true, noise, &logits));
+    *loss = lmn_softmax_xent(logits, t->labels, batch, net->num_outputs, 1.0f / (float)batch,
+                             t->dlogits, NULL) / batch;
+    if (!isfinite(*loss))
+        return lmn_fail(LMN_ERR_NUMERIC, "training diverged: client %d's loss is %g at round %d, "
+                        "local step %d (learning rate %g); lower optimizer.lr", client, *loss,
+                        round + 1, step + 1, lr);
+    LMN_TRY(lmn_network_backward(net, t->dlogits));
+    if (run->fl->aggregator == LMN_AGG_FEDPROX) {
+        /* FedProx: the gradient of mu/2 ||w - w_server||^2 keeps clients near the server. */
+        const float mu = (float)run->fl->mu;
+        for (size_t i = 0; i < net->param_count; i++)
+            net->grads[i] += mu * (net->params[i] - run->global[i]);
+    }
+    lmn_optimizer_update(t->optimizer, net->params, net->grads, lr, 0, net->param_count);
+    lmn_optimizer_finish_step(t->optimizer);
+    return LMN_OK;
+}
+
+/* Adds the client's model (now in the network) into the round's sums and
+ * keeps what is not aggregated this round in the client's store. */
+static lmn_status contribute(fl_run *run, int slot, int client)
+{
+    lmn_network *net = run->t->net;
+    const int bits = LMN_FIXED_MODEL_BITS;
+    const double plain = 1.0 / run->active_count;
+    bool ok = true;
+    size_t kept = 0;
+    for (int k = 0; k < run->tensor_count; k++) {
+        const lmn_tensor_view *v = view(run, k);
+        const float *x = net->params + v->offset;
+        if (!run->aggregate[k]) {
+            if (!run->store[client])
+                LMN_TRY(lmn_alloc_floats(&run->store[client], run->store_floats, "client store"));
+            memcpy(run->store[client] + kept, x, v->count * sizeof(float));
+            kept += v->count;
+            continue;
+        }
+        ok = ok && lmn_fixed_accumulate(run->sums + v->offset, x, v->count, run->weights[slot], bits);
+        if (run->plain_sums)
+            ok = ok && lmn_fixed_accumulate(run->plain_sums + v->offset, x, v->count, plain, bits);
+        double norm = 0.0;
+        for (size_t i = 0; i < v->count; i++) norm += (double)x[i] * x[i];
+        run->square_norms[(size_t)slot * run->tensor_count + k] = norm;
+    }
+    ok = ok && lmn_fixed_accumulate(run->state_sums, net->state, net->state_count, run->weights[slot], bits);
+    if (!ok)
+        return lmn_fail(LMN_ERR_NUMERIC, "client %d's model has values that are not finite or "
+                        "beyond +-%g; lower optimizer.lr", client, ldexp(1.0, 62 - bits));
+    return LMN_OK;
+}
+
+static lmn_status train_client(fl_run *run, int slot, int client, int round, double lr)
+{
+    load_client_model(run, client);
+    load_optimizer_state(run, run->fl->keep_client_optimizer ? run->velocity[client] : NULL);
+    const int steps = local_steps(run, client);
+    double total = 0.0;
+    for (int s = 0; s < steps; s++) {
+        double loss = 0.0;
+        LMN_TRY(local_step(run, client, round, s, lr, &loss));
+        total += loss;
+    }
+    run->client_losses[slot] = steps > 0 ? total / steps : 0.0;
+    if (run->fl->keep_client_optimizer) LMN_TRY(save_optimizer_state(run, &run->velocity[client]));
+    return contribute(run, slot, client);
+}
+
+/* ---- a round ------------------------------------------------------------- */
+
+static void choose_clients(fl_run *run, int round)
+{
+    if (round % run->fl->resample_every == 0)
+        lmn_sample_clients(run->fl->clients, run->active_count, run->t->settings.seed,
+                           (uint64_t)round, run->active);
+    double total = 0.0;
+    for (int j = 0; j < run->active_count; j++) {
+        run->weights[j] = run->fl->weight_by_samples
+                              ? (double)lmn_partition_size(run->partition, run->active[j])
+                              : 1.0;
+        total += run->weights[j];
+    }
+    for (int j = 0; j < run->active_count; j++) run->weights[j] /= total;
+}
+
+static void schedule_tensors(fl_run *run, int round)
+{
+    run->store_floats = 0;
+    for (int k = 0; k < run->tensor_count; k++) {
+        run->aggregate[k] = (round + 1) % run->interval[k] == 0;
+        if (run->interval[k] > 1) run->store_floats += view(run, k)->count;
+    }
+}
+
+static void reset_sums(fl_run *run)
+{
+    const lmn_network *net = run->t->net;
+    memset(run->sums, 0, net->param_count * sizeof(int64_t));
+    if (run->plain_sums) memset(run->plain_sums, 0, net->param_count * sizeof(int64_t));
+    memset(run->state_sums, 0, net->state_count * sizeof(int64_t));
+    memset(run->square_norms, 0, sizeof(double) * (size_t)run->active_count * run->tensor_count);
+    memset(run->client_losses, 0, sizeof(double) * (size_t)run->active_count);
+}
+
+/* Sums the scheduled tensors over all ranks: one reduction per run of
+ * consecutive scheduled tensors, nothing for the others. */
+static lmn_status reduce_scheduled(fl_run *run, int64_t *sums)
+{
+    int k = 0;
+    while (k < run->tensor_count) {
+        if (!run->aggregate[k]) {
+            k++;
+            continue;
+        }
+        const size_t begin = view(run, k)->offset;
+        while (k < run->tensor_count && run->aggregate[k]) k++;
+        const size_t end = view(run, k - 1)->offset + view(run, k - 1)->count;
+        LMN_TRY(lmn_comm_allreduce_int64(run->t->comm, sums + begin, end - begin));
+    }
+    return LMN_OK;
+}
+
+static void server_update(fl_run *run, size_t begin, size_t end)
+{
+    const lmn_fl_settings *fl = run->fl;
+    float *g = run->global, *u = run->average;
+    if (fl->aggregator == LMN_AGG_FEDAVGM) {
+        /* The averaged client update is a pseudo-gradient for server momentum. */
+        for (size_t i = begin; i < end; i++) {
+            run->server_m[i] = (float)fl->server_momentum * run->server_m[i] + (g[i] - u[i]);
+            g[i] -= (float)fl->server_lr * run->server_m[i];
+        }
+    } else if (fl->aggregator == LMN_AGG_FEDADAM) {
+        const float b1 = (float)fl->server_beta1, b2 = (float)fl->server_beta2;
+        for (size_t i = begin; i < end; i++) {
+            const float delta = g[i] - u[i];
+            run->server_m[i] = b1 * run->server_m[i] + (1.0f - b1) * delta;
+            run->server_v[i] = b2 * run->server_v[i] + (1.0f - b2) * delta * delta;
+            g[i] -= (float)fl->server_lr * run->server_m[i] /
+                    (sqrtf(run->server_v[i]) + (float)fl->server_epsilon);
+        }
+    } else {
+        memcpy(g + begin, u + begin, (end - begin) * sizeof(float));
+    }
+}
+
+/* FedLAMA's D_l = mean_i ||u - x_i||^2 from the sums: mean ||x_i||^2 -
+ * 2 u . mean(x_i) + ||u||^2, in double from the exact fixed-point sums. */
+static void record_discrepancy(fl_run *run, int k)
+{
+    const lmn_tensor_view *v = view(run, k);
+    const int64_t *plain = run->plain_sums ? run->plain_sums : run->sums;
+    double norms = 0.0, cross = 0.0, square = 0.0;
+    for (int j = 0; j < run->active_count; j++)
+        norms += run->square_norms[(size_t)j * run->tensor_count + k];
+    for (size_t i = v->offset; i < v->offset + v->count; i++) {
+        const double u = lmn_fixed_to_double(run->sums[i], LMN_FIXED_MODEL_BITS);
+        cross += u * lmn_fixed_to_double(plain[i], LMN_FIXED_MODEL_BITS);
+        square += u * u;
+    }
+    double discrepancy = norms / run->active_count - 2.0 * cross + square;
+    if (discrepancy < 0.0) discrepancy = 0.0; /* rounding when clients agree */
+    const double steps = run->fl->local_steps > 0 ? run->fl->local_steps : 1.0;
+    run->d[k] = discrepancy / (run->interval[k] * steps * (double)v->count);
+    run->dt[k] = discrepancy / (run->interval[k] * steps);
+}
+
+static lmn_status aggregate(fl_run *run)
+{
+    lmn_trainer *t = run->t;
+    lmn_network *net = t->net;
+    LMN_TRY(reduce_scheduled(run, run->sums));
+    if (run->plain_sums) LMN_TRY(reduce_scheduled(run, run->plain_sums));
+    LMN_TRY(lmn_comm_allreduce_int64(t->comm, run->state_sums, net->state_count));
+    /* Each client's norms and loss sit in its own slot, zero elsewhere: the
+     * sum over ranks is exact. */
+    const size_t norms = (size_t)run->active_count * run->tensor_count;
+    LMN_TRY(lmn_comm_sum_doubles(t->comm, run->square_norms, (int)norms));
+    LMN_TRY(lmn_comm_sum_doubles(t->comm, run->client_losses, run->active_count));
+    lmn_fixed_to_float(run->state_sums, run->global_state, net->state_count, LMN_FIXED_MODEL_BITS);
+    run->round_bytes = (double)net->state_count * sizeof(float) * run->active_count;
+    for (int k = 0; k < run->tensor_count; k++) {
+        if (!run->aggregate[k]) continue;
+        const lmn_tensor_view *v = view(run, k);
+        lmn_fixed_to_float(run->sums + v->offset, run->average + v->offset, v->count,
+                           LMN_FIXED_MODEL_BITS);
+        if (run->fl->aggregator == LMN_AGG_FEDLAMA) record_discrepancy(run, k);
+        server_update(run, v->offset, v->offset + v->count);
+        run->round_bytes += (double)v->count * sizeof(float) * run->active_count;
+    }
+    /* A client's copies are dropped when their tensors are aggregated; all
+     * relaxed tensors share one interval, so they go together. */
+    bool relaxed_aggregated = false;
+    for (int k = 0; k < run->tensor_count; k++)
+        relaxed_aggregated = relaxed_aggregated || (run->interval[k] > 1 && run->aggregate[k]);
+    for (int c = 0; relaxed_aggregated && c < run->fl->clients; c++) {
+        lmn_free(run->store[c]);
+        run->store[c] = NULL;
+    }
+    return LMN_OK;
+}
+
+static void adjust_intervals(fl_run *run, int round)
+{
+    const lmn_fl_settings *fl = run->fl;
+    if (fl->aggregator != LMN_AGG_FEDLAMA || (round + 1) % fl->phi != 0 || round <= fl->relax_after)
+        return;
+    lmn_lama_tensor tensors[256];
+    bool relaxed[256];
+    const int count = run->tensor_count < 256 ? run->tensor_count : 256;
+    for (int k = 0; k < count; k++)
+        tensors[k] = (lmn_lama_tensor){run->d[k], run->dt[k], view(run, k)->count,
+                                       view(run, k)->role == LMN_ROLE_WEIGHT};
+    lmn_fedlama_relax(tensors, count, relaxed);
+    for (int k = 0; k < run->tensor_count; k++) run->interval[k] = k < count && relaxed[k] ? fl->phi : 1;
+}
+
+/* ---- partial model aggregation (FedPMA) ---------------------------------- */
+
+/* Part p of tau: tensors (or, with split_elements, elements) of the flat
+ * buffer cut into near-equal contiguous pieces. */
+static tensor_run partial_part(const fl_run *run, int part, int parts)
+{
+    const size_t total = run->t->net->param_count;
+    if (run->fl->split_elements)
+        return (tensor_run){total * (size_t)part / parts, total * (size_t)(part + 1) / parts};
+    /* Layer-aligned: tensor k belongs to the part its midpoint falls in. */
+    tensor_run range = {total, total};
+    for (int k = 0; k < run->tensor_count; k++) {
+        const lmn_tensor_view *v = view(run, k);
+        const size_t mid = v->offset + v->count / 2;
+        if ((int)(mid * (size_t)parts / total) != part) continue;
+        if (range.begin == total) range.begin = v->offset;
+        range.end = v->offset + v->count;
+    }
+    if (range.begin == total) range.begin = range.end = 0;
+    return range;
+}
+
+static lmn_status partial_round(fl_run *run, int round, double lr)
+{
+    lmn_trainer *t = run->t;
+    lmn_network *net = t->net;
+    const int steps = run->fl->local_steps > 0 ? run->fl->local_steps : 1;
+    for (int j = 0; j < run->active_count; j++) {
+        if (!owns(run, run->active[j])) continue;
+        /* A client's model: its parameters, then its batch-norm statistics. */
+        if (!run->models[j])
+            LMN_TRY(lmn_alloc_floats(&run->models[j], net->param_count + net->state_count, "client model"));
+        memcpy(run->models[j], run->global, net->param_count * sizeof(float));
+        memcpy(run->models[j] + net->param_count, run->global_state, net->state_count * sizeof(float));
+        load_optimizer_state(run, NULL);
+        LMN_TRY(save_optimizer_state(run, &run->model_velocity[j]));
+    }
+    double *losses = run->client_losses;
+    for (int s = 0; s < steps; s++) {
+        /* Every active client takes step s, then part s is averaged. */
+        for (int j = 0; j < run->active_count; j++) {
+            const int client = run->active[j];
+            if (!owns(run, client)) continue;
+            memcpy(net->params, run->models[j], net->param_count * sizeof(float));
+            memcpy(net->state, run->models[j] + net->param_count, net->state_count * sizeof(float));
+            load_optimizer_state(run, run->model_velocity[j]);
+            double loss = 0.0;
+            LMN_TRY(local_step(run, client, round, s, lr, &loss));
+            losses[j] += loss / steps;
+            memcpy(run->models[j], net->params, net->param_count * sizeof(float));
+            memcpy(run->models[j] + net->param_count, net->state, net->state_count * sizeof(float));
+            LMN_TRY(save_optimizer_state(run, &run->model_velocity[j]));
+        }
+        const tensor_run part = partial_part(run, s % steps, steps);
+        if (part.end == part.begin) continue;
+        memset(run->sums + part.begin, 0, (part.end - part.begin) * sizeof(int64_t));
+        for (int j = 0; j < run->active_count; j++)
+            if (owns(run, run->active[j]) &&
+                !lmn_fixed_accumulate(run->sums + part.begin, run->models[j] + part.begin,
+                                      part.end - part.begin, run->weights[j], LMN_FIXED_MODEL_BITS))
+                return lmn_fail(LMN_ERR_NUMERIC, "client %d's model is not finite; lower "
+                                "optimizer.lr", run->active[j]);
+        LMN_TRY(lmn_comm_allreduce_int64(t->comm, run->sums + part.begin, part.end - part.begin));
+        lmn_fixed_to_float(run->sums + part.begin, run->global + part.begin, part.end - part.begin,
+                           LMN_FIXED_MODEL_BITS);
+        for (int j = 0; j < run->active_count; j++)
+            if (owns(run, run->active[j]))
+                memcpy(run->models[j] + part.begin, run->global + part.begin,
+                       (part.end - part.begin) * sizeof(float));
+        run->round_bytes += (double)(part.end - part.begin) * sizeof(float) * run->active_count;
+    }
+    /* Batch-norm statistics travel once per round, like FedAvg's. */
+    memset(run->state_sums, 0, net->state_count * sizeof(int64_t));
+    for (int j = 0; j < run->active_count; j++)
+        if (owns(run, run->active[j]))
+            lmn_fixed_accumulate(run->state_sums, run->models[j] + net->param_count,
+                                 net->state_count, run->weights[j], LMN_FIXED_MODEL_BITS);
+    LMN_TRY(lmn_comm_allreduce_int64(t->comm, run->state_sums, net->state_count));
+    lmn_fixed_to_float(run->state_sums, run->global_state, net->state_count, LMN_FIXED_MODEL_BITS);
+    LMN_TRY(lmn_comm_sum_doubles(t->comm, run->client_losses, run->active_count));
+    run->round_bytes += (double)net->state_count * sizeof(float) * run->active_count;
+    return LMN_OK;
+}
+
+/* ---- the loop ------------------------------------------------------------- */
+
+static lmn_status evaluate_global(fl_run *run, double *loss, double *accuracy)
+{
+    lmn_network *net = run->t->net;
+    memcpy(net->params, run->global, net->param_count * sizeof(float));
+    memcpy(net->state, run->global_state, net->state_count * sizeof(float));
+    return lmn_trainer_evaluate(run->t, loss, accuracy);
+}
+
+static size_t client_state_bytes(const fl_run *run)
+{
+    size_t bytes = 0;
+    for (int c = 0; c < run->fl->clients; c++) {
+        if (run->store[c]) bytes += run->store_floats * sizeof(float);
+        if (run->velocity[c]) bytes += run->t->optimizer->total * sizeof(float) *
+                                       (run->t->optimizer->second ? 2 : 1);
+    }
+    return bytes;
+}
+
+/* FNV-1a over the server model's bits: equal checksums mean equal models. */
+static uint64_t model_checksum(const fl_run *run)
+{
+    const lmn_network *net = run->t->net;
+    uint64_t hash = 0xcbf29ce484222325ull;
+    const float *parts[2] = {run->global, run->global_state};
+    const size_t counts[2] = {net->param_count, net->state_count};
+    for (int p = 0; p < 2; p++) {
+        const unsigned char *bytes = (const unsigned char *)parts[p];
+        for (size_t i = 0; i < counts[p] * sizeof(float); i++) hash = (hash ^ bytes[i]) * 0x100000001b3ull;
+    }
+    return hash;
+}
+
+typedef struct round_record {
+    int round;
+    double train_loss, test_loss, test_acc, seconds, elapsed, lr;
+    int64_t client_state_bytes; /* summed over ranks */
+    bool evaluated;
+} round_record;
+
+static lmn_status write_round(fl_run *run, const round_record *r)
+{
+    lmn_metrics *m = run->t->metrics;
+    if (!m) return LMN_OK;
+    const char *names[256];
+    int relaxed = 0;
+    for (int k = 0; k < run->tensor_count && relaxed < 256; k++)
+        if (run->interval[k] > 1) names[relaxed++] = view(run, k)->name;
+    lmn_metrics_begin(m);
+    LMN_TRY(lmn_metrics_int(m, "round", r->round));
+    LMN_TRY(lmn_metrics_double(m, "test_acc", r->evaluated ? r->test_acc : NAN));
+    LMN_TRY(lmn_metrics_double(m, "test_loss", r->evaluated ? r->test_loss : NAN));
+    LMN_TRY(lmn_metrics_double(m, "train_loss", r->train_loss));
+    LMN_TRY(lmn_metrics_double(m, "lr", r->lr));
+    LMN_TRY(lmn_metrics_double(m, "comm_bytes", run->round_bytes));
+    LMN_TRY(lmn_metrics_double(m, "cum_comm_bytes", run->cum_bytes));
+    LMN_TRY(lmn_metrics_string_list(m, "relaxed_layers", names, relaxed));
+    LMN_TRY(lmn_metrics_int(m, "active_clients", run->active_count));
+    LMN_TRY(lmn_metrics_int(m, "client_state_bytes", r->client_state_bytes));
+    LMN_TRY(lmn_metrics_double(m, "mpi_bytes", run->t->comm->bytes_sent));
+    char checksum[24];
+    snprintf(checksum, sizeof checksum, "%016llx", (unsigned long long)model_checksum(run));
+    LMN_TRY(lmn_metrics_string(m, "model_checksum", checksum));
+    LMN_TRY(lmn_metrics_double(m, "seconds", r->seconds));
+    LMN_TRY(lmn_metrics_double(m, "elapsed_seconds", r->elapsed));
+    return lmn_metrics_end(m);
+}
+
+static lmn_status run_round(fl_run *run, int round, double run_start)
+{
+    lmn_trainer *t = run->t;
+    const double start = lmn_now();
+    const double lr = lmn_lr_at(&t->settings.schedule, round, 1);
+    choose_clients(run, round);
+    schedule_tensors(run, round);
+    reset_sums(run);
+    run->round_bytes = 0.0;
+    lmn_status status = LMN_OK;
+    if (run->fl->aggregator == LMN_AGG_PARTIAL) {
+        status = lmn_comm_agree(t->comm, partial_round(run, round, lr));
+    } else {
+        for (int j = 0; j < run->active_count && status == LMN_OK; j++)
+            if (owns(run, run->active[j])) status = train_client(run, j, run->active[j], round, lr);
+        LMN_TRY(lmn_comm_agree(t->comm, status));
+        status = aggregate(run);
+    }
+    LMN_TRY(status);
+    for (int j = 0; j < run->active_count; j++)
+        run->positions[run->active[j]] += (int64_t)local_steps(run, run->active[j]) * run->fl->batch_size;
+    run->cum_bytes += run->round_bytes;
+    round_record r = {.round = round + 1, .lr = lr};
+    for (int j = 0; j < run->active_count; j++) r.train_loss += run->client_losses[j];
+    r.train_loss /= run->active_count;
+    const bool last = round + 1 == run->fl->rounds;
+    if ((round + 1) % run->fl->eval_every == 0 || last) {
+        LMN_TRY(evaluate_global(run, &r.test_loss, &r.test_acc));
+        r.evaluated = true;
+    }
+    double state_bytes = (double)client_state_bytes(run);
+    LMN_TRY(lmn_comm_sum_doubles(t->comm, &state_bytes, 1));
+    r.client_state_bytes = (int64_t)state_bytes;
+    adjust_intervals(run, round);
+    r.seconds = lmn_now() - start;
+    r.elapsed = lmn_now() - run_start;
+    if (t->log) {
+        fprintf(t->log, "round %d/%d  train_loss %.4f", r.round, run->fl->rounds, r.train_loss);
+        if (r.evaluated) fprintf(t->log, "  test_loss %.4f  test_acc %.4f", r.test_loss, r.test_acc);
+        fprintf(t->log, "  comm %.3g MB (total %.4g MB)  %.2f s\n", run->round_bytes / 1e6,
+                run->cum_bytes / 1e6, r.seconds);
+        fflush(t->log);
+    }
+    return lmn_comm_agree(t->comm, write_round(run, &r));
+}
+
+static lmn_status run_rounds(fl_run *run)
+{
+    LMN_TRY(lmn_comm_agree(run->t->comm, make_partition(run)));
+    LMN_TRY(lmn_comm_agree(run->t->comm, allocate(run)));
+    const double start = lmn_now();
+    for (int round = 0; round < run->fl->rounds; round++) LMN_TRY(run_round(run, round, start));
+    return LMN_OK;
+}
+
+lmn_status lmn_federated_run(lmn_trainer *trainer)
+{
+    fl_run run = {.t = trainer, .fl = &trainer->fl};
+    const lmn_status status = run_rounds(&run);
+    release(&run);
+    return status;
+}
+
+lmn_status lmn_federated_describe_partition(lmn_trainer *trainer, FILE *out)
+{
+    fl_run run = {.t = trainer, .fl = &trainer->fl};
+    lmn_status status = make_partition(&run);
+    if (status == LMN_OK && trainer->comm->rank == 0) {
+        const lmn_dataset *ds = trainer->train_set;
+        fprintf(out, "partition: %s over %d clients (%d draw%s)\n",
+                trainer->fl.partition == LMN_PARTITION_IID ? "iid"
+                : trainer->fl.partition == LMN_PARTITION_SHARDS ? "shards" : "dirichlet",
+                trainer->fl.clients, run.partition->draws, run.partition->draws == 1 ? "" : "s");
+        status = lmn_partition_describe(run.partition, ds->labels, ds->num_classes, out);
+    }
+    lmn_partition_free(run.partition);
+    return lmn_comm_agree(trainer->comm, status);
+}
