@@ -144,7 +144,8 @@ void lmn_print_fl_help(FILE *out)
           "evaluated), train_loss (mean over active clients), lr, comm_bytes (client->server\n"
           "uploads this round: active clients x 4 bytes x the elements of every tensor\n"
           "aggregated, which is what a deployment would send), cum_comm_bytes,\n"
-          "relaxed_layers (FedLAMA), active_clients, client_state_bytes, mpi_bytes (what this\n"
+          "relaxed_layers (FedLAMA), active_clients, client_state_bytes, peak_rss_bytes (largest\n"
+          "resident memory of any rank so far), mpi_bytes (what this\n"
           "simulation's ranks exchanged), model_checksum (FNV-1a of the server model's bits),\n"
           "seconds, elapsed_seconds.\n",
           out);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "comm/exact_sum.h"
 #include "core/memory.h"
@@ -534,6 +535,7 @@ typedef struct round_record {
     int round;
     double train_loss, test_loss, test_acc, seconds, elapsed, lr;
     int64_t client_state_bytes; /* summed over ranks */
+    double peak_rss_bytes;      /* largest resident set of any rank so far */
     bool evaluated;
 } round_record;
 
@@ -556,6 +558,7 @@ static lmn_status write_round(fl_run *run, const round_record *r)
     LMN_TRY(lmn_metrics_string_list(m, "relaxed_layers", names, relaxed));
     LMN_TRY(lmn_metrics_int(m, "active_clients", run->active_count));
     LMN_TRY(lmn_metrics_int(m, "client_state_bytes", r->client_state_bytes));
+    LMN_TRY(lmn_metrics_double(m, "peak_rss_bytes", r->peak_rss_bytes));
     LMN_TRY(lmn_metrics_double(m, "mpi_bytes", run->t->comm->bytes_sent));
     char checksum[24];
     snprintf(checksum, sizeof checksum, "%016llx", (unsigned long long)model_checksum(run));
@@ -598,6 +601,10 @@ static lmn_status run_round(fl_run *run, int round, double run_start)
     double state_bytes = (double)client_state_bytes(run);
     LMN_TRY(lmn_comm_sum_doubles(t->comm, &state_bytes, 1));
     r.client_state_bytes = (int64_t)state_bytes;
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    r.peak_rss_bytes = (double)usage.ru_maxrss * 1024.0;
+    LMN_TRY(lmn_comm_max_doubles(t->comm, &r.peak_rss_bytes, 1));
     adjust_intervals(run, round);
     r.seconds = lmn_now() - start;
     r.elapsed = lmn_now() - run_start;
