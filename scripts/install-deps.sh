@@ -5,8 +5,8 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config
           libopenmpi-dev openmpi-bin
-          libdnnl-dev libopenblas-openmp-dev libyaml-dev zlib1g-dev
-          dataset-fashion-mnist python3)
+          libdnnl-dev libopenblas-openmp-dev libyaml-dev zlib1g-dev libhdf5-openmpi-dev
+          dataset-fashion-mnist python3 python3-h5py)
 if [[ "${1:-}" == "--with-bench" ]]; then
   packages+=(python3-torch python3-numpy)
 fi
