@@ -5,11 +5,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/commands.h"
 #include "cli/help.h"
 #include "comm/comm.h"
 #include "io/config.h"
 #include "kernels/kernels.h"
 #include "train/federated.h"
+#include "train/stop.h"
 #include "train/trainer.h"
 
 enum { MAX_OVERRIDES = 256 };
@@ -20,6 +22,7 @@ typedef struct train_args {
     const char *overrides[MAX_OVERRIDES];
     int override_count;
     bool describe_partition; /* fl only */
+    const char *resume;      /* train only: checkpoint file, directory or "auto" */
     char default_out[1024];
 } train_args;
 
@@ -45,6 +48,9 @@ static lmn_status parse_train_args(int argc, char **argv, bool federated, train_
             args->overrides[args->override_count++] = arg + 6;
         } else if (strcmp(arg, "--out") == 0) {
             args->out_dir = argv[++i];
+        } else if (strcmp(arg, "--resume") == 0 && !federated) {
+            if (i + 1 >= argc) return lmn_fail(LMN_ERR_ARG, "option --resume needs a value");
+            args->resume = argv[++i];
         } else if (strcmp(arg, "--describe-partition") == 0 && federated) {
             args->describe_partition = true;
         } else if (arg[0] == '-') {
@@ -125,6 +131,8 @@ static lmn_status command_train(lmn_comm *comm, int argc, char **argv)
     lmn_status status = lmn_comm_agree(comm, load_config(&args, &cfg));
     lmn_trainer *trainer = NULL;
     if (status == LMN_OK) status = lmn_trainer_create(cfg, comm, args.out_dir, stdout, &trainer);
+    if (status == LMN_OK && args.resume) status = lmn_trainer_resume(trainer, args.resume);
+    lmn_stop_signals_install();
     if (status == LMN_OK && comm->rank == 0)
         printf("lamina: training %s on %s, %d rank%s x %d thread%s, global batch %d, "
                "backend %s, output %s\n",
@@ -169,8 +177,12 @@ static lmn_status dispatch(lmn_comm *comm, int argc, char **argv)
     }
     if (strcmp(argv[1], "train") == 0) return command_train(comm, argc - 2, argv + 2);
     if (strcmp(argv[1], "fl") == 0) return command_fl(comm, argc - 2, argv + 2);
+    if (strcmp(argv[1], "eval") == 0) return lmn_command_eval(comm, argc - 2, argv + 2);
+    if (strcmp(argv[1], "export") == 0) return lmn_command_export(comm, argc - 2, argv + 2);
+    if (strcmp(argv[1], "data") == 0) return lmn_command_data(comm, argc - 2, argv + 2);
     if (strcmp(argv[1], "info") == 0) return command_info(comm);
-    return lmn_fail(LMN_ERR_ARG, "unknown command '%s' (commands: train, fl, info; see lamina --help)",
+    return lmn_fail(LMN_ERR_ARG, "unknown command '%s' (commands: train, fl, eval, export, data, info; see "
+                    "lamina --help)",
                     argv[1]);
 }
 

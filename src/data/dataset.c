@@ -62,6 +62,7 @@ void lmn_dataset_free(lmn_dataset *ds)
 {
     if (!ds) return;
     lmn_free(ds->pixels);
+    lmn_free(ds->values);
     lmn_free(ds->labels);
     lmn_free(ds->prototypes);
     lmn_free(ds);
@@ -92,11 +93,16 @@ lmn_status lmn_dataset_synthetic(int64_t count, int channels, int height, int wi
     return LMN_OK;
 }
 
-/* Sample `index` before normalization and augmentation: pixels scaled to
- * [0, 1], or the synthetic prototype plus its fixed noise. */
+/* Sample `index` before normalization and augmentation: stored float
+ * values as they are, pixels scaled to [0, 1], or the synthetic prototype
+ * plus its fixed noise. */
 static void sample_values(const lmn_dataset *ds, uint32_t index, float *values)
 {
     const int64_t size = lmn_dataset_sample_size(ds);
+    if (ds->values) {
+        memcpy(values, ds->values + (size_t)index * (size_t)size, (size_t)size * sizeof(float));
+        return;
+    }
     if (ds->pixels) {
         const uint8_t *pixels = ds->pixels + (size_t)index * (size_t)size;
         for (int64_t j = 0; j < size; j++) values[j] = (float)pixels[j] / 255.0f;

@@ -6,9 +6,10 @@
  *
  * Normalization (applied on gather, per channel c):
  *     x = (v - mean[c]) / std[c]
- * where v is the pixel scaled to [0, 1] (byte / 255), or the synthetic
- * value as generated. Loaders set the dataset's published constants; the
- * fields may be changed by the caller before gathering.
+ * where v is the pixel scaled to [0, 1] (byte / 255), the raw float value
+ * for float-valued sets, or the synthetic value as generated. Loaders set
+ * the dataset's published constants; the fields may be changed by the
+ * caller before gathering.
  *
  * Augmentation (when augment is true), in torchvision's order:
  *   1. random crop: the image is padded with crop_pad zero-valued pixels
@@ -35,6 +36,10 @@ typedef struct lmn_dataset {
     int channels, height, width;
     int num_classes;          /* labels lie in [0, num_classes) */
     uint8_t *pixels;          /* count*C*H*W bytes, NCHW per sample; NULL for synthetic */
+    /* Float-valued sets (e.g. float32 HDF5 images): count*C*H*W raw values,
+     * NCHW per sample, used as they are (no /255 scaling) before
+     * normalization. When non-NULL it takes precedence; pixels is NULL. */
+    float *values;
     int32_t *labels;          /* count labels */
 
     /* Synthetic sets (pixels == NULL): sample i is

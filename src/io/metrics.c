@@ -18,14 +18,26 @@ struct lmn_metrics {
     size_t field_count;
 };
 
+static lmn_status open_mode(const char *path, const char *mode, lmn_metrics **out);
+
 lmn_status lmn_metrics_open(const char *path, lmn_metrics **out)
+{
+    return open_mode(path, "w", out);
+}
+
+lmn_status lmn_metrics_open_append(const char *path, lmn_metrics **out)
+{
+    return open_mode(path, "a", out);
+}
+
+static lmn_status open_mode(const char *path, const char *mode, lmn_metrics **out)
 {
     *out = NULL;
     lmn_metrics *m = NULL;
     LMN_TRY(lmn_alloc_bytes((void **)&m, sizeof *m, "metrics writer"));
     lmn_status status = lmn_copy_text(&m->path, path, strlen(path), "metrics path");
     if (status == LMN_OK) {
-        m->file = fopen(path, "w");
+        m->file = fopen(path, mode);
         if (!m->file)
             status = lmn_fail(LMN_ERR_IO, "cannot create metrics file '%s': %s", path,
                               strerror(errno));

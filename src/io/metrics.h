@@ -25,6 +25,8 @@ typedef struct lmn_metrics lmn_metrics;
 /* Creates (or truncates) path. The caller owns *out and releases it with
  * lmn_metrics_close. */
 lmn_status lmn_metrics_open(const char *path, lmn_metrics **out);
+/* Opens for appending (a resumed run continues its file). */
+lmn_status lmn_metrics_open_append(const char *path, lmn_metrics **out);
 
 /* Starts a new record, discarding any unfinished one. */
 void lmn_metrics_begin(lmn_metrics *m);

@@ -189,10 +189,10 @@ static lmn_status build(lmn_network *net, const lmn_model_spec *spec)
                         "end in a vector (add flatten / linear)",
                         net->spec.layers[count - 1].name, last.c, last.h, last.w);
     net->num_outputs = last.c;
-    /* The gradient buffer has two spare slots past the parameters so the
-     * trainer can reduce the step's loss sum and hit count with it. */
+    /* The gradient buffer has four spare slots past the parameters so the
+     * trainer can reduce the step's loss sum, hit count and stop flag with it. */
     LMN_TRY(lmn_alloc_floats(&net->params, net->param_count + 1, "parameters"));
-    LMN_TRY(lmn_alloc_floats(&net->grads, net->param_count + 2, "gradients"));
+    LMN_TRY(lmn_alloc_floats(&net->grads, net->param_count + 4, "gradients"));
     LMN_TRY(lmn_alloc_floats(&net->state, net->state_count + 1, "batch-norm statistics"));
     return LMN_OK;
 }

@@ -622,6 +622,7 @@ static lmn_status run_rounds(fl_run *run)
 {
     LMN_TRY(lmn_comm_agree(run->t->comm, make_partition(run)));
     LMN_TRY(lmn_comm_agree(run->t->comm, allocate(run)));
+    LMN_TRY(lmn_comm_agree(run->t->comm, lmn_trainer_open_metrics(run->t)));
     const double start = lmn_now();
     for (int round = 0; round < run->fl->rounds; round++) LMN_TRY(run_round(run, round, start));
     return LMN_OK;

@@ -4,7 +4,7 @@
 #include <string.h>
 
 static const char *const dataset_names[] = {"fashion-mnist", "mnist", "cifar10", "cifar100",
-                                            "synthetic", NULL};
+                                            "hdf5", "synthetic", NULL};
 static const char *const backend_names[] = {"dnnl", "ref", NULL};
 
 static lmn_status get_int(lmn_cfg *cfg, const char *key, int64_t def, int64_t min, int64_t max,
@@ -25,7 +25,19 @@ static lmn_status read_data(lmn_cfg *cfg, lmn_data_settings *data)
     const char *default_path = strstr(data->name, "mnist") ? "/usr/share/datasets/fashion-mnist"
                                                            : "data/cifar";
     if (strcmp(data->name, "mnist") == 0) default_path = "/usr/share/datasets/mnist";
-    if (!synthetic) LMN_TRY(lmn_cfg_get_string(cfg, NULL, "data.path", default_path, &data->path));
+    const bool hdf5 = strcmp(data->name, "hdf5") == 0;
+    if (hdf5) {
+        LMN_TRY(lmn_cfg_get_string(cfg, NULL, "data.path", NULL, &data->path));
+        LMN_TRY(lmn_cfg_get_string(cfg, NULL, "data.test_path", NULL, &data->test_path));
+        LMN_TRY(lmn_cfg_get_string(cfg, NULL, "data.images", "images", &data->images));
+        LMN_TRY(lmn_cfg_get_string(cfg, NULL, "data.labels", "labels", &data->labels));
+    } else if (!synthetic) {
+        LMN_TRY(lmn_cfg_get_string(cfg, NULL, "data.path", default_path, &data->path));
+    }
+    int64_t prefetch = 0;
+    const int64_t no_prefetch = 0;
+    LMN_TRY(lmn_cfg_get_int_range(cfg, NULL, "data.prefetch_samples", &no_prefetch, 0, 1 << 24, &prefetch));
+    data->prefetch_samples = (int)prefetch;
     data->augment = -1;
     if (lmn_cfg_find(cfg, NULL, "data.augment")) {
         bool augment = false;
@@ -143,6 +155,10 @@ lmn_status lmn_train_settings_read(lmn_cfg *cfg, lmn_train_settings *s)
     LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "train.eval", &yes, &s->eval));
     LMN_TRY(get_int(cfg, "train.eval_batch_size", 500, 1, 1 << 24, &s->eval_batch_size));
     LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "train.profile", &no, &s->profile));
+    LMN_TRY(get_int(cfg, "train.checkpoint_every", 0, 0, 1 << 30, &s->checkpoint_every));
+    LMN_TRY(lmn_cfg_get_int_range(cfg, NULL, "train.checkpoint_every_steps", &zero, 0, INT64_MAX,
+                                  &s->checkpoint_every_steps));
+    LMN_TRY(get_int(cfg, "train.keep_checkpoints", 3, 1, 1 << 20, &s->keep_checkpoints));
     return read_optimizer(cfg, s);
 }
 

@@ -13,8 +13,11 @@
 #include "optim/schedule.h"
 
 typedef struct lmn_data_settings {
-    const char *name;   /* fashion-mnist, mnist, cifar10, cifar100, synthetic */
-    const char *path;   /* directory of the files */
+    const char *name;   /* fashion-mnist, mnist, cifar10, cifar100, hdf5, synthetic */
+    const char *path;   /* directory of the files; hdf5: the training file */
+    const char *test_path;            /* hdf5: the test file */
+    const char *images, *labels;      /* hdf5: dataset names */
+    int prefetch_samples;             /* asynchronous read-ahead; 0 = synchronous */
     int augment;        /* -1: the dataset's default, 0: off, 1: on */
     int shape[3];       /* synthetic: channels, height, width */
     int classes;        /* synthetic */
@@ -34,6 +37,9 @@ typedef struct lmn_train_settings {
     bool eval;
     int eval_batch_size; /* per rank */
     bool profile;        /* time every layer; report at the end */
+    int checkpoint_every;       /* epochs between checkpoints; 0 = none */
+    int64_t checkpoint_every_steps; /* steps between checkpoints; 0 = none */
+    int keep_checkpoints;       /* newest checkpoints kept in the output directory */
     lmn_optimizer_config optimizer;
     bool decay_bias_and_bn;
     lmn_lr_schedule schedule;

@@ -4,16 +4,20 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "comm/exact_sum.h"
 #include "core/memory.h"
 #include "core/rng.h"
 #include "core/timer.h"
+#include "io/hdf5_dataset.h"
+#include "data/prefetch.h"
 #include "data/sampler.h"
 #include "io/files.h"
 #include "io/model_config.h"
 #include "kernels/loss.h"
+#include "train/stop.h"
 
 /* Threads per rank: the cores of the node shared by its ranks. */
 static int choose_threads(const lmn_trainer *t, FILE *log)
@@ -38,6 +42,9 @@ static lmn_status load_data(lmn_trainer *t)
                                       d->classes, t->settings.seed, &t->test_set));
         /* Same class prototypes, different noise: held-out samples. */
         t->test_set->synthetic_seed = ~t->train_set->synthetic_seed;
+    } else if (strcmp(d->name, "hdf5") == 0) {
+        LMN_TRY(lmn_dataset_load_hdf5(d->path, d->images, d->labels, t->comm->comm, &t->train_set));
+        LMN_TRY(lmn_dataset_load_hdf5(d->test_path, d->images, d->labels, t->comm->comm, &t->test_set));
     } else {
         LMN_TRY(lmn_dataset_load_named(d->name, d->path, true, &t->train_set));
         LMN_TRY(lmn_dataset_load_named(d->name, d->path, false, &t->test_set));
@@ -105,13 +112,26 @@ static lmn_status allocate_buffers(lmn_trainer *t)
 
 static lmn_status open_outputs(lmn_trainer *t, lmn_cfg *cfg, const char *out_dir)
 {
-    if (t->comm->rank != 0 || !out_dir) return LMN_OK;
+    size_t length = 0;
+    LMN_TRY(lmn_cfg_to_yaml(cfg, &t->config_yaml, &length));
+    if (!out_dir) return LMN_OK;
+    t->out_dir = strdup(out_dir);
+    if (!t->out_dir) return lmn_fail(LMN_ERR_NOMEM, "cannot copy the output directory name");
+    if (t->comm->rank != 0) return LMN_OK;
     LMN_TRY(lmn_make_directory(out_dir));
     char path[4096];
     snprintf(path, sizeof path, "%s/config.yaml", out_dir);
-    LMN_TRY(lmn_cfg_write_file(cfg, path));
-    snprintf(path, sizeof path, "%s/metrics.jsonl", out_dir);
-    return lmn_metrics_open(path, &t->metrics);
+    return lmn_cfg_write_file(cfg, path);
+}
+
+/* metrics.jsonl starts empty, unless a resume kept its earlier epochs. */
+lmn_status lmn_trainer_open_metrics(lmn_trainer *t)
+{
+    if (t->comm->rank != 0 || !t->out_dir || t->metrics) return LMN_OK;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", t->out_dir);
+    return t->federated || t->resumed.global_step == 0 ? lmn_metrics_open(path, &t->metrics)
+                                                       : lmn_metrics_open_append(path, &t->metrics);
 }
 
 static lmn_status setup(lmn_trainer *t, lmn_cfg *cfg, const char *out_dir)
@@ -171,7 +191,10 @@ lmn_status lmn_trainer_create_federated(lmn_cfg *cfg, lmn_comm *comm, const char
 void lmn_trainer_free(lmn_trainer *t)
 {
     if (!t) return;
+    lmn_prefetcher_free(t->prefetcher);
     if (t->metrics) lmn_metrics_close(t->metrics);
+    free(t->out_dir);
+    lmn_free(t->config_yaml);
     lmn_optimizer_free(t->optimizer);
     lmn_network_free(t->net);
     lmn_backend_destroy(t->backend);
@@ -190,22 +213,56 @@ typedef struct step_totals {
 
 /* Forward + backward of this rank's share; leaves the local gradient of
  * (loss sum / global batch) in net->grads. */
-static lmn_status local_gradient(lmn_trainer *t, const uint32_t *indices, int count, int global,
-                                 uint64_t epoch, double *loss, double *correct)
+/* This rank's share of `step` of the current epoch, as the prefetcher's
+ * reader (it runs on the I/O thread when prefetching). */
+static lmn_status read_step(void *ctx, int64_t step, float *images, int32_t *labels, int *count)
+{
+    lmn_trainer *t = ctx;
+    int64_t first = 0;
+    lmn_epoch_plan_rank_slice(&t->plan, step, t->comm->rank, t->comm->size, &first, count);
+    if (*count == 0) return LMN_OK;
+    return lmn_dataset_gather(t->train_set, t->order + first, *count, t->settings.seed,
+                              (uint64_t)t->epoch, images, labels);
+}
+
+/* The batch of `step`: from the prefetcher, or read now. Either way the
+ * time the step waited counts as data wait. */
+static lmn_status next_batch(lmn_trainer *t, int64_t step, const float **images,
+                             const int32_t **labels, int *count)
+{
+    const double start = lmn_now();
+    lmn_status status;
+    if (t->prefetcher) {
+        status = lmn_prefetcher_next(t->prefetcher, images, labels, count);
+    } else {
+        status = read_step(t, step, t->inputs, t->labels, count);
+        *images = t->inputs;
+        *labels = t->labels;
+    }
+    t->data_wait_seconds += lmn_now() - start;
+    return status;
+}
+
+/* Forward + backward of this rank's share; leaves the local gradient of
+ * (loss sum / global batch) in net->grads. */
+static lmn_status local_gradient(lmn_trainer *t, int64_t step, int global, double *loss,
+                                 double *correct)
 {
     lmn_network *net = t->net;
     *loss = *correct = 0.0;
+    const float *images = NULL;
+    const int32_t *labels = NULL;
+    int count = 0;
+    LMN_TRY(next_batch(t, step, &images, &labels, &count));
     if (count == 0) {
         memset(net->grads, 0, net->param_count * sizeof(float));
         return LMN_OK;
     }
-    LMN_TRY(lmn_dataset_gather(t->train_set, indices, count, t->settings.seed, epoch, t->inputs,
-                               t->labels));
     const float *logits = NULL;
     const uint64_t noise_key = lmn_rng_stream_id((uint64_t)t->global_step, (uint64_t)t->comm->rank);
-    LMN_TRY(lmn_network_forward(net, count, t->inputs, true, noise_key, &logits));
+    LMN_TRY(lmn_network_forward(net, count, images, true, noise_key, &logits));
     int64_t hits = 0;
-    *loss = lmn_softmax_xent(logits, t->labels, count, net->num_outputs, 1.0f / (float)global,
+    *loss = lmn_softmax_xent(logits, labels, count, net->num_outputs, 1.0f / (float)global,
                              t->dlogits, &hits);
     *correct = (double)hits;
     return lmn_network_backward(net, t->dlogits);
@@ -214,18 +271,20 @@ static lmn_status local_gradient(lmn_trainer *t, const uint32_t *indices, int co
 static lmn_status train_step(lmn_trainer *t, const lmn_epoch_plan *plan, int64_t step,
                              uint64_t epoch, int64_t steps_per_epoch, step_totals *totals)
 {
+    (void)epoch;
     lmn_network *net = t->net;
     int64_t first = 0;
-    int count = 0;
     const int global = lmn_epoch_plan_batch(plan, step, &first);
-    lmn_epoch_plan_rank_slice(plan, step, t->comm->rank, t->comm->size, &first, &count);
     double loss, correct;
-    LMN_TRY(local_gradient(t, t->order + first, count, global, epoch, &loss, &correct));
+    LMN_TRY(local_gradient(t, step, global, &loss, &correct));
     /* The loss and hit count ride along in the gradient buffer's two spare
      * slots: one reduction per step instead of two. */
     net->grads[net->param_count] = (float)loss;
     net->grads[net->param_count + 1] = (float)correct;
-    LMN_TRY(lmn_comm_allreduce_sum(t->comm, net->grads, net->param_count + 2));
+    net->grads[net->param_count + 2] = lmn_stop_requested() ? 1.0f : 0.0f;
+    LMN_TRY(lmn_comm_allreduce_sum(t->comm, net->grads, net->param_count + 3));
+    /* A stop signal on any rank stops every rank after this same step. */
+    t->stopped = net->grads[net->param_count + 2] > 0.0f;
     const double step_loss = net->grads[net->param_count];
     if (!isfinite(step_loss))
         return lmn_fail(LMN_ERR_NUMERIC, "training diverged: the loss is %g at epoch %d, step %lld "
@@ -257,14 +316,32 @@ static lmn_status average_running_stats(lmn_trainer *t)
 /* Evaluation batches are fixed slices of the test set dealt round-robin to
  * the ranks, and their sums are added as fixed-point integers: the result
  * has the same bits whatever the rank count. */
-lmn_status lmn_trainer_evaluate(lmn_trainer *t, double *loss, double *accuracy)
+static void count_classes(const float *logits, const int32_t *labels, int n, int classes,
+                          int64_t *class_correct, int64_t *class_total)
+{
+    for (int i = 0; i < n; i++) {
+        const float *row = logits + (size_t)i * classes;
+        int best = 0;
+        for (int k = 1; k < classes; k++)
+            if (row[k] > row[best]) best = k;
+        class_total[labels[i]]++;
+        class_correct[labels[i]] += best == labels[i];
+    }
+}
+
+lmn_status lmn_trainer_evaluate_classes(lmn_trainer *t, double *loss, double *accuracy,
+                                        int64_t *class_correct, int64_t *class_total)
 {
     const lmn_dataset *test = t->test_set;
-    const int batch = t->settings.eval_batch_size;
+    const int batch = t->settings.eval_batch_size, classes = t->net->num_outputs;
     const int64_t batches = (test->count + batch - 1) / batch;
     uint32_t *indices = malloc(sizeof *indices * (size_t)batch);
-    if (!indices) return lmn_fail(LMN_ERR_NOMEM, "cannot allocate evaluation indices");
-    int64_t sums[2] = {0, 0};
+    int64_t *sums = calloc(2 + 2 * (size_t)classes, sizeof *sums);
+    if (!indices || !sums) {
+        free(indices);
+        free(sums);
+        return lmn_fail(LMN_ERR_NOMEM, "cannot allocate evaluation buffers");
+    }
     lmn_status status = LMN_OK;
     for (int64_t b = t->comm->rank; b < batches && status == LMN_OK; b += t->comm->size) {
         const int64_t first = b * batch;
@@ -275,26 +352,39 @@ lmn_status lmn_trainer_evaluate(lmn_trainer *t, double *loss, double *accuracy)
         if (status == LMN_OK) status = lmn_network_forward(t->net, n, t->inputs, false, 0, &logits);
         if (status != LMN_OK) break;
         int64_t hits = 0;
-        const double batch_loss = lmn_softmax_xent(logits, t->labels, n, t->net->num_outputs, 0.0f,
-                                                   NULL, &hits);
+        const double batch_loss = lmn_softmax_xent(logits, t->labels, n, classes, 0.0f, NULL, &hits);
         sums[0] += lmn_fixed_from_double(batch_loss, LMN_FIXED_METRIC_BITS);
         sums[1] += hits;
+        count_classes(logits, t->labels, n, classes, sums + 2, sums + 2 + classes);
     }
     free(indices);
-    LMN_TRY(lmn_comm_agree(t->comm, status));
-    if (t->comm->size > 1 &&
-        MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_INT64_T, MPI_SUM, t->comm->comm) != MPI_SUCCESS)
-        return lmn_fail(LMN_ERR_MPI, "MPI_Allreduce of evaluation sums failed");
-    *loss = lmn_fixed_to_double(sums[0], LMN_FIXED_METRIC_BITS) / (double)test->count;
-    *accuracy = (double)sums[1] / (double)test->count;
-    return LMN_OK;
+    status = lmn_comm_agree(t->comm, status);
+    if (status == LMN_OK && t->comm->size > 1 &&
+        MPI_Allreduce(MPI_IN_PLACE, sums, 2 + 2 * classes, MPI_INT64_T, MPI_SUM, t->comm->comm) != MPI_SUCCESS)
+        status = lmn_fail(LMN_ERR_MPI, "MPI_Allreduce of evaluation sums failed");
+    if (status == LMN_OK) {
+        *loss = lmn_fixed_to_double(sums[0], LMN_FIXED_METRIC_BITS) / (double)test->count;
+        *accuracy = (double)sums[1] / (double)test->count;
+        if (class_correct) memcpy(class_correct, sums + 2, sizeof *sums * (size_t)classes);
+        if (class_total) memcpy(class_total, sums + 2 + classes, sizeof *sums * (size_t)classes);
+    }
+    free(sums);
+    return status;
+}
+
+/* Evaluation batches are fixed slices of the test set dealt round-robin to
+ * the ranks, and their sums are added as fixed-point integers: the result
+ * has the same bits whatever the rank count. */
+lmn_status lmn_trainer_evaluate(lmn_trainer *t, double *loss, double *accuracy)
+{
+    return lmn_trainer_evaluate_classes(t, loss, accuracy, NULL, NULL);
 }
 
 typedef struct epoch_record {
     int epoch;
     double lr, train_loss, train_acc, test_loss, test_acc;
     double seconds, train_seconds, eval_seconds, elapsed_seconds, images_per_second;
-    double comm_bytes, comm_seconds;
+    double comm_bytes, comm_seconds, data_wait_seconds;
 } epoch_record;
 
 static lmn_status write_metrics(lmn_trainer *t, const epoch_record *r)
@@ -318,9 +408,107 @@ static lmn_status write_metrics(lmn_trainer *t, const epoch_record *r)
     LMN_TRY(lmn_metrics_double(m, "images_per_second", r->images_per_second));
     LMN_TRY(lmn_metrics_double(m, "comm_bytes", r->comm_bytes));
     LMN_TRY(lmn_metrics_double(m, "comm_seconds", r->comm_seconds));
+    LMN_TRY(lmn_metrics_double(m, "data_wait_seconds", r->data_wait_seconds));
     LMN_TRY(lmn_metrics_int(m, "ranks", t->comm->size));
     LMN_TRY(lmn_metrics_int(m, "threads", t->threads));
     return lmn_metrics_end(m);
+}
+
+lmn_status lmn_trainer_checkpoint(lmn_trainer *t)
+{
+    if (!t->out_dir) return lmn_fail(LMN_ERR_ARG, "no output directory to checkpoint into");
+    /* All ranks must hold the same model in the file; averaging statistics
+     * that are already equal changes nothing. */
+    LMN_TRY(average_running_stats(t));
+    lmn_status status = LMN_OK;
+    if (t->comm->rank == 0) {
+        char path[4096];
+        lmn_checkpoint_name(path, sizeof path, t->out_dir, t->global_step);
+        status = lmn_checkpoint_save(path, t->net, t->optimizer, &t->resumed, t->config_yaml, NULL, 0);
+        if (status == LMN_OK) status = lmn_checkpoint_prune(t->out_dir, t->settings.keep_checkpoints);
+        if (status == LMN_OK && t->log) fprintf(t->log, "lamina: checkpoint %s\n", path);
+    }
+    return lmn_comm_agree(t->comm, status);
+}
+
+/* Keeps the metrics lines of epochs the checkpoint includes and drops the
+ * rest (written after the checkpoint by the interrupted run). */
+static lmn_status rewind_metrics(lmn_trainer *t)
+{
+    if (t->comm->rank != 0 || !t->out_dir) return LMN_OK;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", t->out_dir);
+    FILE *file = fopen(path, "r");
+    size_t used = 0, capacity = 1 << 16;
+    char *kept = malloc(capacity), line[1 << 14];
+    if (!kept) {
+        if (file) fclose(file);
+        return lmn_fail(LMN_ERR_NOMEM, "cannot read '%s'", path);
+    }
+    while (file && fgets(line, sizeof line, file)) {
+        long long epoch = 0;
+        if (sscanf(line, "{\"epoch\":%lld", &epoch) != 1 || epoch > t->resumed.epoch) continue;
+        const size_t length = strlen(line);
+        if (used + length + 1 > capacity) {
+            char *grown = realloc(kept, capacity = 2 * (used + length + 1));
+            if (!grown) break;
+            kept = grown;
+        }
+        memcpy(kept + used, line, length);
+        used += length;
+    }
+    if (file) fclose(file);
+    lmn_status status = lmn_write_file_atomic(path, kept, used);
+    free(kept);
+    return status;
+}
+
+static lmn_status resume_source(const lmn_trainer *t, const char *from, char *path, size_t size,
+                                bool *fresh)
+{
+    *fresh = false;
+    if (strcmp(from, "auto") == 0) {
+        if (!t->out_dir)
+            return lmn_fail(LMN_ERR_ARG, "--resume auto needs an output directory (--out)");
+        if (lmn_checkpoint_find_latest(t->out_dir, path, size) != LMN_OK) *fresh = true;
+        return LMN_OK;
+    }
+    struct stat info;
+    if (stat(from, &info) != 0)
+        return lmn_fail(LMN_ERR_IO, "--resume %s: no such checkpoint file or directory", from);
+    if (S_ISDIR(info.st_mode)) return lmn_checkpoint_find_latest(from, path, size);
+    snprintf(path, size, "%s", from);
+    return LMN_OK;
+}
+
+lmn_status lmn_trainer_resume(lmn_trainer *t, const char *from)
+{
+    char path[4096] = {0};
+    bool fresh = false;
+    LMN_TRY(lmn_comm_agree(t->comm, resume_source(t, from, path, sizeof path, &fresh)));
+    if (fresh) {
+        if (t->log) fprintf(t->log, "lamina: no checkpoint in %s yet; starting fresh\n", t->out_dir);
+        return LMN_OK;
+    }
+    /* Every rank reads the same file: no broadcast needed. */
+    lmn_status status = lmn_checkpoint_load(path, t->net, t->optimizer, &t->resumed, NULL, 0);
+    if (status != LMN_OK) status = lmn_fail_context(status, "cannot resume from '%s'", path);
+    LMN_TRY(lmn_comm_agree(t->comm, status));
+    t->global_step = t->resumed.global_step;
+    if (t->log)
+        fprintf(t->log, "lamina: resuming from %s (epoch %lld, step %lld of the epoch, global step "
+                "%lld)\n", path, (long long)t->resumed.epoch + 1,
+                (long long)t->resumed.step_in_epoch, (long long)t->global_step);
+    return lmn_comm_agree(t->comm, rewind_metrics(t));
+}
+
+/* Checkpoints due after this step (by steps) or epoch (by epochs). */
+static bool checkpoint_due(const lmn_trainer *t, bool epoch_end, int epoch)
+{
+    const lmn_train_settings *s = &t->settings;
+    if (!t->out_dir) return false;
+    if (epoch_end) return s->checkpoint_every > 0 && (epoch + 1) % s->checkpoint_every == 0;
+    return s->checkpoint_every_steps > 0 && t->global_step % s->checkpoint_every_steps == 0;
 }
 
 static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *plan,
@@ -329,39 +517,66 @@ static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *pla
     const lmn_train_settings *s = &t->settings;
     const double start = lmn_now(), comm_bytes = t->comm->bytes_sent, comm_seconds = t->comm->seconds;
     lmn_epoch_order(t->train_set->count, s->seed, (uint64_t)epoch, s->shuffle, t->order);
+    t->epoch = epoch;
+    t->data_wait_seconds = 0.0;
     step_totals totals = {0};
     int64_t step = 0;
-    for (; step < plan->steps && t->global_step < total_steps; step++) {
+    if (epoch == t->resumed.epoch) {
+        /* Resuming inside this epoch: the totals so far came with the checkpoint. */
+        step = t->resumed.step_in_epoch;
+        totals = (step_totals){t->resumed.epoch_loss, t->resumed.epoch_correct, t->resumed.epoch_samples};
+    }
+    const int64_t first_step = step;
+    const int64_t last_step = plan->steps < step + (total_steps - t->global_step)
+                                  ? plan->steps : step + (total_steps - t->global_step);
+    if (t->prefetcher) LMN_TRY(lmn_prefetcher_start(t->prefetcher, step, last_step));
+    for (; step < plan->steps && t->global_step < total_steps && !t->stopped; step++) {
         LMN_TRY(train_step(t, plan, step, (uint64_t)epoch, plan->steps, &totals));
         const double elapsed = lmn_now() - start;
         lmn_progress_step(&t->progress, epoch + 1, s->epochs, step + 1, plan->steps,
                           totals.loss / totals.samples, totals.correct / totals.samples,
-                          totals.samples / elapsed,
-                          elapsed / (double)(step + 1) * (double)(total_steps - t->global_step));
+                          (double)(step + 1 - first_step) * s->batch_size / elapsed,
+                          elapsed / (double)(step + 1 - first_step) * (double)(total_steps - t->global_step));
+        if (step + 1 < plan->steps && (t->stopped || checkpoint_due(t, false, epoch))) {
+            t->resumed = (lmn_checkpoint_progress){epoch, step + 1, t->global_step, totals.loss,
+                                                   totals.correct, totals.samples,
+                                                   lmn_now() - run_start + t->resumed.elapsed_seconds};
+            LMN_TRY(lmn_trainer_checkpoint(t));
+        }
     }
+    if (t->prefetcher) lmn_prefetcher_stop(t->prefetcher);
+    if (t->stopped && step < plan->steps) return LMN_OK;
     *finished = t->global_step >= total_steps;
     epoch_record r = {.epoch = epoch + 1, .test_loss = -1.0, .test_acc = -1.0};
     r.train_seconds = lmn_now() - start;
     r.lr = lmn_lr_at(&s->schedule, t->global_step > 0 ? t->global_step - 1 : 0, plan->steps);
     r.train_loss = totals.samples > 0 ? totals.loss / totals.samples : 0.0;
     r.train_acc = totals.samples > 0 ? totals.correct / totals.samples : 0.0;
-    r.images_per_second = totals.samples / (r.train_seconds > 0 ? r.train_seconds : 1e-9);
+    r.images_per_second = (double)(step - first_step) * s->batch_size /
+                          (r.train_seconds > 0 ? r.train_seconds : 1e-9);
     LMN_TRY(average_running_stats(t));
     r.comm_bytes = t->comm->bytes_sent - comm_bytes;
     r.comm_seconds = t->comm->seconds - comm_seconds;
+    r.data_wait_seconds = t->data_wait_seconds;
     const double eval_start = lmn_now();
     if (s->eval) LMN_TRY(lmn_trainer_evaluate(t, &r.test_loss, &r.test_acc));
     r.eval_seconds = lmn_now() - eval_start;
     r.seconds = lmn_now() - start;
-    r.elapsed_seconds = lmn_now() - run_start;
-    const double per_step = r.elapsed_seconds / (double)(t->global_step > 0 ? t->global_step : 1);
+    r.elapsed_seconds = lmn_now() - run_start + t->resumed.elapsed_seconds;
+    const double per_step = (lmn_now() - run_start) / (double)(t->global_step > 0 ? t->global_step : 1);
     if (t->log) {
         const lmn_epoch_summary summary = {r.epoch, s->epochs, r.train_loss, r.train_acc,
                                            r.test_loss, r.test_acc, r.images_per_second, r.seconds,
                                            per_step * (double)(total_steps - t->global_step)};
         lmn_progress_epoch(&t->progress, &summary);
     }
-    return lmn_comm_agree(t->comm, write_metrics(t, &r));
+    LMN_TRY(lmn_comm_agree(t->comm, write_metrics(t, &r)));
+    if (t->stopped || checkpoint_due(t, true, epoch) || (*finished && s->checkpoint_every > 0)) {
+        t->resumed = (lmn_checkpoint_progress){epoch + 1, 0, t->global_step, 0, 0, 0,
+                                               r.elapsed_seconds};
+        LMN_TRY(lmn_trainer_checkpoint(t));
+    }
+    return LMN_OK;
 }
 
 /* Rank 0's table of where a training step spends its time. */
@@ -387,19 +602,30 @@ static void report_profile(const lmn_trainer *t)
 lmn_status lmn_trainer_run(lmn_trainer *t)
 {
     const lmn_train_settings *s = &t->settings;
-    lmn_epoch_plan plan;
-    LMN_TRY(lmn_epoch_plan_make(t->train_set->count, s->batch_size, s->drop_last, &plan));
+    LMN_TRY(lmn_epoch_plan_make(t->train_set->count, s->batch_size, s->drop_last, &t->plan));
+    const lmn_epoch_plan plan = t->plan;
+    if (s->data.prefetch_samples > 0 && !t->prefetcher) {
+        const int local = (s->batch_size + t->comm->size - 1) / t->comm->size;
+        const int depth = s->data.prefetch_samples / local > 1 ? s->data.prefetch_samples / local : 1;
+        LMN_TRY(lmn_prefetcher_create(read_step, t,
+                                      (size_t)local * (size_t)lmn_dataset_sample_size(t->train_set),
+                                      local, depth, &t->prefetcher));
+    }
     if (plan.steps == 0)
         return lmn_fail(LMN_ERR_CONFIG, "train.batch_size %d is larger than the %lld training "
                         "samples and train.drop_last is set: no step to run",
                         s->batch_size, (long long)t->train_set->count);
     int64_t total_steps = plan.steps * s->epochs;
     if (s->max_steps > 0 && s->max_steps < total_steps) total_steps = s->max_steps;
+    LMN_TRY(lmn_comm_agree(t->comm, lmn_trainer_open_metrics(t)));
     if (t->log) lmn_progress_start(&t->progress, t->log);
     const double run_start = lmn_now();
-    bool finished = false;
-    for (int epoch = 0; epoch < s->epochs && !finished; epoch++)
+    bool finished = t->global_step >= total_steps;
+    for (int epoch = (int)t->resumed.epoch; epoch < s->epochs && !finished && !t->stopped; epoch++)
         LMN_TRY(run_epoch(t, epoch, &plan, run_start, total_steps, &finished));
+    if (t->stopped && t->log)
+        fprintf(t->log, "lamina: stopped by signal after step %lld; checkpoint written, resume with "
+                "--resume auto\n", (long long)t->global_step);
     report_profile(t);
     return LMN_OK;
 }

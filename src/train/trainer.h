@@ -11,7 +11,9 @@
 
 #include "comm/comm.h"
 #include "data/dataset.h"
+#include "data/sampler.h"
 #include "io/config.h"
+#include "io/checkpoint.h"
 #include "io/metrics.h"
 #include "kernels/kernels.h"
 #include "nn/network.h"
@@ -35,7 +37,15 @@ typedef struct lmn_trainer {
     int32_t *labels;
     int batch_capacity;      /* samples the buffers hold */
     int64_t global_step;
+    int epoch;               /* the epoch being trained */
+    lmn_epoch_plan plan;     /* the epoch's steps and batches */
+    struct lmn_prefetcher *prefetcher; /* asynchronous reads, or NULL */
+    double data_wait_seconds; /* this epoch: time steps waited for their batch */
     lmn_metrics *metrics;    /* rank 0 only; NULL without an output directory */
+    char *out_dir;           /* owned copy, or NULL */
+    char *config_yaml;       /* the resolved configuration, stored in checkpoints */
+    lmn_checkpoint_progress resumed; /* where training (re)starts */
+    bool stopped;            /* a stop signal ended the run early */
     lmn_progress progress;
     FILE *log;               /* rank 0's progress stream; NULL = quiet */
 } lmn_trainer;
@@ -51,11 +61,29 @@ lmn_status lmn_trainer_create(lmn_cfg *cfg, lmn_comm *comm, const char *out_dir,
  * train.*; the network, data and optimizer serve the simulated clients. */
 lmn_status lmn_trainer_create_federated(lmn_cfg *cfg, lmn_comm *comm, const char *out_dir,
                                         FILE *log, lmn_trainer **out);
-/* Trains for the configured epochs (or max_steps). Collective. */
+/* Continues from a checkpoint: `from` is a checkpoint file, a directory
+ * (its newest complete checkpoint) or "auto" (the newest in the output
+ * directory, or a fresh start when there is none). Restores parameters,
+ * statistics, optimizer state and the position in training. Collective. */
+lmn_status lmn_trainer_resume(lmn_trainer *trainer, const char *from);
+/* Opens out_dir/metrics.jsonl on rank 0 (fresh, or appending after a
+ * resume); a no-op without an output directory. */
+lmn_status lmn_trainer_open_metrics(lmn_trainer *trainer);
+/* Writes a checkpoint of the current state into the output directory
+ * (rank 0 writes; all ranks hold the same model). Collective. */
+lmn_status lmn_trainer_checkpoint(lmn_trainer *trainer);
+
+/* Trains for the configured epochs (or max_steps). A stop signal
+ * (SIGTERM / SIGUSR1, see train/stop.h) ends the run after the current step
+ * with a checkpoint and trainer->stopped set. Collective. */
 lmn_status lmn_trainer_run(lmn_trainer *trainer);
 /* Evaluates the current model on the test set: mean loss and accuracy,
  * identical on every rank. Collective. */
 lmn_status lmn_trainer_evaluate(lmn_trainer *trainer, double *loss, double *accuracy);
+/* The same, with per-class hit and sample counts (arrays of num_outputs;
+ * either may be NULL). */
+lmn_status lmn_trainer_evaluate_classes(lmn_trainer *trainer, double *loss, double *accuracy,
+                                        int64_t *class_correct, int64_t *class_total);
 void lmn_trainer_free(lmn_trainer *trainer);
 
 #endif

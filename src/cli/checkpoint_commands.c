@@ -1,0 +1,132 @@
+/* lamina eval and lamina export: using a checkpoint without training. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "io/checkpoint.h"
+#include "io/config.h"
+#include "io/safetensors.h"
+#include "train/trainer.h"
+
+enum { MAX_SETS = 64 };
+
+/* Rebuilds the trainer a checkpoint was written by (its stored, resolved
+ * configuration plus --set overrides) and loads the model into it. */
+static lmn_status open_checkpoint(lmn_comm *comm, const char *path, const char *const *sets,
+                                  int set_count, lmn_cfg **cfg, lmn_trainer **trainer)
+{
+    char *yaml = NULL;
+    lmn_status status = lmn_checkpoint_read_config(path, &yaml);
+    if (status == LMN_OK) status = lmn_cfg_parse_string(yaml, path, cfg);
+    free(yaml);
+    for (int i = 0; status == LMN_OK && i < set_count; i++) {
+        status = lmn_cfg_set(*cfg, sets[i]);
+        if (status != LMN_OK) status = lmn_fail_context(status, "--set %s", sets[i]);
+    }
+    LMN_TRY(lmn_comm_agree(comm, status));
+    LMN_TRY(lmn_trainer_create(*cfg, comm, NULL, NULL, trainer));
+    return lmn_comm_agree(comm, lmn_checkpoint_load(path, (*trainer)->net, NULL, NULL, NULL, 0));
+}
+
+typedef struct checkpoint_args {
+    const char *path, *format, *out;
+    const char *sets[MAX_SETS];
+    int set_count;
+    bool help;
+} checkpoint_args;
+
+static lmn_status parse(int argc, char **argv, bool export, checkpoint_args *args)
+{
+    memset(args, 0, sizeof *args);
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        const bool valued = !strcmp(arg, "--set") || !strcmp(arg, "--format") || !strcmp(arg, "--out");
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+            args->help = true;
+            return LMN_OK;
+        }
+        if (valued && i + 1 >= argc) return lmn_fail(LMN_ERR_ARG, "option %s needs a value", arg);
+        if (!strcmp(arg, "--set") && args->set_count < MAX_SETS) args->sets[args->set_count++] = argv[++i];
+        else if (!strcmp(arg, "--format") && export) args->format = argv[++i];
+        else if (!strcmp(arg, "--out") && export) args->out = argv[++i];
+        else if (arg[0] == '-') return lmn_fail(LMN_ERR_ARG, "unknown option '%s'", arg);
+        else if (!args->path) args->path = arg;
+        else return lmn_fail(LMN_ERR_ARG, "unexpected argument '%s'", arg);
+    }
+    if (!args->path) return lmn_fail(LMN_ERR_ARG, "missing CHECKPOINT (see lamina --help)");
+    return LMN_OK;
+}
+
+lmn_status lmn_command_eval(lmn_comm *comm, int argc, char **argv)
+{
+    checkpoint_args args;
+    LMN_TRY(lmn_comm_agree(comm, parse(argc, argv, false, &args)));
+    if (args.help) {
+        if (comm->rank == 0)
+            puts("usage: lamina eval CHECKPOINT [--set KEY=VALUE]...\n\n"
+                 "Evaluates the checkpoint's model on its test set (override with e.g.\n"
+                 "--set data.path=DIR) and prints loss, accuracy and per-class accuracy.");
+        return LMN_OK;
+    }
+    lmn_cfg *cfg = NULL;
+    lmn_trainer *trainer = NULL;
+    lmn_status status = open_checkpoint(comm, args.path, args.sets, args.set_count, &cfg, &trainer);
+    const int classes = trainer ? trainer->net->num_outputs : 0;
+    int64_t *correct = calloc((size_t)classes + 1, sizeof *correct);
+    int64_t *total = calloc((size_t)classes + 1, sizeof *total);
+    double loss = 0.0, accuracy = 0.0;
+    if (status == LMN_OK && (!correct || !total))
+        status = lmn_fail(LMN_ERR_NOMEM, "cannot allocate class counts");
+    if (status == LMN_OK)
+        status = lmn_trainer_evaluate_classes(trainer, &loss, &accuracy, correct, total);
+    if (status == LMN_OK && comm->rank == 0) {
+        printf("checkpoint %s: %s on %s test set (%lld samples)\n", args.path, trainer->model_name,
+               trainer->test_set->name, (long long)trainer->test_set->count);
+        printf("test_loss %.4f  test_acc %.4f\nper-class accuracy:\n", loss, accuracy);
+        for (int k = 0; k < classes; k++)
+            printf("  class %2d  %.4f  (%lld samples)\n", k,
+                   total[k] ? (double)correct[k] / (double)total[k] : 0.0, (long long)total[k]);
+    }
+    free(correct);
+    free(total);
+    lmn_trainer_free(trainer);
+    lmn_cfg_free(cfg);
+    return status;
+}
+
+lmn_status lmn_command_export(lmn_comm *comm, int argc, char **argv)
+{
+    checkpoint_args args;
+    LMN_TRY(lmn_comm_agree(comm, parse(argc, argv, true, &args)));
+    if (args.help) {
+        if (comm->rank == 0)
+            puts("usage: lamina export CHECKPOINT --format safetensors [--out FILE]\n\n"
+                 "Writes the model's tensors (PyTorch state_dict names and shapes) to FILE\n"
+                 "(default: the checkpoint's name with .safetensors). In Python:\n"
+                 "  from safetensors.torch import load_file; model.load_state_dict(load_file(FILE))");
+        return LMN_OK;
+    }
+    if (!args.format || strcmp(args.format, "safetensors") != 0)
+        return lmn_fail(LMN_ERR_ARG, "--format %s: the supported format is safetensors",
+                        args.format ? args.format : "(missing)");
+    char out[4096];
+    if (args.out) {
+        snprintf(out, sizeof out, "%s", args.out);
+    } else {
+        const char *dot = strrchr(args.path, '.');
+        const int stem = dot ? (int)(dot - args.path) : (int)strlen(args.path);
+        snprintf(out, sizeof out, "%.*s.safetensors", stem, args.path);
+    }
+    lmn_cfg *cfg = NULL;
+    lmn_trainer *trainer = NULL;
+    lmn_status status = open_checkpoint(comm, args.path, NULL, 0, &cfg, &trainer);
+    if (status == LMN_OK && comm->rank == 0) {
+        status = lmn_export_safetensors(out, trainer->net);
+        if (status == LMN_OK) printf("wrote %s\n", out);
+    }
+    status = lmn_comm_agree(comm, status);
+    lmn_trainer_free(trainer);
+    lmn_cfg_free(cfg);
+    return status;
+}

@@ -1,0 +1,12 @@
+/* The subcommands of `lamina` beyond train and fl. Each returns a status
+ * agreed across ranks. */
+#ifndef LMN_CLI_COMMANDS_H
+#define LMN_CLI_COMMANDS_H
+
+#include "comm/comm.h"
+
+lmn_status lmn_command_eval(lmn_comm *comm, int argc, char **argv);
+lmn_status lmn_command_export(lmn_comm *comm, int argc, char **argv);
+lmn_status lmn_command_data(lmn_comm *comm, int argc, char **argv);
+
+#endif

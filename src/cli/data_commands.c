@@ -1,0 +1,84 @@
+/* lamina data convert / concat: preparing HDF5 training files. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "io/data_tools.h"
+
+static const char *const data_usage =
+    "usage: lamina data convert NAME DIR OUT.h5 [--test] [--gzip LEVEL]\n"
+    "       lamina data concat OUT.h5 IN.h5 [IN.h5]... [--gzip LEVEL]\n"
+    "\n"
+    "convert  reads a known dataset (fashion-mnist, mnist, cifar10, cifar100) from DIR\n"
+    "         (the training split, or the test split with --test) and writes OUT.h5 with\n"
+    "         'images' (uint8, N x C x H x W), 'labels' (int32, N) and the attributes\n"
+    "         mean, std, num_classes; train on it with data.name: hdf5.\n"
+    "concat   appends every dataset of the IN files, in order, into OUT.h5; under mpirun\n"
+    "         the input files are split across ranks and written collectively.\n"
+    "--gzip   compression level 0-9 of the output datasets [0]\n";
+
+static lmn_status parse_gzip(const char *text, int *level)
+{
+    char *end = NULL;
+    const long value = strtol(text, &end, 10);
+    if (!*text || *end || value < 0 || value > 9)
+        return lmn_fail(LMN_ERR_ARG, "--gzip %s: expected a level from 0 to 9", text);
+    *level = (int)value;
+    return LMN_OK;
+}
+
+/* Splits argv into positional arguments and the shared options. */
+static lmn_status parse(int argc, char **argv, const char **positional, int *count, bool *test,
+                        int *gzip, bool *help)
+{
+    *count = 0;
+    *test = *help = false;
+    *gzip = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) *help = true;
+        else if (!strcmp(argv[i], "--test")) *test = true;
+        else if (!strcmp(argv[i], "--gzip")) {
+            if (i + 1 >= argc) return lmn_fail(LMN_ERR_ARG, "option --gzip needs a level");
+            LMN_TRY(parse_gzip(argv[++i], gzip));
+        } else if (argv[i][0] == '-') {
+            return lmn_fail(LMN_ERR_ARG, "unknown option '%s' (see lamina data --help)", argv[i]);
+        } else {
+            positional[(*count)++] = argv[i];
+        }
+    }
+    return LMN_OK;
+}
+
+lmn_status lmn_command_data(lmn_comm *comm, int argc, char **argv)
+{
+    const char **positional = calloc((size_t)argc + 1, sizeof *positional);
+    if (!positional) return lmn_fail(LMN_ERR_NOMEM, "cannot parse arguments");
+    int count = 0, gzip = 0;
+    bool test = false, help = false;
+    lmn_status status = parse(argc, argv, positional, &count, &test, &gzip, &help);
+    status = lmn_comm_agree(comm, status);
+    if (status == LMN_OK && (help || count == 0)) {
+        if (comm->rank == 0) fputs(data_usage, stdout);
+        if (!help) status = lmn_fail(LMN_ERR_ARG, "missing 'convert' or 'concat'");
+    } else if (status == LMN_OK && !strcmp(positional[0], "convert")) {
+        if (count != 4)
+            status = lmn_fail(LMN_ERR_ARG, "data convert needs NAME DIR OUT.h5 (see lamina data --help)");
+        else if (comm->rank == 0)
+            status = lmn_data_convert(positional[1], positional[2], !test, positional[3], gzip);
+        status = lmn_comm_agree(comm, status);
+        if (status == LMN_OK && comm->rank == 0) printf("wrote %s\n", positional[3]);
+    } else if (status == LMN_OK && !strcmp(positional[0], "concat")) {
+        if (count < 3)
+            status = lmn_fail(LMN_ERR_ARG, "data concat needs OUT.h5 and at least one IN.h5");
+        else
+            status = lmn_data_concat(positional + 2, count - 2, positional[1], gzip, comm->comm);
+        status = lmn_comm_agree(comm, status);
+        if (status == LMN_OK && comm->rank == 0)
+            printf("wrote %s from %d file%s\n", positional[1], count - 2, count == 3 ? "" : "s");
+    } else if (status == LMN_OK) {
+        status = lmn_fail(LMN_ERR_ARG, "unknown data command '%s' (convert, concat)", positional[0]);
+    }
+    free(positional);
+    return status;
+}
