@@ -70,6 +70,8 @@ void lmn_print_train_help(FILE *out)
           "  data.images, data.labels  hdf5: dataset names [images, labels]; images uint8 or\n"
           "                        float32 N x C x H x W, labels integers (lamina data convert)\n"
           "  data.prefetch_samples read this many samples ahead on an I/O thread; 0 = off [0]\n"
+          "  data.read_delay_ms    benchmarks: add this delay to every batch read, to emulate\n"
+          "                        a slow file system [0]\n"
           "  data.augment          random crop (pad 4) + flip; default on for CIFAR training sets\n"
           "  data.shape            synthetic: [channels, height, width] [[3, 32, 32]]\n"
           "  data.classes          synthetic: number of classes [10]\n"

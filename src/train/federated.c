@@ -214,6 +214,29 @@ static lmn_status local_step(fl_run *run, int client, int round, int step, doubl
     return LMN_OK;
 }
 
+/* A client whose model left the representable range has diverged: name
+ * the tensor and the value so the user can tell how. */
+static lmn_status diverged_client(const fl_run *run, int client)
+{
+    const lmn_network *net = run->t->net;
+    int worst = 0;
+    double largest = 0.0;
+    for (int k = 0; k < run->tensor_count; k++) {
+        const lmn_tensor_view *v = view(run, k);
+        for (size_t i = 0; i < v->count; i++) {
+            const double x = fabs((double)net->params[v->offset + i]);
+            if (!(x <= largest)) {
+                largest = x;
+                worst = k;
+            }
+        }
+    }
+    return lmn_fail(LMN_ERR_NUMERIC, "training diverged: client %d's local model reached %g in "
+                    "'%s' (lamina aggregates values up to %g exactly); lower optimizer.lr or "
+                    "fl.local_steps", client, largest, view(run, worst)->name,
+                    ldexp(1.0, 62 - LMN_FIXED_MODEL_BITS));
+}
+
 /* Adds the client's model (now in the network) into the round's sums and
  * keeps what is not aggregated this round in the client's store. */
 static lmn_status contribute(fl_run *run, int slot, int client)
@@ -241,9 +264,7 @@ static lmn_status contribute(fl_run *run, int slot, int client)
         run->square_norms[(size_t)slot * run->tensor_count + k] = norm;
     }
     ok = ok && lmn_fixed_accumulate(run->state_sums, net->state, net->state_count, run->weights[slot], bits);
-    if (!ok)
-        return lmn_fail(LMN_ERR_NUMERIC, "client %d's model has values that are not finite or "
-                        "beyond +-%g; lower optimizer.lr", client, ldexp(1.0, 62 - bits));
+    if (!ok) return diverged_client(run, client);
     return LMN_OK;
 }
 

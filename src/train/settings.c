@@ -38,6 +38,9 @@ static lmn_status read_data(lmn_cfg *cfg, lmn_data_settings *data)
     const int64_t no_prefetch = 0;
     LMN_TRY(lmn_cfg_get_int_range(cfg, NULL, "data.prefetch_samples", &no_prefetch, 0, 1 << 24, &prefetch));
     data->prefetch_samples = (int)prefetch;
+    const double no_delay = 0.0;
+    LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "data.read_delay_ms", &no_delay, 0.0, 1e6,
+                                     &data->read_delay_ms));
     data->augment = -1;
     if (lmn_cfg_find(cfg, NULL, "data.augment")) {
         bool augment = false;
@@ -178,15 +181,14 @@ const char *lmn_aggregator_name(lmn_aggregator_kind kind)
 static lmn_status read_server_optimizer(lmn_cfg *cfg, lmn_fl_settings *fl)
 {
     const double one = 1.0, momentum = 0.9, small_lr = 0.01, eps = 1e-3;
-    if (fl->aggregator == LMN_AGG_FEDAVGM) {
-        LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "fl.server_lr", &one, 1e-12, 1e6, &fl->server_lr));
-        return lmn_cfg_get_double_range(cfg, NULL, "fl.server_momentum", &momentum, 0.0, 0.9999,
-                                        &fl->server_momentum);
-    }
+    LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "fl.server_lr",
+                                     fl->aggregator == LMN_AGG_FEDADAM ? &small_lr : &one, 1e-12,
+                                     1e6, &fl->server_lr));
+    LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "fl.server_momentum", &momentum, 0.0, 0.9999,
+                                     &fl->server_momentum));
     const double betas_default[2] = {0.9, 0.99};
     const double *betas = NULL;
     size_t count = 0;
-    LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "fl.server_lr", &small_lr, 1e-12, 1e6, &fl->server_lr));
     LMN_TRY(lmn_cfg_get_double_list(cfg, NULL, "fl.server_betas", betas_default, 2, &betas, &count));
     if (count != 2 || betas[0] < 0 || betas[0] >= 1 || betas[1] < 0 || betas[1] >= 1)
         return lmn_fail(LMN_ERR_CONFIG, "key 'fl.server_betas': expected [beta1, beta2] in [0, 1)");
@@ -215,16 +217,16 @@ static lmn_status read_fl_keys(lmn_cfg *cfg, lmn_fl_settings *fl)
     fl->partition = (lmn_partition_kind)index;
     const double alpha = 0.1;
     const int64_t min_size = 10;
-    if (fl->partition == LMN_PARTITION_DIRICHLET) {
-        LMN_TRY(lmn_cfg_get_double(cfg, NULL, "fl.alpha", &alpha, &fl->alpha));
-        if (!(fl->alpha > 0.0))
-            return lmn_fail(LMN_ERR_CONFIG, "key 'fl.alpha': the Dirichlet concentration must be "
-                            "> 0, got %g", fl->alpha);
-        LMN_TRY(lmn_cfg_get_int_range(cfg, NULL, "fl.min_partition_size", &min_size, 1, INT64_MAX,
-                                      &fl->min_partition_size));
-    }
-    if (fl->partition == LMN_PARTITION_SHARDS)
-        LMN_TRY(get_int(cfg, "fl.shards_per_client", 2, 1, 1 << 20, &fl->shards_per_client));
+    /* Every method's keys are read whatever the choice, so one config can
+     * switch partition or aggregator with a single --set. */
+    LMN_TRY(lmn_cfg_get_double(cfg, NULL, "fl.alpha", &alpha, &fl->alpha));
+    if (fl->partition == LMN_PARTITION_DIRICHLET && !(fl->alpha > 0.0))
+        return lmn_fail(LMN_ERR_CONFIG, "key 'fl.alpha': the Dirichlet concentration must be "
+                        "> 0, got %g", fl->alpha);
+    LMN_TRY(lmn_cfg_get_int_range(cfg, NULL, "fl.min_partition_size", &min_size, 1, INT64_MAX,
+                                  &fl->min_partition_size));
+    if (fl->partition != LMN_PARTITION_DIRICHLET) fl->min_partition_size = 0;
+    LMN_TRY(get_int(cfg, "fl.shards_per_client", 2, 1, 1 << 20, &fl->shards_per_client));
     LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "fl.aggregator", aggregator_names, "fedavg", &index));
     fl->aggregator = (lmn_aggregator_kind)index;
     LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "fl.weighting", weighting_names, "samples", &index));
@@ -234,16 +236,11 @@ static lmn_status read_fl_keys(lmn_cfg *cfg, lmn_fl_settings *fl)
     if (!lama) fl->phi = 1;
     LMN_TRY(get_int(cfg, "fl.resample_every", fl->phi, 1, 1 << 30, &fl->resample_every));
     LMN_TRY(get_int(cfg, "fl.relax_after", 5, 0, 1 << 30, &fl->relax_after));
-    if (fl->aggregator == LMN_AGG_FEDPROX) {
-        const double mu = 0.01;
-        LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "fl.mu", &mu, 0.0, 1e6, &fl->mu));
-    }
-    if (fl->aggregator == LMN_AGG_PARTIAL) {
-        LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "fl.partial_split", split_names, "layers", &index));
-        fl->split_elements = index == 1;
-    }
-    if (fl->aggregator == LMN_AGG_FEDAVGM || fl->aggregator == LMN_AGG_FEDADAM)
-        LMN_TRY(read_server_optimizer(cfg, fl));
+    const double mu = 0.01;
+    LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "fl.mu", &mu, 0.0, 1e6, &fl->mu));
+    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "fl.partial_split", split_names, "layers", &index));
+    fl->split_elements = index == 1;
+    LMN_TRY(read_server_optimizer(cfg, fl));
     const bool no = false;
     LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "fl.keep_client_optimizer", &no, &fl->keep_client_optimizer));
     return get_int(cfg, "fl.eval_every", 1, 1, 1 << 30, &fl->eval_every);

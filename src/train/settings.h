@@ -18,6 +18,7 @@ typedef struct lmn_data_settings {
     const char *test_path;            /* hdf5: the test file */
     const char *images, *labels;      /* hdf5: dataset names */
     int prefetch_samples;             /* asynchronous read-ahead; 0 = synchronous */
+    double read_delay_ms;             /* benchmarks: emulate a slow file system per batch */
     int augment;        /* -1: the dataset's default, 0: off, 1: on */
     int shape[3];       /* synthetic: channels, height, width */
     int classes;        /* synthetic */

@@ -235,7 +235,7 @@ static lmn_status next_batch(lmn_trainer *t, int64_t step, const float **images,
     if (t->prefetcher) {
         status = lmn_prefetcher_next(t->prefetcher, images, labels, count);
     } else {
-        status = read_step(t, step, t->inputs, t->labels, count);
+        status = t->reader(t->reader_ctx, step, t->inputs, t->labels, count);
         *images = t->inputs;
         *labels = t->labels;
     }
@@ -604,10 +604,17 @@ lmn_status lmn_trainer_run(lmn_trainer *t)
     const lmn_train_settings *s = &t->settings;
     LMN_TRY(lmn_epoch_plan_make(t->train_set->count, s->batch_size, s->drop_last, &t->plan));
     const lmn_epoch_plan plan = t->plan;
+    t->reader = read_step;
+    t->reader_ctx = t;
+    if (s->data.read_delay_ms > 0.0) {
+        t->slow_reader = (struct lmn_slow_reader_ctx){read_step, t, s->data.read_delay_ms / 1e3};
+        t->reader = lmn_slow_reader;
+        t->reader_ctx = &t->slow_reader;
+    }
     if (s->data.prefetch_samples > 0 && !t->prefetcher) {
         const int local = (s->batch_size + t->comm->size - 1) / t->comm->size;
         const int depth = s->data.prefetch_samples / local > 1 ? s->data.prefetch_samples / local : 1;
-        LMN_TRY(lmn_prefetcher_create(read_step, t,
+        LMN_TRY(lmn_prefetcher_create(t->reader, t->reader_ctx,
                                       (size_t)local * (size_t)lmn_dataset_sample_size(t->train_set),
                                       local, depth, &t->prefetcher));
     }

@@ -11,6 +11,7 @@
 
 #include "comm/comm.h"
 #include "data/dataset.h"
+#include "data/prefetch.h"
 #include "data/sampler.h"
 #include "io/config.h"
 #include "io/checkpoint.h"
@@ -40,6 +41,9 @@ typedef struct lmn_trainer {
     int epoch;               /* the epoch being trained */
     lmn_epoch_plan plan;     /* the epoch's steps and batches */
     struct lmn_prefetcher *prefetcher; /* asynchronous reads, or NULL */
+    lmn_batch_reader reader;  /* produces a step's batch (maybe throttled) */
+    void *reader_ctx;
+    struct lmn_slow_reader_ctx slow_reader;
     double data_wait_seconds; /* this epoch: time steps waited for their batch */
     lmn_metrics *metrics;    /* rank 0 only; NULL without an output directory */
     char *out_dir;           /* owned copy, or NULL */

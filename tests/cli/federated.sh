@@ -21,7 +21,7 @@ strip() { /usr/bin/python3 -c '
 import json, sys
 for line in open(sys.argv[1]):
     r = json.loads(line)
-    for k in ("seconds", "elapsed_seconds", "mpi_bytes"): r.pop(k, None)
+    for k in ("seconds", "elapsed_seconds", "mpi_bytes", "peak_rss_bytes"): r.pop(k, None)
     print(json.dumps(r, sort_keys=True))' "$1"; }
 
 for ranks in 1 2 4; do
