@@ -215,7 +215,7 @@ static lmn_status write_optimizer(hid_t file, const lmn_network *net, const lmn_
 }
 
 /* The /progress attributes, named, pointing into one progress record. */
-enum { PROGRESS_INTEGERS = 3, PROGRESS_REALS = 4 };
+enum { PROGRESS_INTEGERS = 4, PROGRESS_REALS = 4 };
 typedef struct progress_fields {
     struct {
         const char *name;
@@ -231,7 +231,7 @@ static progress_fields fields_of(lmn_checkpoint_progress *p)
 {
     return (progress_fields){
         .integers = {{"epoch", &p->epoch}, {"step_in_epoch", &p->step_in_epoch},
-                     {"global_step", &p->global_step}},
+                     {"global_step", &p->global_step}, {"ranks", &p->ranks}},
         .reals = {{"epoch_loss", &p->epoch_loss}, {"epoch_correct", &p->epoch_correct},
                   {"epoch_samples", &p->epoch_samples}, {"elapsed_seconds", &p->elapsed_seconds}},
     };

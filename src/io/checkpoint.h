@@ -46,6 +46,7 @@ typedef struct lmn_checkpoint_progress {
     int64_t epoch;         /* epochs completed */
     int64_t step_in_epoch; /* steps done in the current epoch */
     int64_t global_step;
+    int64_t ranks;         /* the rank count that wrote it (resuming elsewhere is not bitwise) */
     double epoch_loss, epoch_correct, epoch_samples; /* running totals of the current epoch */
     double elapsed_seconds;
 } lmn_checkpoint_progress;

@@ -424,6 +424,7 @@ lmn_status lmn_trainer_checkpoint(lmn_trainer *t)
     if (t->comm->rank == 0) {
         char path[4096];
         lmn_checkpoint_name(path, sizeof path, t->out_dir, t->global_step);
+        t->resumed.ranks = t->comm->size;
         status = lmn_checkpoint_save(path, t->net, t->optimizer, &t->resumed, t->config_yaml, NULL, 0);
         if (status == LMN_OK) status = lmn_checkpoint_prune(t->out_dir, t->settings.keep_checkpoints);
         if (status == LMN_OK && t->log) fprintf(t->log, "lamina: checkpoint %s\n", path);
@@ -495,6 +496,10 @@ lmn_status lmn_trainer_resume(lmn_trainer *t, const char *from)
     if (status != LMN_OK) status = lmn_fail_context(status, "cannot resume from '%s'", path);
     LMN_TRY(lmn_comm_agree(t->comm, status));
     t->global_step = t->resumed.global_step;
+    if (t->log && t->resumed.ranks != t->comm->size)
+        fprintf(t->log, "lamina: warning: the checkpoint was written by %lld ranks and resumes on "
+                "%d: training continues, but not bit for bit as it would have\n",
+                (long long)t->resumed.ranks, t->comm->size);
     if (t->log)
         fprintf(t->log, "lamina: resuming from %s (epoch %lld, step %lld of the epoch, global step "
                 "%lld)\n", path, (long long)t->resumed.epoch + 1,
@@ -538,9 +543,11 @@ static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *pla
                           (double)(step + 1 - first_step) * s->batch_size / elapsed,
                           elapsed / (double)(step + 1 - first_step) * (double)(total_steps - t->global_step));
         if (step + 1 < plan->steps && (t->stopped || checkpoint_due(t, false, epoch))) {
-            t->resumed = (lmn_checkpoint_progress){epoch, step + 1, t->global_step, totals.loss,
-                                                   totals.correct, totals.samples,
-                                                   lmn_now() - run_start + t->resumed.elapsed_seconds};
+            t->resumed = (lmn_checkpoint_progress){
+                .epoch = epoch, .step_in_epoch = step + 1, .global_step = t->global_step,
+                .epoch_loss = totals.loss, .epoch_correct = totals.correct,
+                .epoch_samples = totals.samples,
+                .elapsed_seconds = lmn_now() - run_start + t->resumed.elapsed_seconds};
             LMN_TRY(lmn_trainer_checkpoint(t));
         }
     }
@@ -572,8 +579,8 @@ static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *pla
     }
     LMN_TRY(lmn_comm_agree(t->comm, write_metrics(t, &r)));
     if (t->stopped || checkpoint_due(t, true, epoch) || (*finished && s->checkpoint_every > 0)) {
-        t->resumed = (lmn_checkpoint_progress){epoch + 1, 0, t->global_step, 0, 0, 0,
-                                               r.elapsed_seconds};
+        t->resumed = (lmn_checkpoint_progress){.epoch = epoch + 1, .global_step = t->global_step,
+                                               .elapsed_seconds = r.elapsed_seconds};
         LMN_TRY(lmn_trainer_checkpoint(t));
     }
     return LMN_OK;
