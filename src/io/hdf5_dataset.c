@@ -310,6 +310,14 @@ static lmn_status read_num_classes(const hdf5_source *source, int64_t *num_class
 
 /* The string attribute `name` into out (fixed or variable length); out is
  * left alone if the attribute is absent or not a string. */
+/* Dataset names longer than lamina keeps are cut, on purpose. */
+static void copy_name(char out[LMN_DATASET_NAME_MAX], const char *text)
+{
+    const size_t length = strnlen(text, LMN_DATASET_NAME_MAX - 1);
+    memcpy(out, text, length);
+    out[length] = '\0';
+}
+
 static void read_name_attribute(const hdf5_source *source, char out[LMN_DATASET_NAME_MAX])
 {
     if (H5Aexists(source->file, "name") <= 0) return;
@@ -321,13 +329,13 @@ static void read_name_attribute(const hdf5_source *source, char out[LMN_DATASET_
             char *text = NULL;
             H5Tset_size(mem_type, H5T_VARIABLE);
             if (H5Aread(attribute, mem_type, &text) >= 0 && text) {
-                snprintf(out, LMN_DATASET_NAME_MAX, "%s", text);
+                copy_name(out, text);
                 H5free_memory(text);
             }
         } else {
             char text[LMN_HDF5_NAME_MAX] = {0};
             H5Tset_size(mem_type, sizeof text); /* HDF5 truncates and NUL-terminates */
-            if (H5Aread(attribute, mem_type, text) >= 0) snprintf(out, LMN_DATASET_NAME_MAX, "%s", text);
+            if (H5Aread(attribute, mem_type, text) >= 0) copy_name(out, text);
         }
         H5Tclose(mem_type);
     }

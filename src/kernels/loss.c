@@ -5,6 +5,7 @@
 #include "kernels/loss.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Loss of one row (and its gradient when drow is not NULL). */
@@ -52,8 +53,10 @@ double lmn_softmax_xent(const float *logits, const int32_t *labels, int n, int k
     return total;
 }
 
-double lmn_mse_loss(const float *y, const float *target, int n, int k, float grad_scale,
-                    float *dout)
+/* Mean over the K outputs of a per-element penalty: squared (MSE) or
+ * absolute (MAE, subgradient 0 at 0). */
+static double regression_loss(const float *y, const float *target, int n, int k, float grad_scale,
+                              float *dout, bool absolute)
 {
     double total = 0.0;
     for (int row = 0; row < n; row++) {
@@ -61,30 +64,23 @@ double lmn_mse_loss(const float *y, const float *target, int n, int k, float gra
         for (int j = 0; j < k; j++) {
             const size_t at = (size_t)row * k + j;
             const double diff = (double)y[at] - target[at];
-            sum += diff * diff;
-            if (dout) dout[at] = (float)(2.0 * diff / k * grad_scale);
+            const double sign = diff > 0.0 ? 1.0 : (diff < 0.0 ? -1.0 : 0.0);
+            sum += absolute ? fabs(diff) : diff * diff;
+            if (dout) dout[at] = (float)((absolute ? sign : 2.0 * diff) / k * grad_scale);
         }
         total += sum / k;
     }
     return total;
 }
 
+double lmn_mse_loss(const float *y, const float *target, int n, int k, float grad_scale,
+                    float *dout)
+{
+    return regression_loss(y, target, n, k, grad_scale, dout, false);
+}
+
 double lmn_mae_loss(const float *y, const float *target, int n, int k, float grad_scale,
                     float *dout)
 {
-    double total = 0.0;
-    for (int row = 0; row < n; row++) {
-        double sum = 0.0;
-        for (int j = 0; j < k; j++) {
-            const size_t at = (size_t)row * k + j;
-            const double diff = (double)y[at] - target[at];
-            sum += fabs(diff);
-            if (dout) {
-                const double sign = diff > 0.0 ? 1.0 : (diff < 0.0 ? -1.0 : 0.0);
-                dout[at] = (float)(sign / k * grad_scale);
-            }
-        }
-        total += sum / k;
-    }
-    return total;
+    return regression_loss(y, target, n, k, grad_scale, dout, true);
 }
