@@ -240,6 +240,9 @@ static lmn_status read_fl_keys(lmn_cfg *cfg, lmn_fl_settings *fl)
     LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "fl.mu", &mu, 0.0, 1e6, &fl->mu));
     LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "fl.partial_split", split_names, "layers", &index));
     fl->split_elements = index == 1;
+    if (fl->aggregator == LMN_AGG_PARTIAL && fl->local_steps == 0)
+        return lmn_fail(LMN_ERR_CONFIG, "key 'fl.local_epochs': the partial aggregator steps all "
+                        "clients in lockstep and needs fl.local_steps instead");
     LMN_TRY(read_server_optimizer(cfg, fl));
     const bool no = false;
     LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "fl.keep_client_optimizer", &no, &fl->keep_client_optimizer));
