@@ -218,6 +218,9 @@ typedef struct step_totals {
 static lmn_status read_step(void *ctx, int64_t step, float *images, int32_t *labels, int *count)
 {
     lmn_trainer *t = ctx;
+    /* On the I/O thread, one thread: a second OpenMP team would spin on the
+     * cores the training step is using. */
+    if (t->prefetcher) omp_set_num_threads(1);
     int64_t first = 0;
     lmn_epoch_plan_rank_slice(&t->plan, step, t->comm->rank, t->comm->size, &first, count);
     if (*count == 0) return LMN_OK;
