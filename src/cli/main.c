@@ -130,9 +130,11 @@ static lmn_status command_train(lmn_comm *comm, int argc, char **argv)
     lmn_cfg *cfg = NULL;
     lmn_status status = lmn_comm_agree(comm, load_config(&args, &cfg));
     lmn_trainer *trainer = NULL;
+    /* Installed before the (possibly long) set-up: a stop that arrives then
+     * ends the run after its first step, with a checkpoint. */
+    lmn_stop_signals_install();
     if (status == LMN_OK) status = lmn_trainer_create(cfg, comm, args.out_dir, stdout, &trainer);
     if (status == LMN_OK && args.resume) status = lmn_trainer_resume(trainer, args.resume);
-    lmn_stop_signals_install();
     if (status == LMN_OK && comm->rank == 0)
         printf("lamina: training %s on %s, %d rank%s x %d thread%s, global batch %d, "
                "backend %s, output %s\n",
