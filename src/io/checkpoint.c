@@ -40,10 +40,6 @@ static lmn_status hdf5_fail(lmn_status code, const char *what, const char *name)
     return lmn_fail(code, "%s '%s': %s", what, name, reason[0] ? reason : "HDF5 error");
 }
 
-static bool is_running_statistic(const lmn_tensor_view *view)
-{
-    return view->role == LMN_ROLE_BN_MEAN || view->role == LMN_ROLE_BN_VAR;
-}
 
 static void view_dims(const lmn_tensor_view *view, hsize_t dims[4])
 {
@@ -172,10 +168,6 @@ static lmn_status create_group(hid_t loc, const char *name, hid_t *group)
     return *group < 0 ? hdf5_fail(LMN_ERR_IO, "cannot create group", name) : LMN_OK;
 }
 
-static const float *tensor_data(const lmn_network *net, const lmn_tensor_view *view)
-{
-    return (is_running_statistic(view) ? net->state : net->params) + view->offset;
-}
 
 static lmn_status write_model(hid_t file, const lmn_network *net)
 {
@@ -183,7 +175,7 @@ static lmn_status write_model(hid_t file, const lmn_network *net)
     LMN_TRY(create_group(file, "model", &group));
     lmn_status status = LMN_OK;
     for (int t = 0; t < net->tensor_count && status == LMN_OK; t++)
-        status = write_tensor(group, &net->tensors[t], tensor_data(net, &net->tensors[t]));
+        status = write_tensor(group, &net->tensors[t], lmn_network_tensor_data(net, &net->tensors[t]));
     H5Gclose(group);
     return status;
 }
@@ -196,7 +188,7 @@ static lmn_status write_moment(hid_t optimizer, const char *name, const lmn_netw
     LMN_TRY(create_group(optimizer, name, &group));
     lmn_status status = LMN_OK;
     for (int t = 0; t < net->tensor_count && status == LMN_OK; t++)
-        if (!is_running_statistic(&net->tensors[t]))
+        if (!lmn_tensor_is_statistic(&net->tensors[t]))
             status = write_tensor(group, &net->tensors[t], moment + net->tensors[t].offset);
     H5Gclose(group);
     return status;
@@ -550,7 +542,7 @@ static lmn_status check_no_extra_tensors(hid_t group, const char *group_name,
             return lmn_fail(LMN_ERR_FORMAT, "%s: cannot list group '%s'", path, group_name);
         const lmn_tensor_view *view =
             (size_t)length < sizeof name ? lmn_network_tensor(net, name) : NULL;
-        if (!view || (!with_state && is_running_statistic(view)))
+        if (!view || (!with_state && lmn_tensor_is_statistic(view)))
             return lmn_fail(LMN_ERR_FORMAT,
                             "%s: %s: it holds '%s/%s', which this model does not have", path,
                             DIFFERENT_MODEL, group_name, name);
@@ -589,7 +581,7 @@ static lmn_status read_tensors(hid_t file, const char *group_name, const lmn_net
     lmn_status status = LMN_OK;
     for (int t = 0; t < net->tensor_count && status == LMN_OK; t++) {
         const lmn_tensor_view *view = &net->tensors[t];
-        const bool statistic = is_running_statistic(view);
+        const bool statistic = lmn_tensor_is_statistic(view);
         if (statistic && !with_state) continue;
         status = read_tensor(group, group_name, view, (statistic ? state : learnable) + view->offset,
                              path);

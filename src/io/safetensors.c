@@ -10,15 +10,7 @@
 
 enum { LENGTH_BYTES = 8, HEADER_ALIGNMENT = 8, FLOAT_BYTES = 4 };
 
-static bool is_running_statistic(const lmn_tensor_view *view)
-{
-    return view->role == LMN_ROLE_BN_MEAN || view->role == LMN_ROLE_BN_VAR;
-}
 
-static const float *tensor_data(const lmn_network *net, const lmn_tensor_view *view)
-{
-    return (is_running_statistic(view) ? net->state : net->params) + view->offset;
-}
 
 /* Names go into the JSON header verbatim, so refuse the few characters
  * that would need escaping rather than write a header nobody can parse. */
@@ -82,7 +74,7 @@ lmn_status lmn_export_safetensors(const char *path, const lmn_network *net)
         memcpy(cursor, header.data, header.length);
         cursor += header.length;
         for (int t = 0; t < net->tensor_count; t++)
-            cursor = store_floats_le(cursor, tensor_data(net, &net->tensors[t]), net->tensors[t].count);
+            cursor = store_floats_le(cursor, lmn_network_tensor_data(net, &net->tensors[t]), net->tensors[t].count);
         status = lmn_write_file_atomic(path, file, (size_t)(cursor - file));
     }
     lmn_free(file);

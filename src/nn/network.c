@@ -237,8 +237,7 @@ void lmn_network_free(lmn_network *net)
 static void init_tensor(lmn_network *net, const lmn_tensor_view *view, uint64_t seed)
 {
     const lmn_layer_spec *layer = &net->spec.layers[view->layer];
-    float *values = view->role >= LMN_ROLE_BN_MEAN ? net->state + view->offset
-                                                   : net->params + view->offset;
+    float *values = lmn_network_tensor_data(net, view);
     if (view->role != LMN_ROLE_WEIGHT) {
         const float fill = (view->role == LMN_ROLE_BN_SCALE || view->role == LMN_ROLE_BN_VAR) ? 1.0f : 0.0f;
         for (size_t k = 0; k < view->count; k++) values[k] = fill;
@@ -271,6 +270,16 @@ lmn_status lmn_network_enable_profile(lmn_network *net)
     if (!net->forward_seconds || !net->backward_seconds)
         return lmn_fail(LMN_ERR_NOMEM, "cannot allocate the layer profile");
     return LMN_OK;
+}
+
+bool lmn_tensor_is_statistic(const lmn_tensor_view *view)
+{
+    return view->role == LMN_ROLE_BN_MEAN || view->role == LMN_ROLE_BN_VAR;
+}
+
+float *lmn_network_tensor_data(const lmn_network *net, const lmn_tensor_view *view)
+{
+    return (lmn_tensor_is_statistic(view) ? net->state : net->params) + view->offset;
 }
 
 const lmn_tensor_view *lmn_network_tensor(const lmn_network *net, const char *name)

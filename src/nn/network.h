@@ -92,6 +92,11 @@ lmn_status lmn_network_backward(lmn_network *net, const float *dout);
 /* Starts accumulating per-layer forward / backward seconds. */
 lmn_status lmn_network_enable_profile(lmn_network *net);
 
+/* True for batch-norm running statistics (views into state, not params). */
+bool lmn_tensor_is_statistic(const lmn_tensor_view *view);
+/* The values of a view: in state for running statistics, else in params. */
+float *lmn_network_tensor_data(const lmn_network *net, const lmn_tensor_view *view);
+
 /* Looks up a tensor view by name; NULL if absent. */
 const lmn_tensor_view *lmn_network_tensor(const lmn_network *net, const char *name);
 
