@@ -41,6 +41,17 @@ typedef struct lmn_layer_shape {
 
 typedef struct lmn_plan lmn_plan; /* per-batch-size ops and buffers */
 
+/* Calls a sync policy (train/) makes around each layer, so communication can
+ * follow the passes layer by layer. before_forward runs before layer i's
+ * forward (training and inference): a deferred update of its parameters
+ * belongs there. after_backward runs once layer i's parameter gradients are
+ * complete (also for layers without parameters). Either may be NULL. */
+typedef struct lmn_layer_hooks {
+    void *ctx;
+    lmn_status (*before_forward)(void *ctx, int layer);
+    lmn_status (*after_backward)(void *ctx, int layer);
+} lmn_layer_hooks;
+
 typedef struct lmn_network {
     lmn_backend *backend; /* borrowed */
     lmn_model_spec spec;  /* owned copy with inputs resolved */
@@ -64,6 +75,7 @@ typedef struct lmn_network {
     /* Per-layer time accounting (seconds, cumulative), off unless
      * lmn_network_enable_profile is called. */
     double *forward_seconds, *backward_seconds;
+    lmn_layer_hooks hooks; /* zero: none */
 } lmn_network;
 
 /* Validates the spec (inputs, shapes) for inputs of the given shape and

@@ -119,6 +119,7 @@ lmn_status lmn_network_forward(lmn_network *net, int batch, const float *x, bool
     LMN_TRY(lmn_plan_for_batch(net, batch, &plan));
     const pass p = {net, plan, x};
     for (int i = 0; i < net->spec.count; i++) {
+        if (net->hooks.before_forward) LMN_TRY(net->hooks.before_forward(net->hooks.ctx, i));
         const double start = net->forward_seconds ? lmn_now() : 0.0;
         const lmn_status status = forward_layer(&p, i, training, noise_key);
         if (net->forward_seconds) net->forward_seconds[i] += lmn_now() - start;
@@ -271,13 +272,14 @@ lmn_status lmn_network_backward(lmn_network *net, const float *dout)
             /* No gradient reaches this layer: its parameters get zero. */
             const size_t end = i == last ? net->param_count : net->param_offset[i + 1];
             memset(net->grads + net->param_offset[i], 0, (end - net->param_offset[i]) * sizeof(float));
-            continue;
+        } else {
+            const double start = net->backward_seconds ? lmn_now() : 0.0;
+            const lmn_status status = backward_layer(&p, i);
+            if (net->backward_seconds) net->backward_seconds[i] += lmn_now() - start;
+            if (status != LMN_OK)
+                return lmn_fail_context(status, "backward of layer '%s'", net->spec.layers[i].name);
         }
-        const double start = net->backward_seconds ? lmn_now() : 0.0;
-        const lmn_status status = backward_layer(&p, i);
-        if (net->backward_seconds) net->backward_seconds[i] += lmn_now() - start;
-        if (status != LMN_OK)
-            return lmn_fail_context(status, "backward of layer '%s'", net->spec.layers[i].name);
+        if (net->hooks.after_backward) LMN_TRY(net->hooks.after_backward(net->hooks.ctx, i));
     }
     return LMN_OK;
 }
