@@ -8,5 +8,6 @@
 lmn_status lmn_command_eval(lmn_comm *comm, int argc, char **argv);
 lmn_status lmn_command_export(lmn_comm *comm, int argc, char **argv);
 lmn_status lmn_command_data(lmn_comm *comm, int argc, char **argv);
+lmn_status lmn_command_simulate(lmn_comm *comm, int argc, char **argv);
 
 #endif

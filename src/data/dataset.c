@@ -16,22 +16,64 @@ static const uint64_t NOISE_STREAM_TAG = 0x6e6f6973ull;     /* "nois" */
 
 int64_t lmn_dataset_sample_size(const lmn_dataset *ds)
 {
-    return (int64_t)ds->channels * ds->height * ds->width;
+    return (int64_t)ds->channels * (ds->depth > 0 ? ds->depth : 1) * ds->height * ds->width;
+}
+
+int64_t lmn_target_shape_size(lmn_target_shape shape)
+{
+    return (int64_t)shape.c * (shape.d > 0 ? shape.d : 1) * shape.h * shape.w;
+}
+
+int64_t lmn_dataset_target_size(const lmn_dataset *ds)
+{
+    return ds->has_targets ? lmn_target_shape_size(ds->target_shape) : 0;
+}
+
+static void describe(int c, int d, int h, int w, bool vector, char *out, size_t capacity)
+{
+    if (vector)
+        snprintf(out, capacity, "%d", c);
+    else if (d > 0)
+        snprintf(out, capacity, "%d x %d x %d x %d", c, d, h, w);
+    else
+        snprintf(out, capacity, "%d x %d x %d", c, h, w);
+}
+
+void lmn_dataset_describe_shape(const lmn_dataset *ds, char *out, size_t capacity)
+{
+    describe(ds->channels, ds->depth, ds->height, ds->width, false, out, capacity);
+}
+
+void lmn_dataset_describe_target_shape(const lmn_dataset *ds, char *out, size_t capacity)
+{
+    const lmn_target_shape s = ds->target_shape;
+    if (!ds->has_targets)
+        snprintf(out, capacity, "none (class labels)");
+    else
+        describe(s.c, s.d, s.h, s.w, s.d == 0 && s.h == 1 && s.w == 1, out, capacity);
 }
 
 lmn_status lmn_dataset_create(int64_t count, int channels, int height, int width,
                               int num_classes, bool with_pixels, const char *name,
                               lmn_dataset **out)
 {
+    return lmn_dataset_create_shaped(count, channels, 0, height, width, num_classes, with_pixels,
+                                     name, out);
+}
+
+lmn_status lmn_dataset_create_shaped(int64_t count, int channels, int depth, int height,
+                                     int width, int num_classes, bool with_pixels,
+                                     const char *name, lmn_dataset **out)
+{
     *out = NULL;
     if (count < 1 || count > (int64_t)UINT32_MAX)
         return lmn_fail(LMN_ERR_ARG, "dataset '%s' with %lld samples: need 1..%u samples", name,
                         (long long)count, UINT32_MAX);
-    if (channels < 1 || channels > LMN_MAX_CHANNELS || height < 1 || width < 1)
+    if (channels < 1 || channels > LMN_MAX_CHANNELS || depth < 0 || height < 1 || width < 1)
         return lmn_fail(LMN_ERR_ARG,
-                        "dataset '%s' with samples of %d x %d x %d: need 1..%d channels and "
-                        "positive height and width",
-                        name, channels, height, width, LMN_MAX_CHANNELS);
+                        "dataset '%s' with samples of %d x %d x %d x %d (C x D x H x W): need "
+                        "1..%d channels, a depth >= 0 (0 = 2-D) and positive height and width",
+                        name, channels, depth, height, width, LMN_MAX_CHANNELS);
     if (num_classes < 1)
         return lmn_fail(LMN_ERR_ARG, "dataset '%s' with %d classes: need at least 1", name,
                         num_classes);
@@ -39,6 +81,7 @@ lmn_status lmn_dataset_create(int64_t count, int channels, int height, int width
     LMN_TRY(lmn_alloc_bytes((void **)&ds, sizeof *ds, "dataset"));
     ds->count = count;
     ds->channels = channels;
+    ds->depth = depth;
     ds->height = height;
     ds->width = width;
     ds->num_classes = num_classes;
@@ -65,6 +108,8 @@ void lmn_dataset_free(lmn_dataset *ds)
     lmn_free(ds->values);
     lmn_free(ds->labels);
     lmn_free(ds->prototypes);
+    lmn_free(ds->targets);
+    if (ds->source.free) ds->source.free(ds->source.ctx);
     lmn_free(ds);
 }
 
@@ -94,19 +139,20 @@ lmn_status lmn_dataset_synthetic(int64_t count, int channels, int height, int wi
 }
 
 /* Sample `index` before normalization and augmentation: stored float
- * values as they are, pixels scaled to [0, 1], or the synthetic prototype
- * plus its fixed noise. */
-static void sample_values(const lmn_dataset *ds, uint32_t index, float *values)
+ * values as they are, pixels scaled to [0, 1], the source's values, or the
+ * synthetic prototype plus its fixed noise. */
+static lmn_status sample_values(const lmn_dataset *ds, uint32_t index, float *values)
 {
     const int64_t size = lmn_dataset_sample_size(ds);
+    if (ds->source.produce) return ds->source.produce(ds->source.ctx, index, values, NULL);
     if (ds->values) {
         memcpy(values, ds->values + (size_t)index * (size_t)size, (size_t)size * sizeof(float));
-        return;
+        return LMN_OK;
     }
     if (ds->pixels) {
         const uint8_t *pixels = ds->pixels + (size_t)index * (size_t)size;
         for (int64_t j = 0; j < size; j++) values[j] = (float)pixels[j] / 255.0f;
-        return;
+        return LMN_OK;
     }
     /* Uniform noise scaled to the requested standard deviation: cheaper
      * than Gaussian and just as learnable. */
@@ -115,6 +161,7 @@ static void sample_values(const lmn_dataset *ds, uint32_t index, float *values)
     lmn_rng rng = lmn_rng_make(ds->synthetic_seed, lmn_rng_stream_id(NOISE_STREAM_TAG, index));
     for (int64_t j = 0; j < size; j++)
         values[j] = prototype[j] + (lmn_rng_uniform(&rng) - 0.5f) * scale;
+    return LMN_OK;
 }
 
 /* Where the output window sits in the padded image, and whether it is
@@ -146,7 +193,9 @@ static placement draw_placement(const lmn_dataset *ds, uint64_t seed, uint64_t e
 static void place_sample(const lmn_dataset *ds, const float *values, placement p, float *out)
 {
     const int pad = ds->augment ? ds->crop_pad : 0;
-    const int height = ds->height, width = ds->width;
+    /* A volume is never augmented (gather refuses), so its D x H planes
+     * can be walked as one tall image. */
+    const int height = ds->height * (ds->depth > 0 ? ds->depth : 1), width = ds->width;
     for (int c = 0; c < ds->channels; c++) {
         const float mean = ds->mean[c], inv_std = 1.0f / ds->std[c];
         const float padding = (0.0f - mean) * inv_std;
@@ -166,6 +215,33 @@ static void place_sample(const lmn_dataset *ds, const float *values, placement p
     }
 }
 
+/* The first failure of a parallel loop, with its message: lmn_fail keeps
+ * messages per thread, so a worker's must be carried to the caller. */
+typedef struct loop_failure {
+    lmn_status status;
+    char message[1024];
+} loop_failure;
+
+static void record_failure(loop_failure *failure, lmn_status status)
+{
+#pragma omp critical(lmn_dataset_loop_failure)
+    if (failure->status == LMN_OK) {
+        failure->status = status;
+        snprintf(failure->message, sizeof failure->message, "%s", lmn_last_error());
+    }
+}
+
+static lmn_status check_indices(const lmn_dataset *ds, const uint32_t *indices, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (indices[i] >= ds->count)
+            return lmn_fail(LMN_ERR_ARG,
+                            "gather: sample index %u at batch position %d is outside dataset "
+                            "'%s' of %lld samples",
+                            indices[i], i, ds->name, (long long)ds->count);
+    return LMN_OK;
+}
+
 lmn_status lmn_dataset_gather(const lmn_dataset *ds, const uint32_t *indices, int count,
                               uint64_t seed, uint64_t epoch, float *images_out,
                               int32_t *labels_out)
@@ -173,25 +249,57 @@ lmn_status lmn_dataset_gather(const lmn_dataset *ds, const uint32_t *indices, in
     if (!ds || count < 0 || (count > 0 && (!indices || !images_out)))
         return lmn_fail(LMN_ERR_ARG, "gather of %d samples: need a dataset, indices and an "
                                      "output buffer", count);
-    for (int i = 0; i < count; i++)
-        if (indices[i] >= ds->count)
-            return lmn_fail(LMN_ERR_ARG,
-                            "gather: sample index %u at batch position %d is outside dataset "
-                            "'%s' of %lld samples",
-                            indices[i], i, ds->name, (long long)ds->count);
+    LMN_TRY(check_indices(ds, indices, count));
+    if (ds->augment && (ds->depth > 0 || ds->has_targets))
+        return lmn_fail(LMN_ERR_ARG, "dataset '%s': augmentation (random crop and flip) applies "
+                        "to 2-D classification sets only; turn data.augment off", ds->name);
     if (count == 0) return LMN_OK;
     const int64_t size = lmn_dataset_sample_size(ds);
     const int threads = omp_get_max_threads();
     float *scratch;
     LMN_TRY(lmn_alloc_floats(&scratch, (size_t)threads * (size_t)size, "gather scratch"));
+    loop_failure failure = {LMN_OK, ""};
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int i = 0; i < count; i++) {
         float *values = scratch + (size_t)omp_get_thread_num() * (size_t)size;
-        sample_values(ds, indices[i], values);
+        const lmn_status status = sample_values(ds, indices[i], values);
+        if (status != LMN_OK) {
+            record_failure(&failure, status);
+            continue;
+        }
         place_sample(ds, values, draw_placement(ds, seed, epoch, indices[i]),
                      images_out + (size_t)i * (size_t)size);
         if (labels_out) labels_out[i] = ds->labels[indices[i]];
     }
     lmn_free(scratch);
+    if (failure.status != LMN_OK) return lmn_fail(failure.status, "%s", failure.message);
+    return LMN_OK;
+}
+
+lmn_status lmn_dataset_gather_targets(const lmn_dataset *ds, const uint32_t *indices, int count,
+                                      float *targets_out)
+{
+    if (!ds || count < 0 || (count > 0 && (!indices || !targets_out)))
+        return lmn_fail(LMN_ERR_ARG, "gather of %d targets: need a dataset, indices and an "
+                                     "output buffer", count);
+    if (!ds->has_targets)
+        return lmn_fail(LMN_ERR_ARG, "dataset '%s' has class labels, not regression targets",
+                        ds->name);
+    LMN_TRY(check_indices(ds, indices, count));
+    const int64_t size = lmn_dataset_target_size(ds);
+    if (ds->targets) {
+        for (int i = 0; i < count; i++)
+            memcpy(targets_out + (size_t)i * (size_t)size,
+                   ds->targets + (size_t)indices[i] * (size_t)size, (size_t)size * sizeof(float));
+        return LMN_OK;
+    }
+    loop_failure failure = {LMN_OK, ""};
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < count; i++) {
+        const lmn_status status = ds->source.produce(ds->source.ctx, indices[i], NULL,
+                                                     targets_out + (size_t)i * (size_t)size);
+        if (status != LMN_OK) record_failure(&failure, status);
+    }
+    if (failure.status != LMN_OK) return lmn_fail(failure.status, "%s", failure.message);
     return LMN_OK;
 }

@@ -1,17 +1,24 @@
-/* In-memory classification datasets and batch assembly.
+/* In-memory datasets and batch assembly: classification (integer labels)
+ * and regression (float targets), 2-D images (C x H x W) and 3-D volumes
+ * (C x D x H x W).
  *
  * A dataset holds its samples compactly (uint8 pixels as stored on disk, or
- * for synthetic sets only the class prototypes) and turns them into dense,
- * normalized NCHW float batches on demand with lmn_dataset_gather().
+ * for synthetic sets only the class prototypes, or nothing at all for sets
+ * whose samples a source generates from the index) and turns them into
+ * dense, normalized NCHW (NCDHW) float batches on demand with
+ * lmn_dataset_gather(); regression targets come with
+ * lmn_dataset_gather_targets().
  *
  * Normalization (applied on gather, per channel c):
  *     x = (v - mean[c]) / std[c]
  * where v is the pixel scaled to [0, 1] (byte / 255), the raw float value
- * for float-valued sets, or the synthetic value as generated. Loaders set
- * the dataset's published constants; the fields may be changed by the
- * caller before gathering.
+ * for float-valued sets, or the synthetic / source value as generated.
+ * Loaders set the dataset's published constants; the fields may be changed
+ * by the caller before gathering. Regression targets are never normalized.
  *
- * Augmentation (when augment is true), in torchvision's order:
+ * Augmentation (when augment is true; 2-D classification sets only, since a
+ * crop or flip of the input would also have to move image targets), in
+ * torchvision's order:
  *   1. random crop: the image is padded with crop_pad zero-valued pixels
  *      (v = 0, i.e. black, before normalization) on every side and an
  *      H x W window is cut at a uniformly random offset in [0, 2*crop_pad];
@@ -25,15 +32,34 @@
 #define LMN_DATA_DATASET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/status.h"
 
 enum { LMN_MAX_CHANNELS = 16, LMN_DATASET_NAME_MAX = 32 };
 
+/* The shape of one sample's regression targets: c x d x h x w values, d = 0
+ * for none (2-D). A vector of K values is {K, 0, 1, 1}. */
+typedef struct lmn_target_shape {
+    int c, d, h, w;
+} lmn_target_shape;
+
+/* Samples made on demand from their index (derived or generated sets).
+ * produce writes sample `index`'s raw input values (C*D*H*W floats, before
+ * normalization) into values and its targets into targets; either may be
+ * NULL (not wanted). It must be a pure function of (ctx, index) and safe
+ * to call from several threads at once. free releases ctx. */
+typedef struct lmn_sample_source {
+    void *ctx;
+    lmn_status (*produce)(const void *ctx, uint32_t index, float *values, float *targets);
+    void (*free)(void *ctx);
+} lmn_sample_source;
+
 typedef struct lmn_dataset {
     int64_t count;            /* samples; at most UINT32_MAX (indices are uint32) */
     int channels, height, width;
+    int depth;                /* 0: 2-D images; > 0: volumes of depth x height x width */
     int num_classes;          /* labels lie in [0, num_classes) */
     uint8_t *pixels;          /* count*C*H*W bytes, NCHW per sample; NULL for synthetic */
     /* Float-valued sets (e.g. float32 HDF5 images): count*C*H*W raw values,
@@ -48,6 +74,15 @@ typedef struct lmn_dataset {
     float *prototypes;        /* num_classes*C*H*W floats, or NULL */
     float synthetic_noise;
     uint64_t synthetic_seed;
+
+    /* Regression sets: count x target_size floats, used as they are (no
+     * normalization), or NULL when targets come from the source or there
+     * are none (classification). */
+    float *targets;
+    bool has_targets;         /* a regression set: targets or source provides them */
+    lmn_target_shape target_shape;
+    bool image_targets;       /* targets are images (PSNR is meaningful), not a vector */
+    lmn_sample_source source; /* produce != NULL: samples are made on demand */
 
     float mean[LMN_MAX_CHANNELS], std[LMN_MAX_CHANNELS];
     bool augment;             /* master switch for crop and flip */
@@ -101,8 +136,16 @@ lmn_status lmn_dataset_synthetic(int64_t count, int channels, int height, int wi
 /* Frees the dataset and its buffers; NULL is allowed. */
 void lmn_dataset_free(lmn_dataset *ds);
 
-/* Values per sample (C*H*W). */
+/* Values per sample (C*H*W, or C*D*H*W for volumes). */
 int64_t lmn_dataset_sample_size(const lmn_dataset *ds);
+
+/* Target values per sample (c*h*w or c*d*h*w); 0 without targets. */
+int64_t lmn_dataset_target_size(const lmn_dataset *ds);
+
+/* "1 x 28 x 28", "4 x 32 x 32 x 32", "4": a sample's (input) shape or its
+ * targets' shape, for messages. */
+void lmn_dataset_describe_shape(const lmn_dataset *ds, char *out, size_t capacity);
+void lmn_dataset_describe_target_shape(const lmn_dataset *ds, char *out, size_t capacity);
 
 /* Writes samples indices[0..count) as dense NCHW floats into images_out
  * (count*C*H*W floats, caller-owned) and their labels into labels_out
@@ -112,5 +155,13 @@ int64_t lmn_dataset_sample_size(const lmn_dataset *ds);
 lmn_status lmn_dataset_gather(const lmn_dataset *ds, const uint32_t *indices, int count,
                               uint64_t seed, uint64_t epoch, float *images_out,
                               int32_t *labels_out);
+
+/* Writes the regression targets of samples indices[0..count) into
+ * targets_out (count * target_size floats, caller-owned). Targets are not
+ * augmented (regression sets do not augment).
+ * Errors: LMN_ERR_ARG for a set without targets, an index outside the
+ * dataset or a bad count; the source's errors. */
+lmn_status lmn_dataset_gather_targets(const lmn_dataset *ds, const uint32_t *indices, int count,
+                                      float *targets_out);
 
 #endif

@@ -41,7 +41,7 @@ static lmn_status hdf5_fail(lmn_status code, const char *what, const char *name)
 }
 
 
-static void view_dims(const lmn_tensor_view *view, hsize_t dims[4])
+static void view_dims(const lmn_tensor_view *view, hsize_t dims[LMN_TENSOR_MAX_DIMS])
 {
     for (int d = 0; d < view->ndim; d++) dims[d] = (hsize_t)view->dims[d];
 }
@@ -156,7 +156,7 @@ static lmn_status write_double_attribute(hid_t loc, const char *name, double val
 
 static lmn_status write_tensor(hid_t group, const lmn_tensor_view *view, const float *data)
 {
-    hsize_t dims[4];
+    hsize_t dims[LMN_TENSOR_MAX_DIMS];
     view_dims(view, dims);
     return write_value(group, view->name, false, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, view->ndim, dims,
                        data);
@@ -553,7 +553,7 @@ static lmn_status check_no_extra_tensors(hid_t group, const char *group_name,
 static lmn_status read_tensor(hid_t group, const char *group_name, const lmn_tensor_view *view,
                               float *out, const char *path)
 {
-    hsize_t dims[4];
+    hsize_t dims[LMN_TENSOR_MAX_DIMS];
     view_dims(view, dims);
     if (H5Lexists(group, view->name, H5P_DEFAULT) <= 0) {
         char shape[DESCRIPTION_MAX];

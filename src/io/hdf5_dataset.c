@@ -104,17 +104,20 @@ void lmn_hdf5_join_names(const lmn_hdf5_names *names, char *out, size_t capacity
 
 /* The open handles of one load; all closed by close_source. */
 typedef struct hdf5_source {
-    const char *path, *images_name, *labels_name;
-    hid_t file, images, labels;
+    const char *path, *images_name, *labels_name, *targets_name; /* labels or targets NULL */
+    hid_t file, images, labels, targets;
     bool float_images;
     int64_t count;
-    int channels, height, width;
+    int channels, depth, height, width;
+    lmn_target_shape target_shape;
+    bool image_targets;
 } hdf5_source;
 
 static void close_source(hdf5_source *source)
 {
     if (source->images >= 0) H5Dclose(source->images);
     if (source->labels >= 0) H5Dclose(source->labels);
+    if (source->targets >= 0) H5Dclose(source->targets);
     if (source->file >= 0) H5Fclose(source->file);
 }
 
@@ -195,20 +198,22 @@ static lmn_status check_images(hdf5_source *source)
     char shape[128];
     dataset_shape(source->images, &rank, dims);
     format_shape(rank, dims, shape, sizeof shape);
-    if (rank != 3 && rank != 4)
+    if (rank < 3 || rank > 5)
         return lmn_fail(LMN_ERR_FORMAT,
-                        "'%s' dataset '%s' has shape %s; images must be N x C x H x W or N x H x W",
-                        path, name, shape);
-    const hsize_t channels = rank == 4 ? dims[1] : 1;
+                        "'%s' dataset '%s' has shape %s; images must be N x C x H x W, N x H x W "
+                        "or (volumes) N x C x D x H x W", path, name, shape);
+    const hsize_t channels = rank >= 4 ? dims[1] : 1, depth = rank == 5 ? dims[2] : 0;
     const hsize_t height = dims[rank - 2], width = dims[rank - 1];
+    const hsize_t planes = depth > 0 ? depth : 1;
     if (dims[0] < 1 || dims[0] > INT_MAX || channels < 1 || channels > LMN_MAX_CHANNELS ||
-        height < 1 || width < 1 || height * width > INT_MAX / channels)
+        height < 1 || width < 1 || planes > INT_MAX || height * width > INT_MAX / channels / planes)
         return lmn_fail(LMN_ERR_FORMAT,
                         "'%s' dataset '%s' has shape %s; need 1..%d images of 1..%d channels "
-                        "and a positive height and width",
+                        "and a positive depth, height and width",
                         path, name, shape, INT_MAX, LMN_MAX_CHANNELS);
     source->count = (int64_t)dims[0];
     source->channels = (int)channels;
+    source->depth = (int)depth;
     source->height = (int)height;
     source->width = (int)width;
     return LMN_OK;
@@ -239,6 +244,46 @@ static lmn_status check_labels(const hdf5_source *source)
                         "'%s' has %lld images in '%s' but %llu labels in '%s'; they must match",
                         path, (long long)source->count, source->images_name,
                         (unsigned long long)dims[0], name);
+    return LMN_OK;
+}
+
+/* Regression targets: any numeric type (read as float32), N rows of
+ * nothing (one value), K values, or an image / volume. */
+static lmn_status check_targets(hdf5_source *source)
+{
+    const char *path = source->path, *name = source->targets_name;
+    hid_t type = H5Dget_type(source->targets);
+    char type_text[LMN_HDF5_TYPE_TEXT];
+    lmn_hdf5_describe_type(type, type_text);
+    const H5T_class_t type_class = H5Tget_class(type);
+    H5Tclose(type);
+    if (type_class != H5T_FLOAT && type_class != H5T_INTEGER)
+        return lmn_fail(LMN_ERR_FORMAT, "'%s' dataset '%s' has dtype %s; regression targets must "
+                        "be numbers (float32 preferred)", path, name, type_text);
+    int rank;
+    hsize_t dims[H5S_MAX_RANK];
+    char shape[128];
+    dataset_shape(source->targets, &rank, dims);
+    format_shape(rank, dims, shape, sizeof shape);
+    if (rank < 1 || rank > 5)
+        return lmn_fail(LMN_ERR_FORMAT, "'%s' dataset '%s' has shape %s; targets must be N, N x K, "
+                        "N x H x W, N x C x H x W or N x C x D x H x W", path, name, shape);
+    if ((int64_t)dims[0] != source->count)
+        return lmn_fail(LMN_ERR_FORMAT,
+                        "'%s' has %lld images in '%s' but %llu rows of targets in '%s'; they must "
+                        "match", path, (long long)source->count, source->images_name,
+                        (unsigned long long)dims[0], name);
+    hsize_t values = 1;
+    for (int d = 1; d < rank; d++) values *= dims[d];
+    if (values < 1 || values > INT_MAX / 4)
+        return lmn_fail(LMN_ERR_FORMAT, "'%s' dataset '%s' has shape %s; need 1..%d target values "
+                        "per sample", path, name, shape, INT_MAX / 4);
+    lmn_target_shape *t = &source->target_shape;
+    if (rank <= 2) *t = (lmn_target_shape){rank == 2 ? (int)dims[1] : 1, 0, 1, 1};
+    if (rank == 3) *t = (lmn_target_shape){1, 0, (int)dims[1], (int)dims[2]};
+    if (rank == 4) *t = (lmn_target_shape){(int)dims[1], 0, (int)dims[2], (int)dims[3]};
+    if (rank == 5) *t = (lmn_target_shape){(int)dims[1], (int)dims[2], (int)dims[3], (int)dims[4]};
+    source->image_targets = rank >= 3;
     return LMN_OK;
 }
 
@@ -347,9 +392,11 @@ static lmn_status open_and_check(hdf5_source *source, MPI_Comm comm)
 {
     LMN_TRY(open_file(source, comm));
     LMN_TRY(open_dataset(source, source->images_name, &source->images));
-    LMN_TRY(open_dataset(source, source->labels_name, &source->labels));
+    if (source->labels_name) LMN_TRY(open_dataset(source, source->labels_name, &source->labels));
+    if (source->targets_name) LMN_TRY(open_dataset(source, source->targets_name, &source->targets));
     LMN_TRY(check_images(source));
-    return check_labels(source);
+    if (source->labels_name) LMN_TRY(check_labels(source));
+    return source->targets_name ? check_targets(source) : LMN_OK;
 }
 
 /* Opens and validates everything. Every rank reads the same metadata and
@@ -446,17 +493,24 @@ static lmn_status read_and_gather(const hdf5_source *source, lmn_comm *comm, lmn
     lmn_status status = read_rows(source, source->images, source->images_name,
                                   source->float_images ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8,
                                   first, rows, row_values, images);
-    if (status == LMN_OK)
+    if (status == LMN_OK && source->labels_name)
         status = read_rows(source, source->labels, source->labels_name, H5T_NATIVE_INT64, first,
                            rows, 1, labels + first);
+    const int64_t target_values = lmn_dataset_target_size(ds);
+    if (status == LMN_OK && source->targets_name)
+        status = read_rows(source, source->targets, source->targets_name, H5T_NATIVE_FLOAT, first,
+                           rows, target_values, ds->targets + first * target_values);
     status = lmn_comm_agree(comm, status);
     if (status == LMN_OK)
         status = gather_rows(source->float_images ? (void *)ds->values : (void *)ds->pixels,
                              source->float_images ? MPI_FLOAT : MPI_UINT8_T, row_values, counts,
                              displacements, comm->comm, source->path);
-    if (status == LMN_OK)
+    if (status == LMN_OK && source->labels_name)
         status = gather_rows(labels, MPI_INT64_T, 1, counts, displacements, comm->comm,
                              source->path);
+    if (status == LMN_OK && source->targets_name)
+        status = gather_rows(ds->targets, MPI_FLOAT, target_values, counts, displacements,
+                             comm->comm, source->path);
     lmn_free(counts);
     return status;
 }
@@ -476,19 +530,28 @@ static lmn_status load_open_source(const hdf5_source *source, lmn_comm *comm, lm
     char name[LMN_DATASET_NAME_MAX];
     choose_name(source, name);
     lmn_dataset *ds;
-    LMN_TRY(lmn_dataset_create(source->count, source->channels, source->height, source->width, 1,
-                               !source->float_images, name, &ds));
+    LMN_TRY(lmn_dataset_create_shaped(source->count, source->channels, source->depth,
+                                      source->height, source->width, 1, !source->float_images,
+                                      name, &ds));
     int64_t *labels = NULL;
     lmn_status status = LMN_OK;
     if (source->float_images)
         status = lmn_alloc_floats(&ds->values, (size_t)(source->count * lmn_dataset_sample_size(ds)),
                                   "dataset values");
+    if (status == LMN_OK && source->targets_name) {
+        ds->has_targets = true;
+        ds->image_targets = source->image_targets;
+        ds->target_shape = source->target_shape;
+        status = lmn_alloc_floats(&ds->targets, (size_t)(source->count * lmn_dataset_target_size(ds)),
+                                  "dataset targets");
+    }
     if (status == LMN_OK)
         status = lmn_alloc_bytes((void **)&labels, (size_t)source->count * sizeof(int64_t),
                                  "labels being read");
     status = lmn_comm_agree(comm, status);
     if (status == LMN_OK) status = read_and_gather(source, comm, ds, labels);
-    if (status == LMN_OK) status = take_labels(source, labels, declared_classes, ds);
+    if (status == LMN_OK && source->labels_name)
+        status = take_labels(source, labels, declared_classes, ds);
     if (status == LMN_OK) status = set_normalization(source, ds);
     lmn_free(labels);
     if (status != LMN_OK) {
@@ -499,6 +562,19 @@ static lmn_status load_open_source(const hdf5_source *source, lmn_comm *comm, lm
     return LMN_OK;
 }
 
+static lmn_status load(hdf5_source *source, MPI_Comm comm, lmn_dataset **out)
+{
+    *out = NULL;
+    lmn_hdf5_silence_errors();
+    lmn_comm *group;
+    LMN_TRY(lmn_comm_create(comm, &group));
+    lmn_status status = open_source(source, group);
+    if (status == LMN_OK) status = load_open_source(source, group, out);
+    close_source(source);
+    lmn_comm_free(group);
+    return status;
+}
+
 lmn_status lmn_dataset_load_hdf5(const char *path, const char *images_name,
                                  const char *labels_name, MPI_Comm comm, lmn_dataset **out)
 {
@@ -506,14 +582,20 @@ lmn_status lmn_dataset_load_hdf5(const char *path, const char *images_name,
     if (!path || !images_name || !labels_name)
         return lmn_fail(LMN_ERR_ARG, "loading an HDF5 dataset needs a path and the names of "
                                      "the images and labels datasets");
-    lmn_hdf5_silence_errors();
-    lmn_comm *group;
-    LMN_TRY(lmn_comm_create(comm, &group));
     hdf5_source source = {.path = path, .images_name = images_name, .labels_name = labels_name,
-                          .file = -1, .images = -1, .labels = -1};
-    lmn_status status = open_source(&source, group);
-    if (status == LMN_OK) status = load_open_source(&source, group, out);
-    close_source(&source);
-    lmn_comm_free(group);
-    return status;
+                          .file = -1, .images = -1, .labels = -1, .targets = -1};
+    return load(&source, comm, out);
+}
+
+lmn_status lmn_dataset_load_hdf5_regression(const char *path, const char *images_name,
+                                            const char *targets_name, MPI_Comm comm,
+                                            lmn_dataset **out)
+{
+    *out = NULL;
+    if (!path || !images_name || !targets_name)
+        return lmn_fail(LMN_ERR_ARG, "loading an HDF5 regression set needs a path and the names "
+                                     "of the images and targets datasets");
+    hdf5_source source = {.path = path, .images_name = images_name, .targets_name = targets_name,
+                          .file = -1, .images = -1, .labels = -1, .targets = -1};
+    return load(&source, comm, out);
 }

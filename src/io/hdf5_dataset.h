@@ -1,8 +1,13 @@
-/* Classification datasets stored in HDF5, read with parallel HDF5.
+/* Classification and regression datasets stored in HDF5, read with
+ * parallel HDF5.
  *
  * File layout (what lmn_data_convert writes and this loader reads):
- *   /images  uint8 or float32, N x C x H x W (or N x H x W, read as C = 1)
- *   /labels  any integer type, N values >= 0
+ *   /images  uint8 or float32, N x C x H x W (or N x H x W, read as C = 1),
+ *            or volumes N x C x D x H x W
+ *   /labels  any integer type, N values >= 0 (classification)
+ *   /targets any numeric type, read as float32 (regression): N (one value
+ *            per sample), N x K (a vector), N x H x W or N x C x H x W (image
+ *            targets, e.g. high-resolution images) or N x C x D x H x W
  *   root attributes, all optional:
  *     mean, std    float arrays of C values: normalization x = (v - mean) / std
  *     num_classes  integer scalar, larger than every label
@@ -46,6 +51,16 @@
  *   LMN_ERR_MPI     the gather failed. */
 lmn_status lmn_dataset_load_hdf5(const char *path, const char *images_name,
                                  const char *labels_name, MPI_Comm comm, lmn_dataset **out);
+
+/* The same for a regression set: images and float targets read with the
+ * same row split and gather; no labels are read (all 0, num_classes 1).
+ * The targets' shape follows their rank (see the layout above); rank 3 and
+ * up are image targets. Targets are used as stored (no normalization).
+ * Errors: as above, plus LMN_ERR_FORMAT for targets that are not numbers,
+ * of rank above 5 or with a row count other than the images'. */
+lmn_status lmn_dataset_load_hdf5_regression(const char *path, const char *images_name,
+                                            const char *targets_name, MPI_Comm comm,
+                                            lmn_dataset **out);
 
 /* ---- Helpers for code that reads or writes HDF5 files ---- */
 

@@ -5,6 +5,7 @@
 
 static const char *const activation_names[] = {"none", "relu", NULL};
 static const char *const init_names[] = {"he", "glorot", NULL};
+static const char *const upsample_modes[] = {"nearest", "pixel_shuffle", NULL};
 
 static lmn_status layer_reference(lmn_cfg *cfg, lmn_cfg_node *item, const char *key,
                                   const lmn_model_spec *spec, int *index)
@@ -28,19 +29,53 @@ static lmn_status layer_reference(lmn_cfg *cfg, lmn_cfg_node *item, const char *
     return LMN_OK;
 }
 
-/* kernel: 3 or kernel: [3, 5] */
-static lmn_status read_kernel(lmn_cfg *cfg, lmn_cfg_node *item, lmn_layer_spec *layer)
+/* kernel: 3 or kernel: [3, 5]; for 3-D layers kernel: 3 or [2, 3, 3]
+ * (depth, height, width). */
+static lmn_status read_kernel(lmn_cfg *cfg, lmn_cfg_node *item, bool volume, lmn_layer_spec *layer)
 {
-    const int64_t defaults[2] = {layer->kernel_h, layer->kernel_w};
+    const int64_t defaults[3] = {volume ? layer->kernel_d : layer->kernel_h,
+                                 volume ? layer->kernel_h : layer->kernel_w, layer->kernel_w};
+    const size_t dims = volume ? 3 : 2;
     const int64_t *values = NULL;
     size_t count = 0;
-    LMN_TRY(lmn_cfg_get_int_list(cfg, item, "kernel", defaults, 2, &values, &count));
+    LMN_TRY(lmn_cfg_get_int_list(cfg, item, "kernel", defaults, dims, &values, &count));
     lmn_cfg_node *node = lmn_cfg_find(cfg, item, "kernel");
-    if ((count != 1 && count != 2) || values[0] < 1 || values[count - 1] < 1)
-        return lmn_fail(LMN_ERR_CONFIG, "%s:%d: key '%s': expected a size >= 1 or [height, width]",
-                        lmn_cfg_node_source(node), lmn_cfg_node_line(node), lmn_cfg_node_path(node));
-    layer->kernel_h = (int)values[0];
-    layer->kernel_w = (int)values[count - 1];
+    bool valid = count == 1 || count == dims;
+    for (size_t k = 0; valid && k < count; k++) valid = values[k] >= 1 && values[k] <= 1 << 16;
+    if (!valid)
+        return lmn_fail(LMN_ERR_CONFIG, "%s:%d: key '%s': expected a size >= 1 or %s",
+                        lmn_cfg_node_source(node), lmn_cfg_node_line(node), lmn_cfg_node_path(node),
+                        volume ? "[depth, height, width]" : "[height, width]");
+    const int64_t *last = &values[count - 1];
+    layer->kernel_d = volume ? (int)values[0] : layer->kernel_d;
+    layer->kernel_h = (int)(count == 1 ? values[0] : last[-1]);
+    layer->kernel_w = (int)*last;
+    return LMN_OK;
+}
+
+/* Keys of the parameter-free kinds added for science workloads. */
+static lmn_status read_shape_layer_keys(lmn_cfg *cfg, lmn_cfg_node *item, lmn_layer_spec *layer)
+{
+    int64_t value;
+    if (layer->kind == LMN_LAYER_UPSAMPLE) {
+        int mode = 0;
+        LMN_TRY(lmn_cfg_get_enum(cfg, item, "mode", upsample_modes, "nearest", &mode));
+        layer->mode = (lmn_upsample_mode)mode;
+        const int64_t factor = layer->factor;
+        LMN_TRY(lmn_cfg_get_int_range(cfg, item, "factor", &factor, 1, 64, &value));
+        layer->factor = (int)value;
+    }
+    if (layer->kind == LMN_LAYER_LEAKY_RELU) {
+        double slope = layer->slope;
+        LMN_TRY(lmn_cfg_get_double(cfg, item, "slope", &slope, &slope));
+        layer->slope = (float)slope;
+    }
+    if (layer->kind == LMN_LAYER_SCALE) {
+        /* No default: a scale layer without a factor would do nothing. */
+        double factor = 1.0;
+        LMN_TRY(lmn_cfg_get_double(cfg, item, "factor", NULL, &factor));
+        layer->scale = (float)factor;
+    }
     return LMN_OK;
 }
 
@@ -60,8 +95,11 @@ static lmn_status read_layer(lmn_cfg *cfg, lmn_cfg_node *item, lmn_model_spec *s
     snprintf(layer.name, sizeof layer.name, "%s", name);
     LMN_TRY(layer_reference(cfg, item, "input", spec, &layer.input));
     int64_t value;
-    const bool has_out = kind == LMN_LAYER_CONV || kind == LMN_LAYER_LINEAR;
-    const bool windowed = kind == LMN_LAYER_CONV || kind == LMN_LAYER_MAXPOOL || kind == LMN_LAYER_AVGPOOL;
+    const bool volume = kind == LMN_LAYER_CONV3D || kind == LMN_LAYER_MAXPOOL3D ||
+                        kind == LMN_LAYER_AVGPOOL3D;
+    const bool has_out = kind == LMN_LAYER_CONV || kind == LMN_LAYER_CONV3D || kind == LMN_LAYER_LINEAR;
+    const bool windowed = kind == LMN_LAYER_CONV || kind == LMN_LAYER_MAXPOOL ||
+                          kind == LMN_LAYER_AVGPOOL || volume;
     if (has_out) {
         LMN_TRY(lmn_cfg_get_int_range(cfg, item, "out", NULL, 1, 1 << 20, &value));
         layer.out = (int)value;
@@ -71,7 +109,7 @@ static lmn_status read_layer(lmn_cfg *cfg, lmn_cfg_node *item, lmn_model_spec *s
         layer.init = (lmn_init_kind)init;
     }
     if (windowed) {
-        LMN_TRY(read_kernel(cfg, item, &layer));
+        LMN_TRY(read_kernel(cfg, item, volume, &layer));
         const int64_t stride = layer.stride, pad = layer.pad;
         LMN_TRY(lmn_cfg_get_int_range(cfg, item, "stride", &stride, 1, 1 << 16, &value));
         layer.stride = (int)value;
@@ -90,6 +128,7 @@ static lmn_status read_layer(lmn_cfg *cfg, lmn_cfg_node *item, lmn_model_spec *s
         layer.epsilon = (float)eps;
         layer.momentum = (float)momentum;
     }
+    LMN_TRY(read_shape_layer_keys(cfg, item, &layer));
     if (kind == LMN_LAYER_DROPOUT) {
         double rate = layer.rate;
         LMN_TRY(lmn_cfg_get_double_range(cfg, item, "rate", &rate, 0.0, 0.999, &rate));
@@ -106,8 +145,50 @@ static lmn_status read_layer(lmn_cfg *cfg, lmn_cfg_node *item, lmn_model_spec *s
     return lmn_model_spec_append(spec, &layer, NULL);
 }
 
-lmn_status lmn_model_from_config(lmn_cfg *cfg, int channels, int height, int width,
-                                 int num_classes, lmn_model_spec *spec, const char **name)
+static lmn_status read_int_option(lmn_cfg *cfg, lmn_cfg_node *model, const char *key, int def,
+                                  int64_t min, int64_t max, int *out)
+{
+    const int64_t fallback = def;
+    int64_t value;
+    LMN_TRY(lmn_cfg_get_int_range(cfg, model, key, &fallback, min, max, &value));
+    *out = (int)value;
+    return LMN_OK;
+}
+
+static lmn_status read_float_option(lmn_cfg *cfg, lmn_cfg_node *model, const char *key,
+                                    double def, double min, double max, float *out)
+{
+    double value;
+    LMN_TRY(lmn_cfg_get_double_range(cfg, model, key, &def, min, max, &value));
+    *out = (float)value;
+    return LMN_OK;
+}
+
+/* model: {name: edsr, features: 64, ...}: only the chosen model's keys are
+ * read, so another model's key is reported as unknown. */
+static lmn_status read_zoo_options(lmn_cfg *cfg, lmn_cfg_node *model, const char *name,
+                                   lmn_zoo_options *o)
+{
+    const lmn_zoo_options d = lmn_zoo_defaults();
+    if (strcmp(name, "edsr") == 0) {
+        LMN_TRY(read_int_option(cfg, model, "features", d.features, 1, 4096, &o->features));
+        LMN_TRY(read_int_option(cfg, model, "blocks", d.blocks, 1, 1024, &o->blocks));
+        LMN_TRY(read_float_option(cfg, model, "res_scale", d.res_scale, 1e-6, 1e3, &o->res_scale));
+        LMN_TRY(read_int_option(cfg, model, "upscale", d.upscale, 2, 4, &o->upscale));
+    } else if (strcmp(name, "vdsr") == 0) {
+        LMN_TRY(read_int_option(cfg, model, "depth", d.depth, 2, 1024, &o->depth));
+        LMN_TRY(read_int_option(cfg, model, "features", d.features, 1, 4096, &o->features));
+    } else if (strcmp(name, "cosmoflow") == 0) {
+        LMN_TRY(read_int_option(cfg, model, "filters", d.filters, 1, 4096, &o->filters));
+        /* 0 = halve until the smallest side is at most 4 */
+        LMN_TRY(read_int_option(cfg, model, "conv_blocks", d.conv_blocks, 0, 30, &o->conv_blocks));
+        LMN_TRY(read_float_option(cfg, model, "dropout", d.dropout, 0.0, 0.999, &o->dropout));
+    }
+    return LMN_OK;
+}
+
+lmn_status lmn_model_from_config_shape(lmn_cfg *cfg, lmn_layer_shape input, int num_outputs,
+                                       lmn_model_spec *spec, const char **name)
 {
     memset(spec, 0, sizeof *spec);
     lmn_cfg_node *model = lmn_cfg_find(cfg, NULL, "model");
@@ -124,7 +205,21 @@ lmn_status lmn_model_from_config(lmn_cfg *cfg, int channels, int height, int wid
         return LMN_OK;
     }
     int zoo_index = 0;
-    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "model", lmn_model_zoo_names(), "lenet", &zoo_index));
-    LMN_TRY(lmn_cfg_get_string(cfg, NULL, "model", "lenet", name));
-    return lmn_model_zoo(*name, channels, height, width, num_classes, spec);
+    lmn_zoo_options options = lmn_zoo_defaults();
+    if (model && lmn_cfg_kind(model) == LMN_CFG_MAP) {
+        LMN_TRY(lmn_cfg_get_enum(cfg, model, "name", lmn_model_zoo_names(), NULL, &zoo_index));
+        LMN_TRY(lmn_cfg_get_string(cfg, model, "name", NULL, name));
+        LMN_TRY(read_zoo_options(cfg, model, *name, &options));
+    } else {
+        LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "model", lmn_model_zoo_names(), "lenet", &zoo_index));
+        LMN_TRY(lmn_cfg_get_string(cfg, NULL, "model", "lenet", name));
+    }
+    return lmn_model_zoo_build(*name, input, num_outputs, &options, spec);
+}
+
+lmn_status lmn_model_from_config(lmn_cfg *cfg, int channels, int height, int width,
+                                 int num_classes, lmn_model_spec *spec, const char **name)
+{
+    const lmn_layer_shape input = {.c = channels, .h = height, .w = width, .d = 0};
+    return lmn_model_from_config_shape(cfg, input, num_classes, spec, name);
 }

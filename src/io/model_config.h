@@ -1,23 +1,41 @@
 /* Reading a model description from the configuration tree.
  *
- *   model: lenet                  # a zoo name (lenet, resnet20, vgg16)
+ *   model: lenet                  # a zoo name (lenet, resnet20, vgg16,
+ *                                 #   edsr, vdsr, cosmoflow), default options
+ *   model: {name: edsr, blocks: 16, upscale: 3}   # a zoo name with options
  *   model:                        # or a list of layers
  *     - {type: conv, out: 32, kernel: 5, pad: 2, activation: relu}
  *     - {type: maxpool, kernel: 2, stride: 2}
  *     - {type: flatten}
  *     - {type: linear, out: 10, init: glorot}
  *
- * Layer keys: type, name, input, skip (layer names), out, kernel (n or
- * [h, w]), stride, pad, bias, activation (none | relu), rate, epsilon,
- * momentum, init (he | glorot). */
+ * Zoo options (only the named model's keys are accepted):
+ *   edsr:      features 64, blocks 8, res_scale 0.1, upscale 2 (2 | 3 | 4)
+ *   vdsr:      depth 20, features 64
+ *   cosmoflow: filters 32, conv_blocks 0 (= halve until the side is <= 4),
+ *              dropout 0 (none)
+ *
+ * Layer types: conv, maxpool, avgpool, global_avgpool, linear, batchnorm,
+ * relu, add, dropout, flatten, conv3d, maxpool3d, avgpool3d, upsample,
+ * leaky_relu, scale. Layer keys: type, name, input, skip (layer names or
+ * 'input'), out, kernel (n or [h, w]; 3-D kinds n or [d, h, w]), stride,
+ * pad (one value for every dimension), bias, activation (none | relu; conv,
+ * conv3d, linear, batchnorm), rate, epsilon, momentum, init (he | glorot),
+ * mode (upsample: nearest | pixel_shuffle, default nearest), factor
+ * (upsample: integer >= 1, default 2; scale: the multiplier, required),
+ * slope (leaky_relu: default 0.01, PyTorch's). */
 #ifndef LMN_IO_MODEL_CONFIG_H
 #define LMN_IO_MODEL_CONFIG_H
 
 #include "io/config.h"
 #include "nn/model.h"
 
-/* Builds the spec under key "model" for inputs of channels x height x width
- * and num_classes outputs. *name receives the zoo name or "custom". */
+/* Builds the spec under key "model" for inputs of the given shape
+ * (input.d = 0 for images) and num_outputs outputs (classes, or the
+ * regression target size). *name receives the zoo name or "custom". */
+lmn_status lmn_model_from_config_shape(lmn_cfg *cfg, lmn_layer_shape input, int num_outputs,
+                                       lmn_model_spec *spec, const char **name);
+/* lmn_model_from_config_shape for channels x height x width images. */
 lmn_status lmn_model_from_config(lmn_cfg *cfg, int channels, int height, int width,
                                  int num_classes, lmn_model_spec *spec, const char **name);
 

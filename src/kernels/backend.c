@@ -25,3 +25,17 @@ lmn_act_desc lmn_act_dense(int n, int c, int h, int w)
                          .floats = (size_t)n * (size_t)c * (size_t)h * (size_t)w};
     return desc;
 }
+
+lmn_act_desc lmn_act_dense3d(int n, int c, int d, int h, int w)
+{
+    lmn_act_desc desc = lmn_act_dense(n, c, h, w);
+    desc.d = d;
+    desc.floats *= (size_t)(d > 0 ? d : 0);
+    return desc;
+}
+
+size_t lmn_act_elements(const lmn_act_desc *desc)
+{
+    const size_t plane = (size_t)desc->n * (size_t)desc->c * (size_t)desc->h * (size_t)desc->w;
+    return desc->d > 0 ? plane * (size_t)desc->d : plane;
+}

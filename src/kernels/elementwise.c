@@ -22,6 +22,31 @@ void lmn_add_forward(const float *a, const float *b, float *y, size_t count)
     for (size_t i = 0; i < count; i++) y[i] = a[i] + b[i];
 }
 
+void lmn_leaky_relu_forward(const float *x, float *y, size_t count, float slope)
+{
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : slope * x[i];
+}
+
+void lmn_leaky_relu_backward(const float *x, const float *dy, float *dx, size_t count,
+                             float slope)
+{
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < count; i++) dx[i] = x[i] > 0.0f ? dy[i] : slope * dy[i];
+}
+
+void lmn_scale_forward(const float *x, float *y, size_t count, float factor)
+{
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < count; i++) y[i] = factor * x[i];
+}
+
+void lmn_scale_backward(const float *dy, float *dx, size_t count, float factor)
+{
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < count; i++) dx[i] = factor * dy[i];
+}
+
 void lmn_accumulate(float *y, const float *x, size_t count)
 {
 #pragma omp parallel for simd schedule(static)

@@ -13,6 +13,16 @@ void lmn_relu_forward(const float *x, float *y, size_t count);
 void lmn_relu_backward(const float *y, const float *dy, float *dx, size_t count);
 /* y = a + b; y may alias a or b. */
 void lmn_add_forward(const float *a, const float *b, float *y, size_t count);
+/* y = x where x > 0, else slope * x; y may alias x. */
+void lmn_leaky_relu_forward(const float *x, float *y, size_t count, float slope);
+/* dx = dy where x > 0, else slope * dy. Uses the forward INPUT x (unlike
+ * lmn_relu_backward); dx may alias dy. */
+void lmn_leaky_relu_backward(const float *x, const float *dy, float *dx, size_t count,
+                             float slope);
+/* y = factor * x (residual scaling); y may alias x. */
+void lmn_scale_forward(const float *x, float *y, size_t count, float factor);
+/* dx = factor * dy; dx may alias dy. */
+void lmn_scale_backward(const float *dy, float *dx, size_t count, float factor);
 /* y += x */
 void lmn_accumulate(float *y, const float *x, size_t count);
 /* Inverted dropout: keep each element with probability 1 - rate and scale

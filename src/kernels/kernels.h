@@ -4,9 +4,9 @@
  * layout-dependent work: convolution, pooling, batch normalization, fully
  * connected. `ref` is plain loops (the test oracle); `dnnl` is oneDNN.
  *
- * Activations are described by lmn_act_desc: a logical NCHW shape plus a
- * backend-chosen memory layout. `layout == NULL` means dense NCHW (the
- * only layout the ref backend produces). The dnnl backend may produce
+ * Activations are described by lmn_act_desc: a logical NCHW shape (NCDHW
+ * when d > 0) plus a backend-chosen memory layout. `layout == NULL` means
+ * dense NCHW / NCDHW (the only layouts the ref backend produces). The dnnl backend may produce
  * blocked layouts (nChw16c, ...) so consecutive layers avoid reorders.
  *
  * The contract of every op:
@@ -37,12 +37,19 @@ typedef struct lmn_backend lmn_backend;
 
 typedef struct lmn_act_desc {
     int n, c, h, w;           /* logical shape; a [N,K] matrix is h = w = 1 */
-    const lmn_layout *layout; /* NULL: dense NCHW */
+    const lmn_layout *layout; /* NULL: dense NCHW (NCDHW when d > 0) */
     size_t floats;            /* floats to allocate for this activation */
+    /* Depth of a 3-D (NCDHW) activation; 0 means 2-D NCHW, so zero-
+     * initialized descs stay 2-D. 2-D ops reject d > 0 and 3-D ops d == 0. */
+    int d;
 } lmn_act_desc;
 
 /* A dense NCHW desc of the given shape. */
 lmn_act_desc lmn_act_dense(int n, int c, int h, int w);
+/* A dense NCDHW desc (floats = n*c*d*h*w); d must be >= 1. */
+lmn_act_desc lmn_act_dense3d(int n, int c, int d, int h, int w);
+/* Elements of the logical tensor: n*c*h*w, times d when d > 0. */
+size_t lmn_act_elements(const lmn_act_desc *desc);
 
 typedef struct lmn_conv2d_params {
     int out_channels;
@@ -64,6 +71,41 @@ typedef struct lmn_pool2d_params {
     int stride_h, stride_w;
     int pad_h, pad_w;
 } lmn_pool2d_params;
+
+/* 3-D convolution over NCDHW; weights are dense OIDHW. Same contract as
+ * conv2d otherwise. */
+typedef struct lmn_conv3d_params {
+    int out_channels;
+    int kernel_d, kernel_h, kernel_w;
+    int stride_d, stride_h, stride_w;
+    int pad_d, pad_h, pad_w; /* symmetric zero padding */
+    bool bias;               /* b is NULL when false */
+    bool fuse_relu;          /* forward writes relu(conv(x) + b) */
+} lmn_conv3d_params;
+
+/* 3-D pooling over NCDHW; average counts padding, like pool2d. */
+typedef struct lmn_pool3d_params {
+    lmn_pool_kind kind;
+    int kernel_d, kernel_h, kernel_w;
+    int stride_d, stride_h, stride_w;
+    int pad_d, pad_h, pad_w;
+} lmn_pool3d_params;
+
+/* 2-D upsampling by an integer factor r >= 1 (input 2-D, d == 0):
+ *   NEAREST: [N,C,H,W] -> [N,C,rH,rW], out[c][h][w] = in[c][h/r][w/r]
+ *            (PyTorch nn.Upsample(mode='nearest', scale_factor=r));
+ *   PIXEL_SHUFFLE: [N,C*r*r,H,W] -> [N,C,rH,rW],
+ *            out[c][h*r+i][w*r+j] = in[c*r*r + i*r + j][h][w]
+ *            (PyTorch nn.PixelShuffle(r)); the input's C must divide by r*r. */
+typedef enum lmn_upsample_kind {
+    LMN_UPSAMPLE_NEAREST,
+    LMN_UPSAMPLE_PIXEL_SHUFFLE
+} lmn_upsample_kind;
+
+typedef struct lmn_upsample_params {
+    lmn_upsample_kind kind;
+    int factor;
+} lmn_upsample_params;
 
 typedef struct lmn_batchnorm_params {
     float epsilon;  /* added to the variance, e.g. 1e-5 */
@@ -104,6 +146,30 @@ struct lmn_backend {
     lmn_status (*pool2d_backward)(lmn_op *op, const float *dy, const void *workspace,
                                   float *dx);
 
+    /* --- 3-D convolution (NCDHW activations, OIDHW weights) ------------ */
+    lmn_status (*conv3d_create)(lmn_backend *be, const lmn_conv3d_params *p,
+                                const lmn_act_desc *in, lmn_op **op, lmn_act_desc *out);
+    lmn_status (*conv3d_forward)(lmn_op *op, const float *x, const float *w, const float *b,
+                                 float *y);
+    lmn_status (*conv3d_backward_data)(lmn_op *op, const float *dy, const float *w, float *dx);
+    /* db may be NULL when the conv has no bias. */
+    lmn_status (*conv3d_backward_weights)(lmn_op *op, const float *x, const float *dy,
+                                          float *dw, float *db);
+
+    /* --- 3-D pooling (same workspace contract as pool2d) ----------------- */
+    lmn_status (*pool3d_create)(lmn_backend *be, const lmn_pool3d_params *p,
+                                const lmn_act_desc *in, lmn_op **op, lmn_act_desc *out,
+                                size_t *workspace_bytes);
+    lmn_status (*pool3d_forward)(lmn_op *op, const float *x, float *y, void *workspace);
+    lmn_status (*pool3d_backward)(lmn_op *op, const float *dy, const void *workspace,
+                                  float *dx);
+
+    /* --- 2-D upsampling (nearest, pixel shuffle); no parameters --------- */
+    lmn_status (*upsample_create)(lmn_backend *be, const lmn_upsample_params *p,
+                                  const lmn_act_desc *in, lmn_op **op, lmn_act_desc *out);
+    lmn_status (*upsample_forward)(lmn_op *op, const float *x, float *y);
+    lmn_status (*upsample_backward)(lmn_op *op, const float *dy, float *dx);
+
     /* --- batch normalization (per channel over N, H, W) ---------------- */
     lmn_status (*batchnorm_create)(lmn_backend *be, const lmn_batchnorm_params *p,
                                    const lmn_act_desc *in, lmn_op **op, lmn_act_desc *out);
@@ -133,7 +199,8 @@ struct lmn_backend {
 
     /* --- layouts --------------------------------------------------------- */
     /* Copies src (layout of from) into dst (layout of to); same logical
-     * shape required. Either layout may be NULL (dense NCHW). */
+     * shape required (d included). Either layout may be NULL (dense NCHW,
+     * or NCDHW for d > 0). */
     lmn_status (*reorder)(lmn_backend *be, const lmn_act_desc *from, const float *src,
                           const lmn_act_desc *to, float *dst);
     /* True when both descs describe the same memory layout. */

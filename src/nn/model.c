@@ -10,6 +10,9 @@ static const char *const kind_names[LMN_LAYER_KIND_COUNT] = {
     [LMN_LAYER_LINEAR] = "linear",       [LMN_LAYER_BATCHNORM] = "batchnorm",
     [LMN_LAYER_RELU] = "relu",           [LMN_LAYER_ADD] = "add",
     [LMN_LAYER_DROPOUT] = "dropout",     [LMN_LAYER_FLATTEN] = "flatten",
+    [LMN_LAYER_CONV3D] = "conv3d",       [LMN_LAYER_MAXPOOL3D] = "maxpool3d",
+    [LMN_LAYER_AVGPOOL3D] = "avgpool3d", [LMN_LAYER_UPSAMPLE] = "upsample",
+    [LMN_LAYER_LEAKY_RELU] = "leaky_relu", [LMN_LAYER_SCALE] = "scale",
 };
 
 const char *lmn_layer_kind_name(lmn_layer_kind kind)
@@ -30,14 +33,23 @@ bool lmn_layer_kind_from_name(const char *name, lmn_layer_kind *kind)
 
 lmn_layer_spec lmn_layer_defaults(lmn_layer_kind kind)
 {
+    /* Convolutions default to 3-wide, stride 1; pools to 2-wide, stride 2. */
+    const bool conv = kind == LMN_LAYER_CONV || kind == LMN_LAYER_CONV3D;
+    const int kernel = conv ? 3 : 2;
     lmn_layer_spec layer = {
         .kind = kind, .input = -2, .skip = -2, .out = 0,
-        .kernel_h = kind == LMN_LAYER_CONV ? 3 : 2, .kernel_w = kind == LMN_LAYER_CONV ? 3 : 2,
-        .stride = kind == LMN_LAYER_CONV ? 1 : 2, .pad = 0,
+        .kernel_d = kernel, .kernel_h = kernel, .kernel_w = kernel,
+        .stride = conv ? 1 : 2, .pad = 0,
         .bias = true, .relu = false, .rate = 0.5f, .epsilon = 1e-5f, .momentum = 0.1f,
         .init = LMN_INIT_HE,
+        .mode = LMN_UPSAMPLE_MODE_NEAREST, .factor = 2, .slope = 0.01f, .scale = 1.0f,
     };
     return layer;
+}
+
+size_t lmn_shape_values(lmn_layer_shape shape)
+{
+    return (size_t)shape.c * (size_t)shape.h * (size_t)shape.w * (size_t)(shape.d > 0 ? shape.d : 1);
 }
 
 lmn_status lmn_model_spec_append(lmn_model_spec *spec, const lmn_layer_spec *layer, int *index)

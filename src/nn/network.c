@@ -2,6 +2,7 @@
  * layout and initialization. Execution lives in nn/propagate.c. */
 #include "nn/network.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,15 @@
 #include "core/memory.h"
 #include "core/rng.h"
 #include "nn/plan.h"
+
+/* "3x8x8" for an image, "4x16x16x16" (c x d x h x w) for a volume. */
+static void format_shape(char *out, size_t size, lmn_layer_shape shape)
+{
+    if (shape.d > 0)
+        snprintf(out, size, "%dx%dx%dx%d", shape.c, shape.d, shape.h, shape.w);
+    else
+        snprintf(out, size, "%dx%dx%d", shape.c, shape.h, shape.w);
+}
 
 static lmn_status layer_error(const lmn_layer_spec *layer, int index, const char *what)
 {
@@ -50,57 +60,138 @@ static lmn_status window_output(const lmn_layer_spec *layer, int index, int size
     return LMN_OK;
 }
 
+static lmn_layer_shape input_shape_of(const lmn_network *net, int input)
+{
+    return input == LMN_INPUT ? net->input_shape : net->shapes[input];
+}
+
+static bool takes_images_only(lmn_layer_kind kind)
+{
+    return kind == LMN_LAYER_CONV || kind == LMN_LAYER_MAXPOOL || kind == LMN_LAYER_AVGPOOL ||
+           kind == LMN_LAYER_GLOBAL_AVGPOOL || kind == LMN_LAYER_BATCHNORM ||
+           kind == LMN_LAYER_UPSAMPLE;
+}
+
+static bool takes_volumes_only(lmn_layer_kind kind)
+{
+    return kind == LMN_LAYER_CONV3D || kind == LMN_LAYER_MAXPOOL3D || kind == LMN_LAYER_AVGPOOL3D;
+}
+
+/* A 2-D layer fed a volume or a 3-D layer fed an image. */
+static lmn_status check_dimensionality(const lmn_layer_spec *layer, int index, lmn_layer_shape in)
+{
+    char shape[64], what[256];
+    format_shape(shape, sizeof shape, in);
+    if (in.d > 0 && takes_images_only(layer->kind)) {
+        const bool has_3d = layer->kind == LMN_LAYER_CONV || layer->kind == LMN_LAYER_MAXPOOL ||
+                            layer->kind == LMN_LAYER_AVGPOOL;
+        snprintf(what, sizeof what,
+                 "it takes images (c x h x w) but its input is a %s volume (c x d x h x w); %s",
+                 shape, has_3d ? "use conv3d / maxpool3d / avgpool3d for volumes"
+                               : "this layer kind has no 3-D version");
+        return layer_error(layer, index, what);
+    }
+    if (in.d == 0 && takes_volumes_only(layer->kind)) {
+        snprintf(what, sizeof what,
+                 "it takes volumes (c x d x h x w) but its input is a %s image (c x h x w); use "
+                 "conv / maxpool / avgpool for images, or give the data a depth",
+                 shape);
+        return layer_error(layer, index, what);
+    }
+    return LMN_OK;
+}
+
+static lmn_status upsample_shape(const lmn_layer_spec *layer, int i, lmn_layer_shape *shape)
+{
+    const int r = layer->factor;
+    if (r < 1 || r > 64) return layer_error(layer, i, "the upsampling factor must be in 1..64");
+    if (layer->mode == LMN_UPSAMPLE_MODE_PIXEL_SHUFFLE) {
+        if (shape->c % (r * r) != 0) {
+            char what[200], in[64];
+            format_shape(in, sizeof in, *shape);
+            snprintf(what, sizeof what,
+                     "pixel_shuffle by %d needs input channels divisible by %d (factor^2), but "
+                     "its input is %s",
+                     r, r * r, in);
+            return layer_error(layer, i, what);
+        }
+        shape->c /= r * r;
+    }
+    shape->h *= r;
+    shape->w *= r;
+    return LMN_OK;
+}
+
+static lmn_status add_shape(const lmn_network *net, const lmn_layer_spec *layer, int i,
+                            lmn_layer_shape in)
+{
+    const lmn_layer_shape other = input_shape_of(net, layer->skip);
+    if (other.c == in.c && other.d == in.d && other.h == in.h && other.w == in.w) return LMN_OK;
+    char what[200], a[64], b[64];
+    format_shape(a, sizeof a, in);
+    format_shape(b, sizeof b, other);
+    snprintf(what, sizeof what, "cannot add a %s input to a %s skip input", a, b);
+    return layer_error(layer, i, what);
+}
+
 static lmn_status infer_shape(const lmn_network *net, int i, lmn_layer_shape *shape)
 {
     const lmn_layer_spec *layer = &net->spec.layers[i];
-    const lmn_layer_shape in = layer->input == LMN_INPUT ? net->input_shape
-                                                         : net->shapes[layer->input];
+    const lmn_layer_shape in = input_shape_of(net, layer->input);
     *shape = in;
-    if (layer->relu && layer->kind != LMN_LAYER_CONV && layer->kind != LMN_LAYER_LINEAR &&
-        layer->kind != LMN_LAYER_BATCHNORM)
-        return layer_error(layer, i, "a fused ReLU exists only on conv, linear and batchnorm; "
-                                     "add a relu layer after it instead");
+    if (layer->relu && layer->kind != LMN_LAYER_CONV && layer->kind != LMN_LAYER_CONV3D &&
+        layer->kind != LMN_LAYER_LINEAR && layer->kind != LMN_LAYER_BATCHNORM)
+        return layer_error(layer, i, "a fused ReLU exists only on conv, conv3d, linear and "
+                                     "batchnorm; add a relu layer after it instead");
+    LMN_TRY(check_dimensionality(layer, i, in));
     switch (layer->kind) {
     case LMN_LAYER_CONV:
+    case LMN_LAYER_CONV3D:
         if (layer->out < 1) return layer_error(layer, i, "'out' (output channels) must be >= 1");
         shape->c = layer->out;
+        if (layer->kind == LMN_LAYER_CONV3D)
+            LMN_TRY(window_output(layer, i, in.d, layer->kernel_d, &shape->d));
         LMN_TRY(window_output(layer, i, in.h, layer->kernel_h, &shape->h));
         return window_output(layer, i, in.w, layer->kernel_w, &shape->w);
     case LMN_LAYER_MAXPOOL:
     case LMN_LAYER_AVGPOOL:
-        if (layer->pad * 2 > layer->kernel_h || layer->pad * 2 > layer->kernel_w)
+    case LMN_LAYER_MAXPOOL3D:
+    case LMN_LAYER_AVGPOOL3D: {
+        const bool volume = layer->kind == LMN_LAYER_MAXPOOL3D || layer->kind == LMN_LAYER_AVGPOOL3D;
+        if (layer->pad * 2 > layer->kernel_h || layer->pad * 2 > layer->kernel_w ||
+            (volume && layer->pad * 2 > layer->kernel_d))
             return layer_error(layer, i, "padding must be at most half the pooling kernel");
+        if (volume) LMN_TRY(window_output(layer, i, in.d, layer->kernel_d, &shape->d));
         LMN_TRY(window_output(layer, i, in.h, layer->kernel_h, &shape->h));
         return window_output(layer, i, in.w, layer->kernel_w, &shape->w);
+    }
     case LMN_LAYER_GLOBAL_AVGPOOL:
         shape->h = shape->w = 1;
         return LMN_OK;
     case LMN_LAYER_LINEAR:
         if (layer->out < 1) return layer_error(layer, i, "'out' (output features) must be >= 1");
-        shape->c = layer->out;
-        shape->h = shape->w = 1;
+        *shape = (lmn_layer_shape){.c = layer->out, .h = 1, .w = 1, .d = 0};
         return LMN_OK;
     case LMN_LAYER_FLATTEN:
-        shape->c = in.c * in.h * in.w;
-        shape->h = shape->w = 1;
+        if (lmn_shape_values(in) > INT_MAX) return layer_error(layer, i, "its input is too large");
+        *shape = (lmn_layer_shape){.c = (int)lmn_shape_values(in), .h = 1, .w = 1, .d = 0};
         return LMN_OK;
-    case LMN_LAYER_ADD: {
-        const lmn_layer_shape other = layer->skip == LMN_INPUT ? net->input_shape
-                                                               : net->shapes[layer->skip];
-        if (other.c != in.c || other.h != in.h || other.w != in.w) {
-            char what[160];
-            snprintf(what, sizeof what, "cannot add a %dx%dx%d input to a %dx%dx%d skip input",
-                     in.c, in.h, in.w, other.c, other.h, other.w);
-            return layer_error(layer, i, what);
-        }
-        return LMN_OK;
-    }
+    case LMN_LAYER_ADD:
+        return add_shape(net, layer, i, in);
+    case LMN_LAYER_UPSAMPLE:
+        return upsample_shape(layer, i, shape);
     case LMN_LAYER_DROPOUT:
         if (!(layer->rate >= 0.0f && layer->rate < 1.0f))
             return layer_error(layer, i, "dropout rate must be in [0, 1)");
         return LMN_OK;
     case LMN_LAYER_BATCHNORM:
         if (!(layer->epsilon > 0.0f)) return layer_error(layer, i, "epsilon must be > 0");
+        return LMN_OK;
+    case LMN_LAYER_LEAKY_RELU:
+        if (!isfinite(layer->slope)) return layer_error(layer, i, "slope must be a finite number");
+        return LMN_OK;
+    case LMN_LAYER_SCALE:
+        if (!isfinite(layer->scale)) return layer_error(layer, i, "factor must be a finite number");
         return LMN_OK;
     case LMN_LAYER_RELU:
     case LMN_LAYER_KIND_COUNT:
@@ -134,15 +225,24 @@ static lmn_status add_view(lmn_network *net, int layer, lmn_tensor_role role, co
 static lmn_status layout_parameters(lmn_network *net, int i)
 {
     const lmn_layer_spec *layer = &net->spec.layers[i];
-    const lmn_layer_shape in = layer->input == LMN_INPUT ? net->input_shape
-                                                         : net->shapes[layer->input];
+    const lmn_layer_shape in = input_shape_of(net, layer->input);
     net->param_offset[i] = net->param_count;
     net->state_offset[i] = net->state_count;
-    if (layer->kind == LMN_LAYER_CONV || layer->kind == LMN_LAYER_LINEAR) {
-        const bool conv = layer->kind == LMN_LAYER_CONV;
-        const int dims[4] = {layer->out, conv ? in.c : in.c * in.h * in.w, layer->kernel_h,
-                             layer->kernel_w};
-        LMN_TRY(add_view(net, i, LMN_ROLE_WEIGHT, "weight", net->param_count, conv ? 4 : 2, dims));
+    if (layer->kind == LMN_LAYER_CONV || layer->kind == LMN_LAYER_CONV3D ||
+        layer->kind == LMN_LAYER_LINEAR) {
+        /* PyTorch order: OIHW, OIDHW, [out][in] */
+        int dims[LMN_TENSOR_MAX_DIMS] = {layer->out, in.c, layer->kernel_h, layer->kernel_w};
+        int ndim = 4;
+        if (layer->kind == LMN_LAYER_CONV3D) {
+            const int volume_dims[LMN_TENSOR_MAX_DIMS] = {layer->out, in.c, layer->kernel_d,
+                                                          layer->kernel_h, layer->kernel_w};
+            memcpy(dims, volume_dims, sizeof dims);
+            ndim = 5;
+        } else if (layer->kind == LMN_LAYER_LINEAR) {
+            dims[1] = (int)lmn_shape_values(in);
+            ndim = 2;
+        }
+        LMN_TRY(add_view(net, i, LMN_ROLE_WEIGHT, "weight", net->param_count, ndim, dims));
         net->param_count += net->tensors[net->tensor_count - 1].count;
         if (layer->bias) {
             LMN_TRY(add_view(net, i, LMN_ROLE_BIAS, "bias", net->param_count, 1, dims));
@@ -182,13 +282,13 @@ static lmn_status build(lmn_network *net, const lmn_model_spec *spec)
         LMN_TRY(infer_shape(net, i, &net->shapes[i]));
         LMN_TRY(layout_parameters(net, i));
     }
-    const lmn_layer_shape last = net->shapes[count - 1];
-    if (last.h != 1 || last.w != 1)
-        return lmn_fail(LMN_ERR_SHAPE,
-                        "the last layer '%s' outputs %dx%dx%d per sample; a classifier must "
-                        "end in a vector (add flatten / linear)",
-                        net->spec.layers[count - 1].name, last.c, last.h, last.w);
-    net->num_outputs = last.c;
+    /* Classifiers end in a vector; image-to-image models (super-resolution)
+     * end in an image, whose values are num_outputs in NCHW order. */
+    const size_t outputs = lmn_shape_values(net->shapes[count - 1]);
+    if (outputs > INT_MAX)
+        return lmn_fail(LMN_ERR_SHAPE, "the last layer '%s' outputs %zu values per sample, too many",
+                        net->spec.layers[count - 1].name, outputs);
+    net->num_outputs = (int)outputs;
     /* The gradient buffer has four spare slots past the parameters so the
      * trainer can reduce the step's loss sum, hit count and stop flag with it. */
     LMN_TRY(lmn_alloc_floats(&net->params, net->param_count + 1, "parameters"));
@@ -197,16 +297,19 @@ static lmn_status build(lmn_network *net, const lmn_model_spec *spec)
     return LMN_OK;
 }
 
-lmn_status lmn_network_create(lmn_backend *backend, const lmn_model_spec *spec, int channels,
-                              int height, int width, lmn_network **out)
+lmn_status lmn_network_create_shape(lmn_backend *backend, const lmn_model_spec *spec,
+                                    lmn_layer_shape input, lmn_network **out)
 {
     *out = NULL;
-    if (channels < 1 || height < 1 || width < 1)
-        return lmn_fail(LMN_ERR_SHAPE, "network input %dx%dx%d is empty", channels, height, width);
+    if (input.c < 1 || input.h < 1 || input.w < 1 || input.d < 0) {
+        char shape[64];
+        format_shape(shape, sizeof shape, input);
+        return lmn_fail(LMN_ERR_SHAPE, "network input %s is empty", shape);
+    }
     lmn_network *net = calloc(1, sizeof *net);
     if (!net) return lmn_fail(LMN_ERR_NOMEM, "cannot allocate a network");
     net->backend = backend;
-    net->input_shape = (lmn_layer_shape){channels, height, width};
+    net->input_shape = input;
     const lmn_status status = build(net, spec);
     if (status != LMN_OK) {
         lmn_network_free(net);
@@ -214,6 +317,13 @@ lmn_status lmn_network_create(lmn_backend *backend, const lmn_model_spec *spec, 
     }
     *out = net;
     return LMN_OK;
+}
+
+lmn_status lmn_network_create(lmn_backend *backend, const lmn_model_spec *spec, int channels,
+                              int height, int width, lmn_network **out)
+{
+    const lmn_layer_shape input = {.c = channels, .h = height, .w = width, .d = 0};
+    return lmn_network_create_shape(backend, spec, input, out);
 }
 
 void lmn_network_free(lmn_network *net)
@@ -243,7 +353,9 @@ static void init_tensor(lmn_network *net, const lmn_tensor_view *view, uint64_t 
         for (size_t k = 0; k < view->count; k++) values[k] = fill;
         return;
     }
-    const double receptive = view->ndim == 4 ? (double)view->dims[2] * view->dims[3] : 1.0;
+    /* Fans count every kernel position (depth too for OIDHW). */
+    double receptive = 1.0;
+    for (int d = 2; d < view->ndim; d++) receptive *= view->dims[d];
     const double fan_in = view->dims[1] * receptive, fan_out = view->dims[0] * receptive;
     lmn_rng rng = lmn_rng_make(seed, lmn_rng_stream_id(0x1417, (uint64_t)view->layer));
     if (layer->init == LMN_INIT_HE) {
@@ -294,13 +406,21 @@ double lmn_network_forward_flops(const lmn_network *net)
     double total = 0.0;
     for (int i = 0; i < net->spec.count; i++) {
         const lmn_layer_spec *layer = &net->spec.layers[i];
-        const lmn_layer_shape in = layer->input == LMN_INPUT ? net->input_shape
-                                                             : net->shapes[layer->input];
-        const lmn_layer_shape out = net->shapes[i];
+        const lmn_layer_shape in = input_shape_of(net, layer->input);
+        const double out = (double)lmn_shape_values(net->shapes[i]);
+        /* Element-wise layers, pools and upsampling are memory-bound and
+         * not counted (as for relu / add). */
         if (layer->kind == LMN_LAYER_CONV)
-            total += 2.0 * out.c * out.h * out.w * in.c * layer->kernel_h * layer->kernel_w;
+            total += 2.0 * out * in.c * layer->kernel_h * layer->kernel_w;
+        else if (layer->kind == LMN_LAYER_CONV3D)
+            total += 2.0 * out * in.c * layer->kernel_d * layer->kernel_h * layer->kernel_w;
         else if (layer->kind == LMN_LAYER_LINEAR)
-            total += 2.0 * out.c * in.c * in.h * in.w;
+            total += 2.0 * out * (double)lmn_shape_values(in);
     }
     return total;
+}
+
+lmn_layer_shape lmn_network_output_shape(const lmn_network *net)
+{
+    return net->shapes[net->spec.count - 1];
 }

@@ -15,7 +15,7 @@
 #include "kernels/kernels.h"
 #include "nn/model.h"
 
-enum { LMN_TENSOR_NAME_MAX = 64 };
+enum { LMN_TENSOR_NAME_MAX = 64, LMN_TENSOR_MAX_DIMS = 5 };
 
 typedef enum lmn_tensor_role {
     LMN_ROLE_WEIGHT,   /* conv / linear kernel: weight decay applies */
@@ -31,13 +31,8 @@ typedef struct lmn_tensor_view {
     int layer;
     lmn_tensor_role role;
     size_t offset, count; /* in params (learnable) or state (running stats) */
-    int dims[4], ndim;    /* PyTorch order: OIHW, [out][in], [C] */
+    int dims[LMN_TENSOR_MAX_DIMS], ndim; /* PyTorch order: OIHW, OIDHW, [out][in], [C] */
 } lmn_tensor_view;
-
-/* The logical output shape of a layer (per sample). */
-typedef struct lmn_layer_shape {
-    int c, h, w;
-} lmn_layer_shape;
 
 typedef struct lmn_plan lmn_plan; /* per-batch-size ops and buffers */
 
@@ -59,7 +54,7 @@ typedef struct lmn_network {
     lmn_layer_shape *shapes; /* per layer */
     size_t *param_offset;    /* per layer: first learnable value */
     size_t *state_offset;    /* per layer: first running statistic */
-    int num_outputs;         /* values per sample at the last layer */
+    int num_outputs;         /* values per sample at the last layer (c*h*w, times d if > 0) */
 
     float *params, *grads;
     size_t param_count;
@@ -78,9 +73,12 @@ typedef struct lmn_network {
     lmn_layer_hooks hooks; /* zero: none */
 } lmn_network;
 
-/* Validates the spec (inputs, shapes) for inputs of the given shape and
- * allocates parameters. Errors name the offending layer. Free with
- * lmn_network_free. */
+/* Validates the spec (inputs, shapes) for inputs of the given shape
+ * (input.d = 0 for images, >= 1 for volumes) and allocates parameters.
+ * Errors name the offending layer. Free with lmn_network_free. */
+lmn_status lmn_network_create_shape(lmn_backend *backend, const lmn_model_spec *spec,
+                                    lmn_layer_shape input, lmn_network **out);
+/* lmn_network_create_shape for channels x height x width images. */
 lmn_status lmn_network_create(lmn_backend *backend, const lmn_model_spec *spec, int channels,
                               int height, int width, lmn_network **out);
 void lmn_network_free(lmn_network *net);
@@ -112,7 +110,13 @@ float *lmn_network_tensor_data(const lmn_network *net, const lmn_tensor_view *vi
 /* Looks up a tensor view by name; NULL if absent. */
 const lmn_tensor_view *lmn_network_tensor(const lmn_network *net, const char *name);
 
-/* Multiply-adds of one forward pass per sample (for FLOP rates). */
+/* Floating-point operations (2 per multiply-add of conv, conv3d and
+ * linear layers) of one forward pass per sample (for FLOP rates). */
 double lmn_network_forward_flops(const lmn_network *net);
+
+/* The shape of the network's output per sample (the last layer's): a
+ * vector (c x 1 x 1) for classifiers and regressors, an image for
+ * image-to-image models. num_outputs is its number of values. */
+lmn_layer_shape lmn_network_output_shape(const lmn_network *net);
 
 #endif

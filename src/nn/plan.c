@@ -7,11 +7,45 @@
 
 #include "core/memory.h"
 
+lmn_act_desc lmn_plan_dense_like(const lmn_act_desc *desc)
+{
+    return desc->d > 0 ? lmn_act_dense3d(desc->n, desc->c, desc->d, desc->h, desc->w)
+                       : lmn_act_dense(desc->n, desc->c, desc->h, desc->w);
+}
+
 static bool is_dense(const lmn_backend *be, const lmn_act_desc *desc)
 {
     if (!desc->layout) return true;
-    const lmn_act_desc dense = lmn_act_dense(desc->n, desc->c, desc->h, desc->w);
+    const lmn_act_desc dense = lmn_plan_dense_like(desc);
     return be->same_layout(desc, &dense);
+}
+
+static lmn_status create_pool3d(lmn_backend *be, const lmn_layer_spec *layer,
+                                const lmn_act_desc *in, lmn_plan_node *node)
+{
+    const lmn_pool3d_params p = {
+        .kind = layer->kind == LMN_LAYER_MAXPOOL3D ? LMN_POOL_MAX : LMN_POOL_AVG,
+        .kernel_d = layer->kernel_d, .kernel_h = layer->kernel_h, .kernel_w = layer->kernel_w,
+        .stride_d = layer->stride, .stride_h = layer->stride, .stride_w = layer->stride,
+        .pad_d = layer->pad, .pad_h = layer->pad, .pad_w = layer->pad};
+    size_t workspace_bytes = 0;
+    LMN_TRY(be->pool3d_create(be, &p, in, &node->op, &node->out_desc, &workspace_bytes));
+    return workspace_bytes ? lmn_alloc_bytes(&node->workspace, workspace_bytes, "pooling workspace")
+                           : LMN_OK;
+}
+
+/* Linear layers read a dense input. A volume is handed to the op as the
+ * [N, c*d*h*w] matrix it is in memory. */
+static lmn_status create_linear(lmn_backend *be, const lmn_layer_spec *layer,
+                                const lmn_act_desc *in, lmn_plan_node *node)
+{
+    const lmn_linear_params p = {layer->out, layer->bias, layer->relu};
+    node->in_desc = lmn_plan_dense_like(in);
+    if (!is_dense(be, in))
+        LMN_TRY(lmn_alloc_floats(&node->converted, node->in_desc.floats, "layout conversion"));
+    if (in->d == 0) return be->linear_create(be, &p, &node->in_desc, &node->op, &node->out_desc);
+    const lmn_act_desc matrix = lmn_act_dense(in->n, (int)(lmn_act_elements(in) / (size_t)in->n), 1, 1);
+    return be->linear_create(be, &p, &matrix, &node->op, &node->out_desc);
 }
 
 static const lmn_act_desc *producer_desc(const lmn_plan *plan, int input)
@@ -53,16 +87,30 @@ static lmn_status create_op(lmn_network *net, lmn_plan *plan, int i)
         LMN_TRY(lmn_alloc_floats(&node->batch_mean, (size_t)in->c, "batch-norm mean"));
         return lmn_alloc_floats(&node->batch_var, (size_t)in->c, "batch-norm variance");
     }
-    case LMN_LAYER_LINEAR: {
-        const lmn_linear_params p = {layer->out, layer->bias, layer->relu};
-        node->in_desc = lmn_act_dense(in->n, in->c, in->h, in->w);
-        if (!is_dense(be, in))
-            LMN_TRY(lmn_alloc_floats(&node->converted, node->in_desc.floats, "layout conversion"));
-        return be->linear_create(be, &p, &node->in_desc, &node->op, &node->out_desc);
+    case LMN_LAYER_CONV3D: {
+        const lmn_conv3d_params p = {
+            .out_channels = layer->out,
+            .kernel_d = layer->kernel_d, .kernel_h = layer->kernel_h, .kernel_w = layer->kernel_w,
+            .stride_d = layer->stride, .stride_h = layer->stride, .stride_w = layer->stride,
+            .pad_d = layer->pad, .pad_h = layer->pad, .pad_w = layer->pad,
+            .bias = layer->bias, .fuse_relu = layer->relu};
+        return be->conv3d_create(be, &p, in, &node->op, &node->out_desc);
     }
+    case LMN_LAYER_MAXPOOL3D:
+    case LMN_LAYER_AVGPOOL3D:
+        return create_pool3d(be, layer, in, node);
+    case LMN_LAYER_UPSAMPLE: {
+        const lmn_upsample_params p = {
+            .kind = layer->mode == LMN_UPSAMPLE_MODE_PIXEL_SHUFFLE ? LMN_UPSAMPLE_PIXEL_SHUFFLE
+                                                                   : LMN_UPSAMPLE_NEAREST,
+            .factor = layer->factor};
+        return be->upsample_create(be, &p, in, &node->op, &node->out_desc);
+    }
+    case LMN_LAYER_LINEAR:
+        return create_linear(be, layer, in, node);
     case LMN_LAYER_FLATTEN:
-        node->in_desc = lmn_act_dense(in->n, in->c, in->h, in->w);
-        node->out_desc = lmn_act_dense(in->n, in->c * in->h * in->w, 1, 1);
+        node->in_desc = lmn_plan_dense_like(in);
+        node->out_desc = lmn_act_dense(in->n, (int)(lmn_act_elements(in) / (size_t)in->n), 1, 1);
         return LMN_OK;
     case LMN_LAYER_ADD: {
         const lmn_act_desc *skip = producer_desc(plan, layer->skip);
@@ -73,6 +121,8 @@ static lmn_status create_op(lmn_network *net, lmn_plan *plan, int i)
     case LMN_LAYER_DROPOUT:
         return lmn_alloc_bytes((void **)&node->mask, in->floats, "dropout mask");
     case LMN_LAYER_RELU:
+    case LMN_LAYER_LEAKY_RELU:
+    case LMN_LAYER_SCALE:
     case LMN_LAYER_KIND_COUNT:
         return LMN_OK;
     }
@@ -102,8 +152,9 @@ static lmn_status allocate_buffers(lmn_network *net, lmn_plan *plan)
 static lmn_status create_plan(lmn_network *net, int batch, lmn_plan *plan)
 {
     plan->batch = batch;
-    plan->input_desc = lmn_act_dense(batch, net->input_shape.c, net->input_shape.h,
-                                     net->input_shape.w);
+    const lmn_layer_shape in = net->input_shape;
+    plan->input_desc = in.d > 0 ? lmn_act_dense3d(batch, in.c, in.d, in.h, in.w)
+                                : lmn_act_dense(batch, in.c, in.h, in.w);
     plan->nodes = calloc((size_t)net->spec.count, sizeof *plan->nodes);
     if (!plan->nodes) return lmn_fail(LMN_ERR_NOMEM, "cannot allocate a network plan");
     for (int i = 0; i < net->spec.count; i++) {

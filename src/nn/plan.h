@@ -34,6 +34,9 @@ struct lmn_plan {
     size_t scratch_floats;
 };
 
+/* A dense desc (NCHW, or NCDHW when desc->d > 0) of desc's logical shape. */
+lmn_act_desc lmn_plan_dense_like(const lmn_act_desc *desc);
+
 /* The plan for this batch size, created on first use. */
 lmn_status lmn_plan_for_batch(lmn_network *net, int batch, lmn_plan **out);
 void lmn_plan_free(lmn_network *net, lmn_plan *plan);

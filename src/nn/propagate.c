@@ -31,9 +31,11 @@ static size_t kernel_count(const pass *p, int i)
     const lmn_layer_spec *layer = &p->net->spec.layers[i];
     const lmn_layer_shape in = layer->input == LMN_INPUT ? p->net->input_shape
                                                          : p->net->shapes[layer->input];
-    const size_t receptive = layer->kind == LMN_LAYER_CONV
-                                 ? (size_t)in.c * layer->kernel_h * layer->kernel_w
-                                 : (size_t)in.c * in.h * in.w;
+    size_t receptive = lmn_shape_values(in); /* linear */
+    if (layer->kind == LMN_LAYER_CONV)
+        receptive = (size_t)in.c * layer->kernel_h * layer->kernel_w;
+    else if (layer->kind == LMN_LAYER_CONV3D)
+        receptive = (size_t)in.c * layer->kernel_d * layer->kernel_h * layer->kernel_w;
     return (size_t)layer->out * receptive;
 }
 
@@ -67,6 +69,19 @@ static lmn_status forward_layer(const pass *p, int i, bool training, uint64_t no
     case LMN_LAYER_AVGPOOL:
     case LMN_LAYER_GLOBAL_AVGPOOL:
         return be->pool2d_forward(node->op, x, node->y, node->workspace);
+    case LMN_LAYER_CONV3D:
+        return be->conv3d_forward(node->op, x, w, bias, node->y);
+    case LMN_LAYER_MAXPOOL3D:
+    case LMN_LAYER_AVGPOOL3D:
+        return be->pool3d_forward(node->op, x, node->y, node->workspace);
+    case LMN_LAYER_UPSAMPLE:
+        return be->upsample_forward(node->op, x, node->y);
+    case LMN_LAYER_LEAKY_RELU:
+        lmn_leaky_relu_forward(x, node->y, node->out_desc.floats, layer->slope);
+        return LMN_OK;
+    case LMN_LAYER_SCALE:
+        lmn_scale_forward(x, node->y, node->out_desc.floats, layer->scale);
+        return LMN_OK;
     case LMN_LAYER_BATCHNORM: {
         const float *gamma = w, *beta = w + node->in_desc.c;
         if (!training) {
@@ -128,7 +143,7 @@ lmn_status lmn_network_forward(lmn_network *net, int batch, const float *x, bool
     }
     const lmn_plan_node *last = &plan->nodes[net->spec.count - 1];
     if (plan->output) {
-        const lmn_act_desc dense = lmn_act_dense(batch, net->num_outputs, 1, 1);
+        const lmn_act_desc dense = lmn_plan_dense_like(&last->out_desc);
         LMN_TRY(net->backend->reorder(net->backend, &last->out_desc, last->y, &dense, plan->output));
         *out = plan->output;
     } else {
@@ -223,6 +238,26 @@ static lmn_status backward_layer(const pass *p, int i)
     case LMN_LAYER_GLOBAL_AVGPOOL:
         LMN_TRY(be->pool2d_backward(node->op, dy, node->workspace, slot));
         break;
+    case LMN_LAYER_CONV3D:
+        LMN_TRY(be->conv3d_backward_weights(node->op, x, dy, dw,
+                                            layer->bias ? dw + kernel_count(p, i) : NULL));
+        if (input == LMN_INPUT) return LMN_OK;
+        LMN_TRY(be->conv3d_backward_data(node->op, dy, w, slot));
+        break;
+    case LMN_LAYER_MAXPOOL3D:
+    case LMN_LAYER_AVGPOOL3D:
+        LMN_TRY(be->pool3d_backward(node->op, dy, node->workspace, slot));
+        break;
+    case LMN_LAYER_UPSAMPLE:
+        LMN_TRY(be->upsample_backward(node->op, dy, slot));
+        break;
+    case LMN_LAYER_LEAKY_RELU:
+        /* The mask comes from the forward input: x <= 0 maps to slope * x. */
+        lmn_leaky_relu_backward(x, dy, slot, node->out_desc.floats, layer->slope);
+        break;
+    case LMN_LAYER_SCALE:
+        lmn_scale_backward(dy, slot, node->out_desc.floats, layer->scale);
+        break;
     case LMN_LAYER_BATCHNORM:
         LMN_TRY(be->batchnorm_backward(node->op, x, dy, w, node->batch_mean, node->batch_var, slot,
                                        dw, dw + node->in_desc.c));
@@ -263,7 +298,7 @@ lmn_status lmn_network_backward(lmn_network *net, const float *dout)
     const pass p = {net, plan, plan->last_input};
     const int last = net->spec.count - 1;
     for (int i = 0; i <= last; i++) plan->nodes[i].has_grad = false;
-    const lmn_act_desc dense = lmn_act_dense(plan->batch, net->num_outputs, 1, 1);
+    const lmn_act_desc dense = lmn_plan_dense_like(&plan->nodes[last].out_desc);
     LMN_TRY(net->backend->reorder(net->backend, &dense, dout, &plan->nodes[last].out_desc,
                                   plan->nodes[last].dy));
     plan->nodes[last].has_grad = true;

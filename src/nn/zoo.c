@@ -1,10 +1,12 @@
 /* The model zoo: well-known networks expressed as layer lists. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "nn/model.h"
 
-static const char *const zoo_names[] = {"lenet", "resnet20", "vgg16", NULL};
+static const char *const zoo_names[] = {"lenet", "resnet20", "vgg16", "edsr", "vdsr",
+                                        "cosmoflow", NULL};
 
 const char *const *lmn_model_zoo_names(void) { return zoo_names; }
 
@@ -154,22 +156,220 @@ static lmn_status build_vgg16(lmn_model_spec *spec, int height, int num_classes)
     return add_layer(spec, linear(num_classes, false, LMN_INIT_GLOROT), "fc3", NULL);
 }
 
-lmn_status lmn_model_zoo(const char *name, int channels, int height, int width, int num_classes,
-                         lmn_model_spec *spec)
+static lmn_layer_spec conv3d(int out, int kernel, int pad, lmn_init_kind init)
 {
-    (void)channels;
-    if (num_classes < 1)
-        return lmn_fail(LMN_ERR_CONFIG, "model '%s' needs a classification dataset (classes >= 1)",
+    lmn_layer_spec layer = lmn_layer_defaults(LMN_LAYER_CONV3D);
+    layer.out = out;
+    layer.kernel_d = layer.kernel_h = layer.kernel_w = kernel;
+    layer.pad = pad;
+    layer.init = init;
+    return layer;
+}
+
+static lmn_layer_spec sum(int input, int skip)
+{
+    lmn_layer_spec layer = lmn_layer_defaults(LMN_LAYER_ADD);
+    layer.input = input;
+    layer.skip = skip;
+    return layer;
+}
+
+static lmn_status add_named(lmn_model_spec *spec, lmn_layer_spec layer, int *index,
+                            const char *format, int number)
+{
+    char name[LMN_LAYER_NAME_MAX];
+    snprintf(name, sizeof name, format, number);
+    return add_layer(spec, layer, name, index);
+}
+
+/* One EDSR residual block: conv-relu-conv, scaled, plus the block input. */
+static lmn_status add_edsr_block(lmn_model_spec *spec, int block, int features, float res_scale)
+{
+    const int block_input = spec->count - 1;
+    int scaled;
+    LMN_TRY(add_named(spec, conv(features, 3, 1, 1, true, true), NULL, "body.%d.conv1", block));
+    LMN_TRY(add_named(spec, conv(features, 3, 1, 1, true, false), NULL, "body.%d.conv2", block));
+    lmn_layer_spec scale = lmn_layer_defaults(LMN_LAYER_SCALE);
+    scale.scale = res_scale;
+    LMN_TRY(add_named(spec, scale, &scaled, "body.%d.scale", block));
+    return add_named(spec, sum(scaled, block_input), NULL, "body.%d.add", block);
+}
+
+/* EDSR (Lim et al. 2017) without the RGB mean shift: head conv, residual
+ * blocks without batch norm, a body conv with a global skip from the
+ * head, pixel-shuffle upsampling (one x2 / x3 stage, or two x2 stages for
+ * x4), and a tail conv back to the input's channels. */
+static lmn_status build_edsr(lmn_model_spec *spec, int channels, const lmn_zoo_options *o)
+{
+    int head;
+    LMN_TRY(add_layer(spec, conv(o->features, 3, 1, 1, true, false), "head", &head));
+    for (int block = 0; block < o->blocks; block++)
+        LMN_TRY(add_edsr_block(spec, block, o->features, o->res_scale));
+    int body;
+    LMN_TRY(add_layer(spec, conv(o->features, 3, 1, 1, true, false), "body.conv", &body));
+    LMN_TRY(add_layer(spec, sum(body, head), "body.add", NULL));
+    const int stages = o->upscale == 4 ? 2 : 1, factor = o->upscale == 4 ? 2 : o->upscale;
+    for (int stage = 0; stage < stages; stage++) {
+        lmn_layer_spec shuffle = lmn_layer_defaults(LMN_LAYER_UPSAMPLE);
+        shuffle.mode = LMN_UPSAMPLE_MODE_PIXEL_SHUFFLE;
+        shuffle.factor = factor;
+        LMN_TRY(add_named(spec, conv(o->features * factor * factor, 3, 1, 1, true, false), NULL,
+                          "upsample.%d.conv", stage));
+        LMN_TRY(add_named(spec, shuffle, NULL, "upsample.%d.shuffle", stage));
+    }
+    return add_layer(spec, conv(channels, 3, 1, 1, true, false), "tail", NULL);
+}
+
+/* VDSR (Kim et al. 2016): `depth` 3x3 convolutions (ReLU on all but the
+ * last) predict the residual that is added to the input, an image already
+ * upsampled to the output size. */
+static lmn_status build_vdsr(lmn_model_spec *spec, int channels, const lmn_zoo_options *o)
+{
+    for (int k = 1; k < o->depth; k++)
+        LMN_TRY(add_named(spec, conv(o->features, 3, 1, 1, true, true), NULL, "conv%d", k));
+    int residual;
+    LMN_TRY(add_named(spec, conv(channels, 3, 1, 1, true, false), &residual, "conv%d", o->depth));
+    return add_layer(spec, sum(residual, LMN_INPUT), "residual", NULL);
+}
+
+static int smallest_side(lmn_layer_shape input)
+{
+    int side = input.h < input.w ? input.h : input.w;
+    return input.d < side ? input.d : side;
+}
+
+/* Blocks that halve the smallest side until it is at most 4. */
+static int cosmoflow_auto_blocks(lmn_layer_shape input)
+{
+    int blocks = 0;
+    for (int side = smallest_side(input); side > 4; side /= 2) blocks++;
+    return blocks;
+}
+
+static lmn_status add_cosmoflow_dense(lmn_model_spec *spec, int index, int out, float dropout)
+{
+    LMN_TRY(add_named(spec, linear(out, false, LMN_INIT_GLOROT), NULL, "fc%d", index));
+    LMN_TRY(add_named(spec, lmn_layer_defaults(LMN_LAYER_LEAKY_RELU), NULL, "fc%d.act", index));
+    if (dropout <= 0.0f) return LMN_OK;
+    lmn_layer_spec drop = lmn_layer_defaults(LMN_LAYER_DROPOUT);
+    drop.rate = dropout;
+    return add_named(spec, drop, NULL, "fc%d.dropout", index);
+}
+
+/* CosmoFlow (Mathuriya et al. 2018; the MLPerf HPC reference's shape):
+ * blocks of conv3d k3 pad 1 + leaky ReLU + 2x2x2 max pool with 32, 64,
+ * 128, ... filters, then dense 128 and 64 (leaky ReLU, optional dropout)
+ * and a linear output of the regression targets. Glorot initialization
+ * throughout, as the Keras reference. */
+static lmn_status build_cosmoflow(lmn_model_spec *spec, lmn_layer_shape input, int num_outputs,
+                                  const lmn_zoo_options *o)
+{
+    const int blocks = o->conv_blocks > 0 ? o->conv_blocks : cosmoflow_auto_blocks(input);
+    int most = 0;
+    while (smallest_side(input) >> (most + 1) >= 1) most++;
+    if (blocks > most)
+        return lmn_fail(LMN_ERR_SHAPE,
+                        "model 'cosmoflow': %d conv blocks halve the smallest side %d of the "
+                        "input below 1; use at most %d (model.conv_blocks)",
+                        blocks, smallest_side(input), most);
+    for (int b = 1; b <= blocks; b++) {
+        const long filters = (long)o->filters << (b - 1);
+        if (filters > 1 << 16)
+            return lmn_fail(LMN_ERR_CONFIG, "model 'cosmoflow': block %d would have %ld filters "
+                            "(model.filters %d doubled per block); use fewer blocks or filters",
+                            b, filters, o->filters);
+        LMN_TRY(add_named(spec, conv3d((int)filters, 3, 1, LMN_INIT_GLOROT), NULL, "conv%d", b));
+        LMN_TRY(add_named(spec, lmn_layer_defaults(LMN_LAYER_LEAKY_RELU), NULL, "act%d", b));
+        LMN_TRY(add_named(spec, lmn_layer_defaults(LMN_LAYER_MAXPOOL3D), NULL, "pool%d", b));
+    }
+    LMN_TRY(add_layer(spec, lmn_layer_defaults(LMN_LAYER_FLATTEN), "flatten", NULL));
+    LMN_TRY(add_cosmoflow_dense(spec, 1, 128, o->dropout));
+    LMN_TRY(add_cosmoflow_dense(spec, 2, 64, o->dropout));
+    return add_layer(spec, linear(num_outputs, false, LMN_INIT_GLOROT), "fc3", NULL);
+}
+
+lmn_zoo_options lmn_zoo_defaults(void)
+{
+    return (lmn_zoo_options){.features = 64, .blocks = 8, .res_scale = 0.1f, .upscale = 2,
+                             .depth = 20, .filters = 32, .conv_blocks = 0, .dropout = 0.0f};
+}
+
+/* Options <= 0 take their defaults; the rest are checked. */
+static lmn_status resolve_options(const char *name, const lmn_zoo_options *given,
+                                  lmn_zoo_options *o)
+{
+    *o = lmn_zoo_defaults();
+    if (!given) return LMN_OK;
+    if (given->features > 0) o->features = given->features;
+    if (given->blocks > 0) o->blocks = given->blocks;
+    if (given->res_scale > 0.0f) o->res_scale = given->res_scale;
+    if (given->upscale > 0) o->upscale = given->upscale;
+    if (given->depth > 0) o->depth = given->depth;
+    if (given->filters > 0) o->filters = given->filters;
+    if (given->conv_blocks > 0) o->conv_blocks = given->conv_blocks;
+    if (given->dropout > 0.0f) o->dropout = given->dropout;
+    if (o->upscale != 2 && o->upscale != 3 && o->upscale != 4)
+        return lmn_fail(LMN_ERR_CONFIG, "model '%s': upscale must be 2, 3 or 4, got %d", name,
+                        o->upscale);
+    if (o->depth < 2)
+        return lmn_fail(LMN_ERR_CONFIG, "model '%s': depth must be >= 2 (first and last conv), "
+                        "got %d", name, o->depth);
+    if (!isfinite(o->res_scale) || !(o->dropout < 1.0f))
+        return lmn_fail(LMN_ERR_CONFIG, "model '%s': res_scale must be finite and dropout < 1",
                         name);
-    if (strcmp(name, "lenet") == 0) return build_lenet(spec, num_classes);
-    if (strcmp(name, "resnet20") == 0) return build_resnet20(spec, num_classes);
+    return LMN_OK;
+}
+
+static bool is_image_to_image(const char *name)
+{
+    return strcmp(name, "edsr") == 0 || strcmp(name, "vdsr") == 0;
+}
+
+static lmn_status check_input(const char *name, lmn_layer_shape input, int num_outputs)
+{
+    const bool wants_volume = strcmp(name, "cosmoflow") == 0;
+    if (wants_volume && input.d < 1)
+        return lmn_fail(LMN_ERR_SHAPE, "model 'cosmoflow' takes volumes (c x d x h x w), but the "
+                        "input is a %dx%dx%d image", input.c, input.h, input.w);
+    if (!wants_volume && input.d > 0)
+        return lmn_fail(LMN_ERR_SHAPE, "model '%s' takes images (c x h x w), but the input is a "
+                        "%dx%dx%dx%d volume (c x d x h x w); use a layer list with conv3d, or "
+                        "cosmoflow", name, input.c, input.d, input.h, input.w);
+    if (!is_image_to_image(name) && num_outputs < 1)
+        return lmn_fail(LMN_ERR_CONFIG, "model '%s' needs %s (outputs >= 1)", name,
+                        wants_volume ? "regression targets" : "a classification dataset (classes)");
+    return LMN_OK;
+}
+
+lmn_status lmn_model_zoo_build(const char *name, lmn_layer_shape input, int num_outputs,
+                               const lmn_zoo_options *options, lmn_model_spec *spec)
+{
+    bool known = false;
+    for (const char *const *zoo = zoo_names; *zoo; zoo++) known = known || strcmp(*zoo, name) == 0;
+    if (!known)
+        return lmn_fail(LMN_ERR_CONFIG, "unknown model '%s' (zoo: lenet, resnet20, vgg16, edsr, "
+                        "vdsr, cosmoflow)", name);
+    LMN_TRY(check_input(name, input, num_outputs));
+    lmn_zoo_options o;
+    LMN_TRY(resolve_options(name, options, &o));
+    if (strcmp(name, "lenet") == 0) return build_lenet(spec, num_outputs);
+    if (strcmp(name, "resnet20") == 0) return build_resnet20(spec, num_outputs);
     if (strcmp(name, "vgg16") == 0) {
-        if (height < 32 || width < 32)
+        if (input.h < 32 || input.w < 32)
             return lmn_fail(LMN_ERR_SHAPE,
                             "model 'vgg16' needs inputs of at least 32x32 (five 2x2 pools), "
                             "got %dx%d",
-                            height, width);
-        return build_vgg16(spec, height, num_classes);
+                            input.h, input.w);
+        return build_vgg16(spec, input.h, num_outputs);
     }
-    return lmn_fail(LMN_ERR_CONFIG, "unknown model '%s' (zoo: lenet, resnet20, vgg16)", name);
+    if (strcmp(name, "edsr") == 0) return build_edsr(spec, input.c, &o);
+    if (strcmp(name, "vdsr") == 0) return build_vdsr(spec, input.c, &o);
+    return build_cosmoflow(spec, input, num_outputs, &o);
+}
+
+lmn_status lmn_model_zoo(const char *name, int channels, int height, int width, int num_classes,
+                         lmn_model_spec *spec)
+{
+    const lmn_layer_shape input = {.c = channels, .h = height, .w = width, .d = 0};
+    return lmn_model_zoo_build(name, input, num_classes, NULL, spec);
 }

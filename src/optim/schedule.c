@@ -3,7 +3,7 @@
 #include <math.h>
 #include <stddef.h>
 
-static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
+static const char *const schedule_names[] = {"constant", "step", "cosine", "two_phase", NULL};
 
 const char *const *lmn_lr_schedule_names(void) { return schedule_names; }
 
@@ -16,6 +16,7 @@ double lmn_lr_at(const lmn_lr_schedule *s, int64_t step, int64_t steps_per_epoch
         return s->base_lr * ((double)step + 1.0) / (s->warmup_epochs * per_epoch);
     switch (s->kind) {
     case LMN_LR_CONSTANT:
+    case LMN_LR_TWO_PHASE:
         return s->base_lr;
     case LMN_LR_STEP: {
         double lr = s->base_lr;

@@ -4,7 +4,14 @@
 
 #include <stdint.h>
 
-typedef enum lmn_lr_kind { LMN_LR_CONSTANT, LMN_LR_STEP, LMN_LR_COSINE } lmn_lr_kind;
+/* LMN_LR_TWO_PHASE is constant here: the trainer's epoch control
+ * (train/epoch_control.h) multiplies it by factors chosen at run time. */
+typedef enum lmn_lr_kind {
+    LMN_LR_CONSTANT,
+    LMN_LR_STEP,
+    LMN_LR_COSINE,
+    LMN_LR_TWO_PHASE
+} lmn_lr_kind;
 
 enum { LMN_MAX_MILESTONES = 16 };
 
@@ -23,7 +30,7 @@ typedef struct lmn_lr_schedule {
  * training, with steps_per_epoch steps in an epoch. */
 double lmn_lr_at(const lmn_lr_schedule *schedule, int64_t step, int64_t steps_per_epoch);
 
-/* Names accepted by configuration ("constant", "step", "cosine"). */
+/* Names accepted by configuration ("constant", "step", "cosine", "two_phase"). */
 const char *const *lmn_lr_schedule_names(void);
 
 #endif

@@ -196,8 +196,10 @@ static lmn_status local_step(fl_run *run, int client, int round, int step, doubl
     const uint64_t noise = lmn_rng_stream_id(lmn_rng_stream_id((uint64_t)client, (uint64_t)round),
                                              (uint64_t)step);
     LMN_TRY(lmn_network_forward(net, batch, t->inputs, true, noise, &logits));
-    *loss = lmn_softmax_xent(logits, t->labels, batch, net->num_outputs, 1.0f / (float)batch,
-                             t->dlogits, NULL) / batch;
+    double loss_sum = 0.0, hits = 0.0;
+    LMN_TRY(lmn_task_batch_loss(t, indices, batch, logits, t->labels, 1.0f / (float)batch,
+                                &loss_sum, &hits));
+    *loss = loss_sum / batch;
     if (!isfinite(*loss))
         return lmn_fail(LMN_ERR_NUMERIC, "training diverged: client %d's loss is %g at round %d, "
                         "local step %d (learning rate %g); lower optimizer.lr", client, *loss,
@@ -570,7 +572,14 @@ static lmn_status write_round(fl_run *run, const round_record *r)
         if (run->interval[k] > 1) names[relaxed++] = view(run, k)->name;
     lmn_metrics_begin(m);
     LMN_TRY(lmn_metrics_int(m, "round", r->round));
-    LMN_TRY(lmn_metrics_double(m, "test_acc", r->evaluated ? r->test_acc : NAN));
+    const lmn_task *task = &run->t->settings.task;
+    if (task->kind == LMN_TASK_REGRESSION) {
+        lmn_task regression = *task;
+        if (!r->evaluated) regression.evaluated = (lmn_regression_metrics){NAN, NAN, NAN, NAN};
+        LMN_TRY(lmn_task_write_metrics(&regression, m));
+    } else {
+        LMN_TRY(lmn_metrics_double(m, "test_acc", r->evaluated ? r->test_acc : NAN));
+    }
     LMN_TRY(lmn_metrics_double(m, "test_loss", r->evaluated ? r->test_loss : NAN));
     LMN_TRY(lmn_metrics_double(m, "train_loss", r->train_loss));
     LMN_TRY(lmn_metrics_double(m, "lr", r->lr));
@@ -631,7 +640,10 @@ static lmn_status run_round(fl_run *run, int round, double run_start)
     r.elapsed = lmn_now() - run_start;
     if (t->log) {
         fprintf(t->log, "round %d/%d  train_loss %.4f", r.round, run->fl->rounds, r.train_loss);
-        if (r.evaluated) fprintf(t->log, "  test_loss %.4f  test_acc %.4f", r.test_loss, r.test_acc);
+        if (r.evaluated && t->settings.task.kind == LMN_TASK_REGRESSION)
+            fprintf(t->log, "  test_loss %.4g  test_mse %.4g", r.test_loss, t->settings.task.evaluated.mse);
+        else if (r.evaluated)
+            fprintf(t->log, "  test_loss %.4f  test_acc %.4f", r.test_loss, r.test_acc);
         fprintf(t->log, "  comm %.3g MB (total %.4g MB)  %.2f s\n", run->round_bytes / 1e6,
                 run->cum_bytes / 1e6, r.seconds);
         fflush(t->log);

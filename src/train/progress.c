@@ -1,5 +1,6 @@
 #include "train/progress.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,6 +40,11 @@ void lmn_progress_start(lmn_progress *p, FILE *stream)
     p->run_start = lmn_now();
 }
 
+static bool regression(const lmn_progress *p)
+{
+    return p->task && p->task->kind == LMN_TASK_REGRESSION;
+}
+
 void lmn_progress_step(lmn_progress *p, int epoch, int epochs, int64_t step, int64_t steps,
                        double loss, double acc, double images_per_second, double eta_seconds)
 {
@@ -46,15 +52,27 @@ void lmn_progress_step(lmn_progress *p, int epoch, int epochs, int64_t step, int
     const double now = lmn_now();
     if (now - p->last_draw < 0.25 && step != steps) return;
     p->last_draw = now;
-    char bar[BAR_WIDTH + 1], eta[48];
+    char bar[BAR_WIDTH + 1], eta[48], score[48] = "";
     const int filled = steps > 0 ? (int)(BAR_WIDTH * step / steps) : BAR_WIDTH;
     for (int i = 0; i < BAR_WIDTH; i++) bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
     bar[BAR_WIDTH] = '\0';
     format_duration(eta_seconds, eta, sizeof eta);
-    fprintf(p->stream, "\r\033[Kepoch %d/%d [%s] %3d%%  loss %.4f  acc %.4f  %.0f img/s  ETA %s",
-            epoch, epochs, bar, steps > 0 ? (int)(100 * step / steps) : 100, loss, acc,
+    if (!regression(p)) snprintf(score, sizeof score, "  acc %.4f", acc);
+    fprintf(p->stream, "\r\033[Kepoch %d/%d [%s] %3d%%  loss %.4f%s  %.0f img/s  ETA %s",
+            epoch, epochs, bar, steps > 0 ? (int)(100 * step / steps) : 100, loss, score,
             images_per_second, eta);
     fflush(p->stream);
+}
+
+/* Regression: the test loss with MSE and, for images, PSNR (and what
+ * bicubic upsampling scores, when there is such a baseline). */
+static void print_regression_test(const lmn_progress *p, const lmn_epoch_summary *s)
+{
+    const lmn_regression_metrics *m = &p->task->evaluated;
+    if (isnan(s->test_loss) || s->test_loss < 0.0 || isnan(m->mse)) return;
+    fprintf(p->stream, "  test_loss %.4g  test_mse %.4g", s->test_loss, m->mse);
+    if (p->task->psnr) fprintf(p->stream, "  test_psnr %.2f dB", m->psnr);
+    if (!isnan(p->task->baseline_psnr)) fprintf(p->stream, " (bicubic %.2f)", p->task->baseline_psnr);
 }
 
 void lmn_progress_epoch(lmn_progress *p, const lmn_epoch_summary *s)
@@ -63,10 +81,15 @@ void lmn_progress_epoch(lmn_progress *p, const lmn_epoch_summary *s)
     format_duration(s->eta_seconds, eta, sizeof eta);
     format_duration(lmn_now() - p->run_start, elapsed, sizeof elapsed);
     if (p->live) fprintf(p->stream, "\r\033[K");
-    fprintf(p->stream, "epoch %d/%d  loss %.4f  acc %.4f", s->epoch, s->epochs, s->train_loss,
-            s->train_acc);
-    if (s->test_acc >= 0.0)
-        fprintf(p->stream, "  test_loss %.4f  test_acc %.4f", s->test_loss, s->test_acc);
+    if (regression(p)) {
+        fprintf(p->stream, "epoch %d/%d  loss %.4g", s->epoch, s->epochs, s->train_loss);
+        print_regression_test(p, s);
+    } else {
+        fprintf(p->stream, "epoch %d/%d  loss %.4f  acc %.4f", s->epoch, s->epochs, s->train_loss,
+                s->train_acc);
+        if (s->test_acc >= 0.0)
+            fprintf(p->stream, "  test_loss %.4f  test_acc %.4f", s->test_loss, s->test_acc);
+    }
     fprintf(p->stream, "  %.0f img/s  %.1f s  elapsed %s  ETA %s\n", s->images_per_second,
             s->seconds, elapsed, eta);
     fflush(p->stream);

@@ -7,11 +7,16 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "train/task.h"
+
 typedef struct lmn_progress {
     FILE *stream;
     bool live;           /* stream is a terminal */
     double last_draw;    /* time of the last redraw */
     double run_start;
+    /* Regression runs show the loss and the task's latest test metrics
+     * (MSE, PSNR) instead of accuracies; NULL or classification: accuracy. */
+    const lmn_task *task;
 } lmn_progress;
 
 typedef struct lmn_epoch_summary {

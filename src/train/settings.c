@@ -1,11 +1,33 @@
 #include "train/settings.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char *const dataset_names[] = {"fashion-mnist", "mnist", "cifar10", "cifar100",
-                                            "hdf5", "synthetic", NULL};
+                                            "hdf5", "synthetic", "grf-cubes", NULL};
+static const char *const derive_names[] = {"none", "super_resolution", NULL};
+static const char *const sr_input_names[] = {"low", "upsampled", NULL};
 static const char *const backend_names[] = {"dnnl", "ref", NULL};
+static const char *const batch_schedule_names[] = {"fixed", "adaptive", NULL};
+static const char *const lr_scaling_names[] = {"linear", "sqrt", "none", NULL};
+
+/* LMN_ERR_CONFIG "FILE:LINE: key 'PATH': message" for a node that was read. */
+static lmn_status __attribute__((format(printf, 2, 3)))
+fail_at(const lmn_cfg_node *node, const char *fmt, ...)
+{
+    char message[512];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(message, sizeof message, fmt, args);
+    va_end(args);
+    if (lmn_cfg_node_line(node) > 0)
+        return lmn_fail(LMN_ERR_CONFIG, "%s:%d: key '%s': %s", lmn_cfg_node_source(node),
+                        lmn_cfg_node_line(node), lmn_cfg_node_path(node), message);
+    return lmn_fail(LMN_ERR_CONFIG, "%s: key '%s': %s", lmn_cfg_node_source(node),
+                    lmn_cfg_node_path(node), message);
+}
 
 static lmn_status get_int(lmn_cfg *cfg, const char *key, int64_t def, int64_t min, int64_t max,
                           int *out)
@@ -16,12 +38,64 @@ static lmn_status get_int(lmn_cfg *cfg, const char *key, int64_t def, int64_t mi
     return LMN_OK;
 }
 
-static lmn_status read_data(lmn_cfg *cfg, lmn_data_settings *data)
+/* data.<key>: [lo, hi] */
+static lmn_status read_range(lmn_cfg *cfg, const char *key, const double def[2], double out[2])
+{
+    const double *values = NULL;
+    size_t count = 0;
+    LMN_TRY(lmn_cfg_get_double_list(cfg, NULL, key, def, 2, &values, &count));
+    if (count != 2)
+        return lmn_fail(LMN_ERR_CONFIG, "key '%s': expected [lo, hi], got %zu values", key, count);
+    out[0] = values[0];
+    out[1] = values[1];
+    return LMN_OK;
+}
+
+/* grf-cubes: data.shape [C, S, S, S], the parameter ranges and set sizes. */
+static lmn_status read_grf(lmn_cfg *cfg, lmn_data_settings *data)
+{
+    lmn_grf_config *grf = &data->grf;
+    *grf = lmn_grf_default_config();
+    const int64_t shape_default[4] = {grf->channels, grf->size, grf->size, grf->size};
+    const int64_t *shape = NULL;
+    size_t dims = 0;
+    LMN_TRY(lmn_cfg_get_int_list(cfg, NULL, "data.shape", shape_default, 4, &shape, &dims));
+    if (dims != 4 || shape[1] != shape[2] || shape[1] != shape[3] || shape[0] > 64 || shape[1] > 4096)
+        return lmn_fail(LMN_ERR_CONFIG, "key 'data.shape': grf-cubes expects [channels, S, S, S] "
+                        "(a cube of side S, a power of two)");
+    grf->channels = (int)shape[0];
+    grf->size = (int)shape[1];
+    LMN_TRY(read_range(cfg, "data.grf_amplitude", grf->amplitude, grf->amplitude));
+    LMN_TRY(read_range(cfg, "data.grf_slope", grf->slope, grf->slope));
+    LMN_TRY(read_range(cfg, "data.grf_correlation", grf->correlation, grf->correlation));
+    LMN_TRY(read_range(cfg, "data.grf_growth", grf->growth, grf->growth));
+    const int64_t train_default = 1024, test_default = 256;
+    LMN_TRY(lmn_cfg_get_int_range(cfg, NULL, "data.train_size", &train_default, 1, UINT32_MAX,
+                                  &data->train_size));
+    return lmn_cfg_get_int_range(cfg, NULL, "data.test_size", &test_default, 1, UINT32_MAX,
+                                 &data->test_size);
+}
+
+/* data.derive and the super-resolution keys (image sets). */
+static lmn_status read_derive(lmn_cfg *cfg, lmn_data_settings *data)
+{
+    int index = 0;
+    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "data.derive", derive_names, "none", &index));
+    data->derive_super_resolution = index == 1;
+    if (!data->derive_super_resolution) return LMN_OK;
+    LMN_TRY(get_int(cfg, "data.sr_factor", 2, 2, 4, &data->sr_factor));
+    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "data.sr_input", sr_input_names, "low", &index));
+    data->sr_input = index == 1 ? LMN_SR_INPUT_UPSAMPLED : LMN_SR_INPUT_LOW;
+    return LMN_OK;
+}
+
+static lmn_status read_data(lmn_cfg *cfg, lmn_data_settings *data, const lmn_task *task)
 {
     int index = 0;
     LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "data.name", dataset_names, "fashion-mnist", &index));
     data->name = dataset_names[index];
     const bool synthetic = strcmp(data->name, "synthetic") == 0;
+    const bool grf = strcmp(data->name, "grf-cubes") == 0;
     const char *default_path = strstr(data->name, "mnist") ? "/usr/share/datasets/fashion-mnist"
                                                            : "data/cifar";
     if (strcmp(data->name, "mnist") == 0) default_path = "/usr/share/datasets/mnist";
@@ -30,8 +104,11 @@ static lmn_status read_data(lmn_cfg *cfg, lmn_data_settings *data)
         LMN_TRY(lmn_cfg_get_string(cfg, NULL, "data.path", NULL, &data->path));
         LMN_TRY(lmn_cfg_get_string(cfg, NULL, "data.test_path", NULL, &data->test_path));
         LMN_TRY(lmn_cfg_get_string(cfg, NULL, "data.images", "images", &data->images));
-        LMN_TRY(lmn_cfg_get_string(cfg, NULL, "data.labels", "labels", &data->labels));
-    } else if (!synthetic) {
+        if (task->kind == LMN_TASK_REGRESSION)
+            LMN_TRY(lmn_cfg_get_string(cfg, NULL, "data.targets", "targets", &data->targets));
+        else
+            LMN_TRY(lmn_cfg_get_string(cfg, NULL, "data.labels", "labels", &data->labels));
+    } else if (!synthetic && !grf) {
         LMN_TRY(lmn_cfg_get_string(cfg, NULL, "data.path", default_path, &data->path));
     }
     int64_t prefetch = 0;
@@ -47,7 +124,8 @@ static lmn_status read_data(lmn_cfg *cfg, lmn_data_settings *data)
         LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "data.augment", NULL, &augment));
         data->augment = augment;
     }
-    if (!synthetic) return LMN_OK;
+    if (grf) return read_grf(cfg, data);
+    if (!synthetic) return read_derive(cfg, data);
     const int64_t shape_default[3] = {3, 32, 32};
     const int64_t *shape = NULL;
     size_t dims = 0;
@@ -142,7 +220,98 @@ static lmn_status read_common(lmn_cfg *cfg, lmn_train_settings *s)
     int backend = 0;
     LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "backend", backend_names, "dnnl", &backend));
     s->backend = backend_names[backend];
-    return read_data(cfg, &s->data);
+    LMN_TRY(lmn_task_read(cfg, &s->task));
+    return read_data(cfg, &s->data, &s->task);
+}
+
+/* One entry of an explicit train.batch_schedule: {epoch, batch_size, lr}. */
+static lmn_status read_batch_phase(lmn_cfg *cfg, lmn_cfg_node *item, int previous_epoch,
+                                   lmn_batch_phase *phase)
+{
+    if (lmn_cfg_kind(item) != LMN_CFG_MAP)
+        return fail_at(item, "expected {epoch: E, batch_size: B} or {epoch: E, batch_size: B, "
+                       "lr: LR}");
+    int64_t value = 0;
+    LMN_TRY(lmn_cfg_get_int_range(cfg, item, "epoch", NULL, 1, 1000000, &value));
+    if (value <= previous_epoch)
+        return fail_at(lmn_cfg_find(cfg, item, "epoch"), "epochs must increase from entry to "
+                       "entry, got %d after %d", (int)value, previous_epoch);
+    phase->epoch = (int)value;
+    LMN_TRY(lmn_cfg_get_int_range(cfg, item, "batch_size", NULL, 1, 1 << 24, &value));
+    phase->batch_size = (int)value;
+    phase->lr = 0.0; /* absent: the lr of the entry before */
+    if (lmn_cfg_find(cfg, item, "lr"))
+        LMN_TRY(lmn_cfg_get_positive_double(cfg, item, "lr", NULL, &phase->lr));
+    return LMN_OK;
+}
+
+static lmn_status read_explicit_batches(lmn_cfg *cfg, lmn_cfg_node *list, lmn_batch_schedule *b)
+{
+    const size_t count = lmn_cfg_seq_length(list);
+    if (count < 1 || count > LMN_MAX_BATCH_PHASES)
+        return fail_at(list, "expected 1 to %d entries {epoch, batch_size, lr}, got %zu",
+                       LMN_MAX_BATCH_PHASES, count);
+    b->kind = LMN_BATCH_EXPLICIT;
+    for (size_t p = 0; p < count; p++)
+        LMN_TRY(read_batch_phase(cfg, lmn_cfg_seq_item(list, p), p ? b->phases[p - 1].epoch : 0,
+                                 &b->phases[p]));
+    b->phase_count = (int)count;
+    return LMN_OK;
+}
+
+static lmn_status read_adaptive_batches(lmn_cfg *cfg, int batch_size, lmn_batch_schedule *b)
+{
+    b->kind = LMN_BATCH_ADAPTIVE;
+    const double threshold = 0.01, factor = 2.0;
+    LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "train.batch_adaptive.threshold", &threshold, 0.0,
+                                     1.0, &b->threshold));
+    LMN_TRY(get_int(cfg, "train.batch_adaptive.patience", 1, 1, 1 << 20, &b->patience));
+    LMN_TRY(lmn_cfg_get_double(cfg, NULL, "train.batch_adaptive.factor", &factor, &b->factor));
+    if (!(b->factor > 1.0))
+        return fail_at(lmn_cfg_find(cfg, NULL, "train.batch_adaptive.factor"),
+                       "the batch must grow: expected a factor > 1, got %g", b->factor);
+    const int64_t largest = 1 << 24, eightfold = 8 * (int64_t)batch_size;
+    LMN_TRY(get_int(cfg, "train.batch_adaptive.max_batch_size",
+                    eightfold < largest ? eightfold : largest, batch_size, largest,
+                    &b->max_batch_size));
+    int scaling = 0;
+    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "train.batch_adaptive.lr_scaling", lr_scaling_names,
+                             "linear", &scaling));
+    b->lr_scaling = (lmn_lr_scaling)scaling;
+    return LMN_OK;
+}
+
+/* train.batch_schedule: fixed, adaptive (train.batch_adaptive.*) or a list. */
+static lmn_status read_batch_schedule(lmn_cfg *cfg, int batch_size, lmn_batch_schedule *b)
+{
+    memset(b, 0, sizeof *b);
+    lmn_cfg_node *node = lmn_cfg_find(cfg, NULL, "train.batch_schedule");
+    if (node && lmn_cfg_kind(node) == LMN_CFG_SEQUENCE) return read_explicit_batches(cfg, node, b);
+    if (node && lmn_cfg_kind(node) == LMN_CFG_MAP)
+        return fail_at(node, "expected fixed, adaptive or a list of {epoch, batch_size, lr}");
+    int kind = 0;
+    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "train.batch_schedule", batch_schedule_names, "fixed",
+                             &kind));
+    return kind == 1 ? read_adaptive_batches(cfg, batch_size, b) : LMN_OK;
+}
+
+/* optimizer.two_phase.*, read when optimizer.schedule is two_phase. */
+static lmn_status read_two_phase(lmn_cfg *cfg, const lmn_lr_schedule *schedule,
+                                 lmn_two_phase_settings *t)
+{
+    memset(t, 0, sizeof *t);
+    t->enabled = schedule->kind == LMN_LR_TWO_PHASE;
+    if (!t->enabled) return LMN_OK;
+    const double threshold = 0.01, decay = 0.1, min_lr = 1e-4 * schedule->base_lr;
+    LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "optimizer.two_phase.threshold", &threshold, 0.0,
+                                     1.0, &t->threshold));
+    LMN_TRY(get_int(cfg, "optimizer.two_phase.extra_epochs", 2, 0, 1 << 20, &t->extra_epochs));
+    LMN_TRY(lmn_cfg_get_double(cfg, NULL, "optimizer.two_phase.decay", &decay, &t->decay));
+    if (!(t->decay > 0.0 && t->decay < 1.0))
+        return fail_at(lmn_cfg_find(cfg, NULL, "optimizer.two_phase.decay"),
+                       "the lr factor at each decay must be in (0, 1), got %g", t->decay);
+    return lmn_cfg_get_double_range(cfg, NULL, "optimizer.two_phase.min_lr", &min_lr, 0.0,
+                                    schedule->base_lr, &t->min_lr);
 }
 
 lmn_status lmn_train_settings_read(lmn_cfg *cfg, lmn_train_settings *s)
@@ -162,7 +331,10 @@ lmn_status lmn_train_settings_read(lmn_cfg *cfg, lmn_train_settings *s)
     LMN_TRY(lmn_cfg_get_int_range(cfg, NULL, "train.checkpoint_every_steps", &zero, 0, INT64_MAX,
                                   &s->checkpoint_every_steps));
     LMN_TRY(get_int(cfg, "train.keep_checkpoints", 3, 1, 1 << 20, &s->keep_checkpoints));
-    return read_optimizer(cfg, s);
+    LMN_TRY(read_batch_schedule(cfg, s->batch_size, &s->batch_schedule));
+    LMN_TRY(read_optimizer(cfg, s));
+    LMN_TRY(lmn_parallel_settings_read(cfg, &s->parallel));
+    return read_two_phase(cfg, &s->schedule, &s->two_phase);
 }
 
 static const char *const partition_names[] = {"iid", "dirichlet", "shards", NULL};
@@ -261,5 +433,9 @@ lmn_status lmn_fl_settings_read(lmn_cfg *cfg, lmn_train_settings *s, lmn_fl_sett
     s->shuffle = true;
     s->eval = true;
     LMN_TRY(get_int(cfg, "fl.eval_batch_size", 500, 1, 1 << 24, &s->eval_batch_size));
-    return read_optimizer(cfg, s);
+    LMN_TRY(read_optimizer(cfg, s));
+    if (s->schedule.kind == LMN_LR_TWO_PHASE)
+        return fail_at(lmn_cfg_find(cfg, NULL, "optimizer.schedule"), "two_phase follows the "
+                       "training loss of 'lamina train' epochs; for fl use constant, step or cosine");
+    return LMN_OK;
 }

@@ -7,28 +7,39 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "data/grf.h"
 #include "data/partition.h"
+#include "data/super_resolution.h"
 #include "io/config.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
+#include "train/task.h"
+#include "train/epoch_control.h"
+#include "train/parallel_settings.h"
 
 typedef struct lmn_data_settings {
-    const char *name;   /* fashion-mnist, mnist, cifar10, cifar100, hdf5, synthetic */
+    const char *name;   /* fashion-mnist, mnist, cifar10, cifar100, hdf5, synthetic, grf-cubes */
     const char *path;   /* directory of the files; hdf5: the training file */
     const char *test_path;            /* hdf5: the test file */
     const char *images, *labels;      /* hdf5: dataset names */
+    const char *targets;              /* hdf5 regression: dataset name of the targets */
+    bool derive_super_resolution;     /* data.derive: super_resolution */
+    int sr_factor;                    /* super-resolution scale */
+    lmn_sr_input sr_input;            /* low-resolution or bicubic-upsampled inputs */
+    lmn_grf_config grf;               /* grf-cubes */
     int prefetch_samples;             /* asynchronous read-ahead; 0 = synchronous */
     double read_delay_ms;             /* benchmarks: emulate a slow file system per batch */
     int augment;        /* -1: the dataset's default, 0: off, 1: on */
     int shape[3];       /* synthetic: channels, height, width */
     int classes;        /* synthetic */
-    int64_t train_size, test_size; /* synthetic */
+    int64_t train_size, test_size; /* synthetic, grf-cubes */
 } lmn_data_settings;
 
 typedef struct lmn_train_settings {
     uint64_t seed;
     int threads;         /* 0: cores on the node / ranks on the node */
     const char *backend; /* dnnl or ref */
+    lmn_task task;       /* classification or regression, loss, metrics */
     lmn_data_settings data;
     int epochs;
     int batch_size;      /* global, summed over ranks */
@@ -44,6 +55,9 @@ typedef struct lmn_train_settings {
     lmn_optimizer_config optimizer;
     bool decay_bias_and_bn;
     lmn_lr_schedule schedule;
+    lmn_batch_schedule batch_schedule; /* train: batch size per epoch */
+    lmn_two_phase_settings two_phase;  /* train: optimizer.schedule two_phase */
+    lmn_parallel_settings parallel;    /* train: parallel.*, the sync policy */
 } lmn_train_settings;
 
 typedef enum lmn_aggregator_kind {

@@ -11,6 +11,7 @@
 #include "core/memory.h"
 #include "core/rng.h"
 #include "core/timer.h"
+#include "data/grf.h"
 #include "io/hdf5_dataset.h"
 #include "data/prefetch.h"
 #include "data/sampler.h"
@@ -18,6 +19,7 @@
 #include "io/model_config.h"
 #include "kernels/loss.h"
 #include "train/stop.h"
+#include "train/sync.h"
 
 /* Threads per rank: the cores of the node shared by its ranks. */
 static int choose_threads(const lmn_trainer *t, FILE *log)
@@ -42,6 +44,15 @@ static lmn_status load_data(lmn_trainer *t)
                                       d->classes, t->settings.seed, &t->test_set));
         /* Same class prototypes, different noise: held-out samples. */
         t->test_set->synthetic_seed = ~t->train_set->synthetic_seed;
+    } else if (strcmp(d->name, "grf-cubes") == 0) {
+        /* Split 0 and 1: the same prior, different samples. */
+        LMN_TRY(lmn_dataset_grf_cubes(&d->grf, d->train_size, t->settings.seed, 0, &t->train_set));
+        LMN_TRY(lmn_dataset_grf_cubes(&d->grf, d->test_size, t->settings.seed, 1, &t->test_set));
+    } else if (strcmp(d->name, "hdf5") == 0 && d->targets) {
+        LMN_TRY(lmn_dataset_load_hdf5_regression(d->path, d->images, d->targets, t->comm->comm,
+                                                 &t->train_set));
+        LMN_TRY(lmn_dataset_load_hdf5_regression(d->test_path, d->images, d->targets, t->comm->comm,
+                                                 &t->test_set));
     } else if (strcmp(d->name, "hdf5") == 0) {
         LMN_TRY(lmn_dataset_load_hdf5(d->path, d->images, d->labels, t->comm->comm, &t->train_set));
         LMN_TRY(lmn_dataset_load_hdf5(d->test_path, d->images, d->labels, t->comm->comm, &t->test_set));
@@ -57,22 +68,29 @@ static lmn_status load_data(lmn_trainer *t)
         }
     }
     t->test_set->augment = false;
-    return LMN_OK;
+    return lmn_task_prepare_data(t);
 }
 
 static lmn_status build_network(lmn_trainer *t, lmn_cfg *cfg)
 {
     const lmn_dataset *ds = t->train_set;
     lmn_model_spec spec;
-    lmn_status status = lmn_model_from_config(cfg, ds->channels, ds->height, ds->width,
-                                              ds->num_classes, &spec, &t->model_name);
-    if (status == LMN_OK)
-        status = lmn_network_create(t->backend, &spec, ds->channels, ds->height, ds->width, &t->net);
-    lmn_model_spec_free(&spec);
+    const lmn_layer_shape input = {.c = ds->channels, .h = ds->height, .w = ds->width, .d = ds->depth};
+    lmn_status status = lmn_model_from_config_shape(cfg, input, lmn_task_output_count(&t->settings.task, ds),
+                                                    &spec, &t->model_name);
+    if (status == LMN_OK) {
+        status = lmn_network_create_shape(t->backend, &spec, input, &t->net);
+        lmn_model_spec_free(&spec);
+    }
+    if (status == LMN_ERR_SHAPE) {
+        /* Name the data: a 2-D model fed volumes (or the reverse) fails in a layer. */
+        char shape[96];
+        lmn_dataset_describe_shape(ds, shape, sizeof shape);
+        return lmn_fail_context(status, "data '%s' gives %s samples (%s)", ds->name,
+                                ds->depth > 0 ? "3-D" : "2-D", shape);
+    }
     LMN_TRY(status);
-    if (t->net->num_outputs != ds->num_classes)
-        return lmn_fail(LMN_ERR_SHAPE, "the model outputs %d values per sample but %s has %d "
-                        "classes", t->net->num_outputs, ds->name, ds->num_classes);
+    LMN_TRY(lmn_task_check_network(t));
     lmn_network_init_params(t->net, t->settings.seed);
     return t->settings.profile ? lmn_network_enable_profile(t->net) : LMN_OK;
 }
@@ -98,13 +116,16 @@ static lmn_status build_optimizer(lmn_trainer *t)
 static lmn_status allocate_buffers(lmn_trainer *t)
 {
     const lmn_train_settings *s = &t->settings;
+    const int largest = t->federated ? s->batch_size : lmn_epoch_control_max_batch_size(&t->epoch_control);
     const int local_batch = t->federated ? s->batch_size
-                                         : (s->batch_size + t->comm->size - 1) / t->comm->size;
+                                         : (largest + t->comm->size - 1) / t->comm->size;
     t->batch_capacity = local_batch > s->eval_batch_size ? local_batch : s->eval_batch_size;
     const size_t sample = (size_t)lmn_dataset_sample_size(t->train_set);
     LMN_TRY(lmn_alloc_floats(&t->inputs, sample * (size_t)t->batch_capacity, "input batch"));
-    LMN_TRY(lmn_alloc_floats(&t->dlogits, (size_t)t->net->num_outputs * (size_t)t->batch_capacity,
-                             "output gradients"));
+    /* The second half holds a regression batch's targets
+     * (lmn_task_target_buffer). */
+    LMN_TRY(lmn_alloc_floats(&t->dlogits, 2 * (size_t)t->net->num_outputs * (size_t)t->batch_capacity,
+                             "output gradients and targets"));
     LMN_TRY(lmn_alloc_bytes((void **)&t->labels, sizeof(int32_t) * (size_t)t->batch_capacity, "labels"));
     return lmn_alloc_bytes((void **)&t->order, sizeof(uint32_t) * (size_t)t->train_set->count,
                            "epoch order");
@@ -139,6 +160,7 @@ static lmn_status setup(lmn_trainer *t, lmn_cfg *cfg, const char *out_dir)
     lmn_comm *comm = t->comm;
     lmn_status status = t->federated ? lmn_fl_settings_read(cfg, &t->settings, &t->fl)
                                      : lmn_train_settings_read(cfg, &t->settings);
+    if (status == LMN_OK && !t->federated) status = lmn_epoch_control_init(&t->epoch_control, &t->settings);
     LMN_TRY(lmn_comm_agree(comm, status));
     t->threads = choose_threads(t, t->log);
     omp_set_num_threads(t->threads);
@@ -154,6 +176,9 @@ static lmn_status setup(lmn_trainer *t, lmn_cfg *cfg, const char *out_dir)
      * the same model whatever its RNG or library versions. */
     LMN_TRY(lmn_comm_broadcast(comm, t->net->params, t->net->param_count, 0));
     LMN_TRY(lmn_comm_broadcast(comm, t->net->state, t->net->state_count, 0));
+    if (!t->federated)
+        LMN_TRY(lmn_sync_create(&t->settings.parallel, t->net, t->optimizer, comm,
+                                t->settings.batch_size, &t->sync));
     comm->bytes_sent = comm->seconds = 0.0;
     return lmn_comm_agree(comm, open_outputs(t, cfg, out_dir));
 }
@@ -195,6 +220,7 @@ void lmn_trainer_free(lmn_trainer *t)
     if (t->metrics) lmn_metrics_close(t->metrics);
     free(t->out_dir);
     lmn_free(t->config_yaml);
+    lmn_sync_free(t->sync);
     lmn_optimizer_free(t->optimizer);
     lmn_network_free(t->net);
     lmn_backend_destroy(t->backend);
@@ -264,41 +290,68 @@ static lmn_status local_gradient(lmn_trainer *t, int64_t step, int global, doubl
     const float *logits = NULL;
     const uint64_t noise_key = lmn_rng_stream_id((uint64_t)t->global_step, (uint64_t)t->comm->rank);
     LMN_TRY(lmn_network_forward(net, count, images, true, noise_key, &logits));
-    int64_t hits = 0;
-    *loss = lmn_softmax_xent(logits, labels, count, net->num_outputs, 1.0f / (float)global,
-                             t->dlogits, &hits);
-    *correct = (double)hits;
+    /* The batch's samples, for regression targets: the same slice the reader took. */
+    int64_t first = 0;
+    int slice = 0;
+    lmn_epoch_plan_rank_slice(&t->plan, step, t->comm->rank, t->comm->size, &first, &slice);
+    LMN_TRY(lmn_task_batch_loss(t, t->order + first, count, logits, labels, 1.0f / (float)global,
+                                loss, correct));
     return lmn_network_backward(net, t->dlogits);
+}
+
+/* The loss, hit count and stop flag of a step are summed by a small
+ * non-blocking reduction that completes while the sync policy works. */
+typedef struct step_scalars {
+    double values[3]; /* loss sum, hits, stop requests */
+    MPI_Request request;
+} step_scalars;
+
+static lmn_status start_scalars(lmn_trainer *t, double loss, double correct, step_scalars *s)
+{
+    *s = (step_scalars){{loss, correct, lmn_stop_requested() ? 1.0 : 0.0}, MPI_REQUEST_NULL};
+    if (MPI_Iallreduce(MPI_IN_PLACE, s->values, 3, MPI_DOUBLE, MPI_SUM, t->comm->comm,
+                       &s->request) != MPI_SUCCESS)
+        return lmn_fail(LMN_ERR_MPI, "MPI_Iallreduce of the step's loss failed");
+    return LMN_OK;
+}
+
+static lmn_status finish_scalars(step_scalars *s)
+{
+    if (MPI_Wait(&s->request, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+        return lmn_fail(LMN_ERR_MPI, "MPI_Wait for the step's loss failed");
+    return LMN_OK;
+}
+
+/* The schedule's position counts epochs of the current length (the batch
+ * size, and with it the steps per epoch, may change between epochs). */
+static double epoch_lr(const lmn_trainer *t, int epoch, int64_t step, int64_t steps_per_epoch)
+{
+    return lmn_lr_at(&t->settings.schedule, (int64_t)epoch * steps_per_epoch + step, steps_per_epoch) *
+           t->lr_factor;
 }
 
 static lmn_status train_step(lmn_trainer *t, const lmn_epoch_plan *plan, int64_t step,
                              uint64_t epoch, int64_t steps_per_epoch, step_totals *totals)
 {
-    (void)epoch;
-    lmn_network *net = t->net;
     int64_t first = 0;
     const int global = lmn_epoch_plan_batch(plan, step, &first);
     double loss, correct;
     LMN_TRY(local_gradient(t, step, global, &loss, &correct));
-    /* The loss and hit count ride along in the gradient buffer's two spare
-     * slots: one reduction per step instead of two. */
-    net->grads[net->param_count] = (float)loss;
-    net->grads[net->param_count + 1] = (float)correct;
-    net->grads[net->param_count + 2] = lmn_stop_requested() ? 1.0f : 0.0f;
-    LMN_TRY(lmn_comm_allreduce_sum(t->comm, net->grads, net->param_count + 3));
+    step_scalars scalars;
+    LMN_TRY(start_scalars(t, loss, correct, &scalars));
+    const double lr = epoch_lr(t, (int)epoch, step, steps_per_epoch);
+    const lmn_status status = lmn_sync_step(t->sync, lr);
+    LMN_TRY(finish_scalars(&scalars));
+    LMN_TRY(status);
     /* A stop signal on any rank stops every rank after this same step. */
-    t->stopped = net->grads[net->param_count + 2] > 0.0f;
-    const double step_loss = net->grads[net->param_count];
+    t->stopped = scalars.values[2] > 0.0;
+    const double step_loss = scalars.values[0];
     if (!isfinite(step_loss))
         return lmn_fail(LMN_ERR_NUMERIC, "training diverged: the loss is %g at epoch %d, step %lld "
                         "(learning rate %g); lower optimizer.lr or check the data",
-                        step_loss, (int)epoch + 1, (long long)step + 1,
-                        lmn_lr_at(&t->settings.schedule, t->global_step, steps_per_epoch));
-    const double lr = lmn_lr_at(&t->settings.schedule, t->global_step, steps_per_epoch);
-    lmn_optimizer_update(t->optimizer, net->params, net->grads, lr, 0, net->param_count);
-    lmn_optimizer_finish_step(t->optimizer);
+                        step_loss, (int)epoch + 1, (long long)step + 1, lr);
     totals->loss += step_loss;
-    totals->correct += net->grads[net->param_count + 1];
+    totals->correct += scalars.values[1];
     totals->samples += global;
     t->global_step++;
     return LMN_OK;
@@ -335,6 +388,17 @@ static void count_classes(const float *logits, const int32_t *labels, int n, int
 lmn_status lmn_trainer_evaluate_classes(lmn_trainer *t, double *loss, double *accuracy,
                                         int64_t *class_correct, int64_t *class_total)
 {
+    if (t->settings.task.kind == LMN_TASK_REGRESSION) {
+        /* No classes: the loss, and MSE / MAE / PSNR in settings.task.evaluated. */
+        lmn_regression_metrics m;
+        LMN_TRY(lmn_task_evaluate_regression(t, &m));
+        *loss = m.loss;
+        *accuracy = NAN;
+        const size_t classes = (size_t)t->net->num_outputs;
+        if (class_correct) memset(class_correct, 0, classes * sizeof *class_correct);
+        if (class_total) memset(class_total, 0, classes * sizeof *class_total);
+        return LMN_OK;
+    }
     const lmn_dataset *test = t->test_set;
     const int batch = t->settings.eval_batch_size, classes = t->net->num_outputs;
     const int64_t batches = (test->count + batch - 1) / batch;
@@ -387,7 +451,8 @@ typedef struct epoch_record {
     int epoch;
     double lr, train_loss, train_acc, test_loss, test_acc;
     double seconds, train_seconds, eval_seconds, elapsed_seconds, images_per_second;
-    double comm_bytes, comm_seconds, data_wait_seconds;
+    double comm_bytes, comm_seconds, exposed_comm_seconds, data_wait_seconds;
+    int batch_size;
 } epoch_record;
 
 static lmn_status write_metrics(lmn_trainer *t, const epoch_record *r)
@@ -398,11 +463,16 @@ static lmn_status write_metrics(lmn_trainer *t, const epoch_record *r)
     LMN_TRY(lmn_metrics_int(m, "epoch", r->epoch));
     LMN_TRY(lmn_metrics_int(m, "step", t->global_step));
     LMN_TRY(lmn_metrics_double(m, "lr", r->lr));
+    LMN_TRY(lmn_metrics_int(m, "batch_size", r->batch_size));
     LMN_TRY(lmn_metrics_double(m, "train_loss", r->train_loss));
-    LMN_TRY(lmn_metrics_double(m, "train_acc", r->train_acc));
+    const bool regression = t->settings.task.kind == LMN_TASK_REGRESSION;
+    if (!regression) LMN_TRY(lmn_metrics_double(m, "train_acc", r->train_acc));
     if (t->settings.eval) {
         LMN_TRY(lmn_metrics_double(m, "test_loss", r->test_loss));
-        LMN_TRY(lmn_metrics_double(m, "test_acc", r->test_acc));
+        if (regression)
+            LMN_TRY(lmn_task_write_metrics(&t->settings.task, m));
+        else
+            LMN_TRY(lmn_metrics_double(m, "test_acc", r->test_acc));
     }
     LMN_TRY(lmn_metrics_double(m, "seconds", r->seconds));
     LMN_TRY(lmn_metrics_double(m, "train_seconds", r->train_seconds));
@@ -411,10 +481,23 @@ static lmn_status write_metrics(lmn_trainer *t, const epoch_record *r)
     LMN_TRY(lmn_metrics_double(m, "images_per_second", r->images_per_second));
     LMN_TRY(lmn_metrics_double(m, "comm_bytes", r->comm_bytes));
     LMN_TRY(lmn_metrics_double(m, "comm_seconds", r->comm_seconds));
+    LMN_TRY(lmn_metrics_double(m, "exposed_comm_seconds", r->exposed_comm_seconds));
+    LMN_TRY(lmn_metrics_string(m, "strategy", lmn_strategy_name(t->settings.parallel.strategy)));
+    LMN_TRY(lmn_metrics_string(m, "wire", lmn_wire_name(t->settings.parallel.wire)));
+    double policy_value = 0.0;
+    const char *policy_state = lmn_sync_state_name(t->sync, &policy_value);
+    if (policy_state) LMN_TRY(lmn_metrics_double(m, policy_state, policy_value));
     LMN_TRY(lmn_metrics_double(m, "data_wait_seconds", r->data_wait_seconds));
     LMN_TRY(lmn_metrics_int(m, "ranks", t->comm->size));
     LMN_TRY(lmn_metrics_int(m, "threads", t->threads));
     return lmn_metrics_end(m);
+}
+
+/* Checkpoints of data-parallel runs carry the epoch controller's state
+ * followed by the sync policy's. */
+static int policy_state_count(const lmn_trainer *t)
+{
+    return t->sync ? LMN_EPOCH_CONTROL_STATE + (int)lmn_sync_state_count(t->sync) : 0;
 }
 
 lmn_status lmn_trainer_checkpoint(lmn_trainer *t)
@@ -422,13 +505,21 @@ lmn_status lmn_trainer_checkpoint(lmn_trainer *t)
     if (!t->out_dir) return lmn_fail(LMN_ERR_ARG, "no output directory to checkpoint into");
     /* All ranks must hold the same model in the file; averaging statistics
      * that are already equal changes nothing. */
+    if (t->sync) LMN_TRY(lmn_sync_settle(t->sync));
     LMN_TRY(average_running_stats(t));
+    double policy_state[LMN_EPOCH_CONTROL_STATE + 8];
+    const int policy_count = policy_state_count(t);
+    if (t->sync) {
+        lmn_epoch_control_save(&t->epoch_control, policy_state);
+        lmn_sync_state_save(t->sync, policy_state + LMN_EPOCH_CONTROL_STATE);
+    }
     lmn_status status = LMN_OK;
     if (t->comm->rank == 0) {
         char path[4096];
         lmn_checkpoint_name(path, sizeof path, t->out_dir, t->global_step);
         t->resumed.ranks = t->comm->size;
-        status = lmn_checkpoint_save(path, t->net, t->optimizer, &t->resumed, t->config_yaml, NULL, 0);
+        status = lmn_checkpoint_save(path, t->net, t->optimizer, &t->resumed, t->config_yaml,
+                                     policy_state, policy_count);
         if (status == LMN_OK) status = lmn_checkpoint_prune(t->out_dir, t->settings.keep_checkpoints);
         if (status == LMN_OK && t->log) fprintf(t->log, "lamina: checkpoint %s\n", path);
     }
@@ -495,7 +586,14 @@ lmn_status lmn_trainer_resume(lmn_trainer *t, const char *from)
         return LMN_OK;
     }
     /* Every rank reads the same file: no broadcast needed. */
-    lmn_status status = lmn_checkpoint_load(path, t->net, t->optimizer, &t->resumed, NULL, 0);
+    double policy_state[LMN_EPOCH_CONTROL_STATE + 8];
+    const int policy_count = policy_state_count(t);
+    lmn_status status = lmn_checkpoint_load(path, t->net, t->optimizer, &t->resumed,
+                                            policy_count > 0 ? policy_state : NULL, policy_count);
+    if (status == LMN_OK && t->sync) {
+        status = lmn_epoch_control_restore(&t->epoch_control, policy_state);
+        lmn_sync_state_restore(t->sync, policy_state + LMN_EPOCH_CONTROL_STATE);
+    }
     if (status != LMN_OK) status = lmn_fail_context(status, "cannot resume from '%s'", path);
     LMN_TRY(lmn_comm_agree(t->comm, status));
     t->global_step = t->resumed.global_step;
@@ -519,11 +617,23 @@ static bool checkpoint_due(const lmn_trainer *t, bool epoch_end, int epoch)
     return s->checkpoint_every_steps > 0 && t->global_step % s->checkpoint_every_steps == 0;
 }
 
+/* Steps left in the run if later epochs keep this epoch's batch size. */
+static double remaining_steps(const lmn_trainer *t, const lmn_epoch_plan *plan, int epoch,
+                             int64_t step, int64_t total_steps)
+{
+    const double by_epochs = (double)(plan->steps - step - 1) +
+                             (double)plan->steps * (t->settings.epochs - epoch - 1);
+    const double by_limit = (double)(total_steps - t->global_step);
+    return by_epochs < by_limit ? by_epochs : by_limit;
+}
+
 static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *plan,
                             double run_start, int64_t total_steps, bool *finished)
 {
     const lmn_train_settings *s = &t->settings;
-    const double start = lmn_now(), comm_bytes = t->comm->bytes_sent, comm_seconds = t->comm->seconds;
+    const double start = lmn_now();
+    lmn_sync_totals before;
+    lmn_sync_totals_get(t->sync, &before);
     lmn_epoch_order(t->train_set->count, s->seed, (uint64_t)epoch, s->shuffle, t->order);
     t->epoch = epoch;
     t->data_wait_seconds = 0.0;
@@ -543,8 +653,9 @@ static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *pla
         const double elapsed = lmn_now() - start;
         lmn_progress_step(&t->progress, epoch + 1, s->epochs, step + 1, plan->steps,
                           totals.loss / totals.samples, totals.correct / totals.samples,
-                          (double)(step + 1 - first_step) * s->batch_size / elapsed,
-                          elapsed / (double)(step + 1 - first_step) * (double)(total_steps - t->global_step));
+                          (double)(step + 1 - first_step) * t->batch_size / elapsed,
+                          elapsed / (double)(step + 1 - first_step) *
+                              remaining_steps(t, plan, epoch, step, total_steps));
         if (step + 1 < plan->steps && (t->stopped || checkpoint_due(t, false, epoch))) {
             t->resumed = (lmn_checkpoint_progress){
                 .epoch = epoch, .step_in_epoch = step + 1, .global_step = t->global_step,
@@ -556,17 +667,22 @@ static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *pla
     }
     if (t->prefetcher) lmn_prefetcher_stop(t->prefetcher);
     if (t->stopped && step < plan->steps) return LMN_OK;
-    *finished = t->global_step >= total_steps;
+    *finished = t->global_step >= total_steps || epoch + 1 >= s->epochs;
     epoch_record r = {.epoch = epoch + 1, .test_loss = -1.0, .test_acc = -1.0};
     r.train_seconds = lmn_now() - start;
-    r.lr = lmn_lr_at(&s->schedule, t->global_step > 0 ? t->global_step - 1 : 0, plan->steps);
+    r.lr = epoch_lr(t, epoch, step > 0 ? step - 1 : 0, plan->steps);
+    r.batch_size = t->batch_size;
     r.train_loss = totals.samples > 0 ? totals.loss / totals.samples : 0.0;
     r.train_acc = totals.samples > 0 ? totals.correct / totals.samples : 0.0;
-    r.images_per_second = (double)(step - first_step) * s->batch_size /
+    r.images_per_second = (double)(step - first_step) * t->batch_size /
                           (r.train_seconds > 0 ? r.train_seconds : 1e-9);
+    LMN_TRY(lmn_sync_settle(t->sync));
     LMN_TRY(average_running_stats(t));
-    r.comm_bytes = t->comm->bytes_sent - comm_bytes;
-    r.comm_seconds = t->comm->seconds - comm_seconds;
+    lmn_sync_totals after;
+    lmn_sync_totals_get(t->sync, &after);
+    r.comm_bytes = after.bytes - before.bytes;
+    r.comm_seconds = after.seconds - before.seconds;
+    r.exposed_comm_seconds = after.exposed_seconds - before.exposed_seconds;
     r.data_wait_seconds = t->data_wait_seconds;
     const double eval_start = lmn_now();
     if (s->eval) LMN_TRY(lmn_trainer_evaluate(t, &r.test_loss, &r.test_acc));
@@ -577,10 +693,16 @@ static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *pla
     if (t->log) {
         const lmn_epoch_summary summary = {r.epoch, s->epochs, r.train_loss, r.train_acc,
                                            r.test_loss, r.test_acc, r.images_per_second, r.seconds,
-                                           per_step * (double)(total_steps - t->global_step)};
+                                           per_step * remaining_steps(t, plan, epoch, plan->steps - 1,
+                                                                      total_steps)};
         lmn_progress_epoch(&t->progress, &summary);
     }
     LMN_TRY(lmn_comm_agree(t->comm, write_metrics(t, &r)));
+    if (lmn_epoch_control_end(&t->epoch_control, epoch, r.train_loss) && t->log) {
+        char change[128];
+        lmn_epoch_control_describe(&t->epoch_control, change, sizeof change);
+        fprintf(t->log, "lamina: from epoch %d: %s\n", epoch + 2, change);
+    }
     if (t->stopped || checkpoint_due(t, true, epoch) || (*finished && s->checkpoint_every > 0)) {
         t->resumed = (lmn_checkpoint_progress){.epoch = epoch + 1, .global_step = t->global_step,
                                                .elapsed_seconds = r.elapsed_seconds};
@@ -609,11 +731,10 @@ static void report_profile(const lmn_trainer *t)
             1e3 * backward / steps);
 }
 
-lmn_status lmn_trainer_run(lmn_trainer *t)
+/* The prefetcher holds batches of the largest local batch the run can use. */
+static lmn_status prepare_reader(lmn_trainer *t)
 {
     const lmn_train_settings *s = &t->settings;
-    LMN_TRY(lmn_epoch_plan_make(t->train_set->count, s->batch_size, s->drop_last, &t->plan));
-    const lmn_epoch_plan plan = t->plan;
     t->reader = read_step;
     t->reader_ctx = t;
     if (s->data.read_delay_ms > 0.0) {
@@ -621,25 +742,43 @@ lmn_status lmn_trainer_run(lmn_trainer *t)
         t->reader = lmn_slow_reader;
         t->reader_ctx = &t->slow_reader;
     }
-    if (s->data.prefetch_samples > 0 && !t->prefetcher) {
-        const int local = (s->batch_size + t->comm->size - 1) / t->comm->size;
-        const int depth = s->data.prefetch_samples / local > 1 ? s->data.prefetch_samples / local : 1;
-        LMN_TRY(lmn_prefetcher_create(t->reader, t->reader_ctx,
-                                      (size_t)local * (size_t)lmn_dataset_sample_size(t->train_set),
-                                      local, depth, &t->prefetcher));
-    }
-    if (plan.steps == 0)
-        return lmn_fail(LMN_ERR_CONFIG, "train.batch_size %d is larger than the %lld training "
-                        "samples and train.drop_last is set: no step to run",
-                        s->batch_size, (long long)t->train_set->count);
-    int64_t total_steps = plan.steps * s->epochs;
-    if (s->max_steps > 0 && s->max_steps < total_steps) total_steps = s->max_steps;
+    if (s->data.prefetch_samples <= 0 || t->prefetcher) return LMN_OK;
+    const int largest = lmn_epoch_control_max_batch_size(&t->epoch_control);
+    const int local = (largest + t->comm->size - 1) / t->comm->size;
+    const int depth = s->data.prefetch_samples / local > 1 ? s->data.prefetch_samples / local : 1;
+    return lmn_prefetcher_create(t->reader, t->reader_ctx,
+                                 (size_t)local * (size_t)lmn_dataset_sample_size(t->train_set), local,
+                                 depth, &t->prefetcher);
+}
+
+/* The epoch's batch size and learning-rate factor (train.batch_schedule,
+ * optimizer.schedule two_phase) and its plan of steps. */
+static lmn_status begin_epoch(lmn_trainer *t, int epoch)
+{
+    const lmn_train_settings *s = &t->settings;
+    lmn_epoch_control_begin(&t->epoch_control, epoch, &t->batch_size, &t->lr_factor);
+    LMN_TRY(lmn_epoch_plan_make(t->train_set->count, t->batch_size, s->drop_last, &t->plan));
+    if (t->plan.steps == 0)
+        return lmn_fail(LMN_ERR_CONFIG, "the global batch of %d (train.batch_size or "
+                        "train.batch_schedule) is larger than the %lld training samples and "
+                        "train.drop_last is set: no step to run", t->batch_size,
+                        (long long)t->train_set->count);
+    return LMN_OK;
+}
+
+lmn_status lmn_trainer_run(lmn_trainer *t)
+{
+    const lmn_train_settings *s = &t->settings;
+    LMN_TRY(prepare_reader(t));
+    const int64_t total_steps = s->max_steps > 0 ? s->max_steps : INT64_MAX;
     LMN_TRY(lmn_comm_agree(t->comm, lmn_trainer_open_metrics(t)));
     if (t->log) lmn_progress_start(&t->progress, t->log);
     const double run_start = lmn_now();
     bool finished = t->global_step >= total_steps;
-    for (int epoch = (int)t->resumed.epoch; epoch < s->epochs && !finished && !t->stopped; epoch++)
-        LMN_TRY(run_epoch(t, epoch, &plan, run_start, total_steps, &finished));
+    for (int epoch = (int)t->resumed.epoch; epoch < s->epochs && !finished && !t->stopped; epoch++) {
+        LMN_TRY(begin_epoch(t, epoch));
+        LMN_TRY(run_epoch(t, epoch, &t->plan, run_start, total_steps, &finished));
+    }
     if (t->stopped && t->log)
         fprintf(t->log, "lamina: stopped by signal after step %lld; checkpoint written, resume with "
                 "--resume auto\n", (long long)t->global_step);

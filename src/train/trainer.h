@@ -33,6 +33,10 @@ typedef struct lmn_trainer {
     lmn_dataset *train_set, *test_set;
     lmn_network *net;
     lmn_optimizer *optimizer;
+    struct lmn_sync *sync;   /* data parallel: the sync policy (NULL in fl) */
+    lmn_epoch_control epoch_control; /* batch size and lr factor per epoch */
+    int batch_size;          /* the current epoch's global batch */
+    double lr_factor;        /* the current epoch's learning-rate multiplier */
     uint32_t *order;         /* the epoch's visiting order */
     float *inputs, *dlogits;
     int32_t *labels;

@@ -50,6 +50,19 @@ static inline float *lmn_kt_random(size_t count, uint64_t seed)
     return x;
 }
 
+/* Distinct values 0.01 apart in random order, so a 1e-3 finite-difference
+ * step never changes which element a max pool picks. */
+static inline void lmn_kt_fill_distinct(float *x, size_t count, uint64_t seed)
+{
+    uint32_t *perm = NULL;
+    CHECK_OK(lmn_alloc_bytes((void **)&perm, count * sizeof(uint32_t), "permutation"));
+    if (!perm) return;
+    lmn_rng rng = lmn_rng_make(seed, 0);
+    lmn_rng_permutation(&rng, perm, count);
+    for (size_t i = 0; i < count; i++) x[i] = 0.01f * (float)perm[i] - 0.005f * (float)count;
+    lmn_free(perm);
+}
+
 /* sum_i a[i] * b[i] in double: the usual scalar objective sum(y * R). */
 static inline double lmn_kt_dot(const float *a, const float *b, size_t count)
 {
@@ -169,6 +182,45 @@ static inline lmn_op *lmn_kt_linear(lmn_backend *be, const lmn_linear_params *p,
     lmn_op *op = NULL;
     CHECK_OK(be->linear_create(be, p, in, &op, out));
     return op;
+}
+
+static inline lmn_op *lmn_kt_conv3d(lmn_backend *be, const lmn_conv3d_params *p,
+                                    const lmn_act_desc *in, lmn_act_desc *out)
+{
+    lmn_op *op = NULL;
+    CHECK_OK(be->conv3d_create(be, p, in, &op, out));
+    return op;
+}
+
+static inline lmn_op *lmn_kt_pool3d(lmn_backend *be, const lmn_pool3d_params *p,
+                                    const lmn_act_desc *in, lmn_act_desc *out,
+                                    size_t *workspace_bytes)
+{
+    lmn_op *op = NULL;
+    CHECK_OK(be->pool3d_create(be, p, in, &op, out, workspace_bytes));
+    return op;
+}
+
+static inline lmn_op *lmn_kt_upsample(lmn_backend *be, const lmn_upsample_params *p,
+                                      const lmn_act_desc *in, lmn_act_desc *out)
+{
+    lmn_op *op = NULL;
+    CHECK_OK(be->upsample_create(be, p, in, &op, out));
+    return op;
+}
+
+/* The dense desc (NCHW, or NCDHW when d > 0) of desc's logical shape. */
+static inline lmn_act_desc lmn_kt_dense_like(const lmn_act_desc *desc)
+{
+    return desc->d > 0 ? lmn_act_dense3d(desc->n, desc->c, desc->d, desc->h, desc->w)
+                       : lmn_act_dense(desc->n, desc->c, desc->h, desc->w);
+}
+
+/* Number of weights of a conv3d op: OIDHW. */
+static inline size_t lmn_kt_conv3d_weights(const lmn_conv3d_params *p, const lmn_act_desc *in)
+{
+    return (size_t)p->out_channels * (size_t)in->c * (size_t)p->kernel_d *
+           (size_t)p->kernel_h * (size_t)p->kernel_w;
 }
 
 /* Number of weights of a conv op: OIHW. */

@@ -1,14 +1,18 @@
 /* dnnl batchnorm equals the ref batchnorm: training forward (output, batch
  * mean and biased variance), inference forward with given statistics, and
  * backward (dx, dgamma, dbeta), with and without fused ReLU, from dense and
- * blocked (padded-channel) inputs. */
+ * blocked (padded-channel) inputs, 2-D (NCHW) and 3-D (NCDHW). Also: the
+ * ref batchnorm of a 3-D input equals the 2-D one with the depth folded
+ * into the height (statistics are over everything but the channel). */
 #include <stdio.h>
+#include <string.h>
 
 #include "test_dnnl_common.h"
 
 typedef struct bn_case {
     int n, c, h, w;
     bool fuse_relu, blocked_input;
+    int d; /* 0: 2-D */
 } bn_case;
 
 typedef struct bn_buffers {
@@ -39,17 +43,22 @@ static void free_inputs(bn_buffers *b)
 static void run_case(lmn_backend *ref, lmn_backend *dnnl, const bn_case *t, uint64_t seed)
 {
     char name[96];
-    snprintf(name, sizeof name, "N=%d C=%d %dx%d relu=%d blocked=%d", t->n, t->c, t->h, t->w,
-             t->fuse_relu, t->blocked_input);
+    snprintf(name, sizeof name, "N=%d C=%d D=%d %dx%d relu=%d blocked=%d", t->n, t->c, t->d,
+             t->h, t->w, t->fuse_relu, t->blocked_input);
     const lmn_batchnorm_params p = {.epsilon = 1e-5f, .fuse_relu = t->fuse_relu};
     lmn_op *producer = NULL;
-    const lmn_act_desc ref_in = lmn_act_dense(t->n, t->c, t->h, t->w);
-    const lmn_act_desc dnnl_in =
-        t->blocked_input ? lmn_dt_blocked_desc(dnnl, t->n, t->c, t->h, t->w, &producer) : ref_in;
+    const lmn_act_desc ref_in = t->d > 0 ? lmn_act_dense3d(t->n, t->c, t->d, t->h, t->w)
+                                          : lmn_act_dense(t->n, t->c, t->h, t->w);
+    lmn_act_desc dnnl_in = ref_in;
+    if (t->blocked_input && t->d > 0)
+        dnnl_in = lmn_dt_blocked_desc3d(dnnl, t->n, t->c, t->d, t->h, t->w, &producer);
+    else if (t->blocked_input)
+        dnnl_in = lmn_dt_blocked_desc(dnnl, t->n, t->c, t->h, t->w, &producer);
     lmn_act_desc ref_out, dnnl_out;
     lmn_op *ref_op = lmn_kt_batchnorm(ref, &p, &ref_in, &ref_out);
     lmn_op *dnnl_op = lmn_kt_batchnorm(dnnl, &p, &dnnl_in, &dnnl_out);
     if (!ref_op || !dnnl_op) return;
+    CHECK(ref_out.d == t->d && dnnl_out.d == t->d);
     CHECK(dnnl->same_layout(&dnnl_in, &dnnl_out));
     CHECK(dnnl_out.floats == dnnl_in.floats);
 
@@ -106,17 +115,55 @@ static void run_case(lmn_backend *ref, lmn_backend *dnnl, const bn_case *t, uint
     if (producer) dnnl->op_destroy(producer);
 }
 
+/* Folding D into H changes nothing for the ref batchnorm: bit-identical. */
+static void test_ref_3d_is_folded_2d(lmn_backend *ref)
+{
+    const lmn_batchnorm_params p = {.epsilon = 1e-5f};
+    const lmn_act_desc in3 = lmn_act_dense3d(2, 3, 4, 5, 3), in2 = lmn_act_dense(2, 3, 20, 3);
+    lmn_act_desc out3, out2;
+    lmn_op *op3 = lmn_kt_batchnorm(ref, &p, &in3, &out3);
+    lmn_op *op2 = lmn_kt_batchnorm(ref, &p, &in2, &out2);
+    if (!op3 || !op2) return;
+    CHECK(out3.d == 4 && out3.floats == in3.floats);
+    bn_buffers in = make_inputs(&in2, 91);
+    float *y3 = lmn_kt_zeros(in2.floats), *y2 = lmn_kt_zeros(in2.floats);
+    float *dx3 = lmn_kt_zeros(in2.floats), *dx2 = lmn_kt_zeros(in2.floats);
+    float *stats = lmn_kt_zeros(12); /* mean3, var3, mean2, var2 */
+    float *grads = lmn_kt_zeros(12); /* dgamma3, dbeta3, dgamma2, dbeta2 */
+    CHECK_OK(ref->batchnorm_forward_train(op3, in.x, in.gamma, in.beta, y3, stats, stats + 3));
+    CHECK_OK(ref->batchnorm_forward_train(op2, in.x, in.gamma, in.beta, y2, stats + 6,
+                                          stats + 9));
+    CHECK_OK(ref->batchnorm_backward(op3, in.x, in.dy, in.gamma, stats, stats + 3, dx3, grads,
+                                     grads + 3));
+    CHECK_OK(ref->batchnorm_backward(op2, in.x, in.dy, in.gamma, stats + 6, stats + 9, dx2,
+                                     grads + 6, grads + 9));
+    CHECK(memcmp(y3, y2, in2.floats * sizeof(float)) == 0);
+    CHECK(memcmp(dx3, dx2, in2.floats * sizeof(float)) == 0);
+    CHECK(memcmp(stats, stats + 6, 6 * sizeof(float)) == 0);
+    CHECK(memcmp(grads, grads + 6, 6 * sizeof(float)) == 0);
+    float *buffers[] = {y3, y2, dx3, dx2, stats, grads};
+    for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++) lmn_free(buffers[i]);
+    free_inputs(&in);
+    ref->op_destroy(op3);
+    ref->op_destroy(op2);
+}
+
 int main(void)
 {
     lmn_backend *ref = lmn_kt_backend("ref");
     lmn_backend *dnnl = lmn_kt_backend("dnnl");
     const bn_case cases[] = {
-        {3, 5, 11, 11, false, false}, {3, 5, 11, 11, true, true}, {2, 16, 9, 9, true, true},
-        {4, 20, 7, 5, false, true},   {2, 3, 6, 10, true, false}, {5, 32, 4, 4, false, true},
-        {8, 7, 1, 1, false, false},
+        {3, 5, 11, 11, false, false, 0}, {3, 5, 11, 11, true, true, 0},
+        {2, 16, 9, 9, true, true, 0},    {4, 20, 7, 5, false, true, 0},
+        {2, 3, 6, 10, true, false, 0},   {5, 32, 4, 4, false, true, 0},
+        {8, 7, 1, 1, false, false, 0},
+        /* 3-D */
+        {2, 5, 5, 4, false, false, 3}, {2, 5, 4, 5, true, true, 3}, {3, 16, 3, 3, true, true, 5},
+        {2, 20, 4, 3, false, true, 2},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         run_case(ref, dnnl, &cases[i], 3000 + 10 * i);
+    test_ref_3d_is_folded_2d(ref);
     lmn_backend_destroy(ref);
     lmn_backend_destroy(dnnl);
     return lmn_test_summary("test_dnnl_batchnorm");

@@ -1,4 +1,6 @@
-/* Element-wise kernels: ReLU, add, accumulate (with aliasing), and
+/* Element-wise kernels: ReLU, leaky ReLU and residual scaling (values,
+ * aliasing, zero padding kept, gradients against finite differences), add,
+ * accumulate (with aliasing), and
  * dropout (reproducible masks, rate 0 identity, kept fraction, scaling,
  * thread-count independence, backward). */
 #include <omp.h>
@@ -123,9 +125,89 @@ static void test_dropout_backward(void)
     lmn_free(t.x), lmn_free(t.y), lmn_free(t.r), lmn_free(t.mask), lmn_free(dx);
 }
 
+static void test_leaky_relu(void)
+{
+    float x[6] = {-2, 0, 0.5f, 3, -1e-9f, -0.25f};
+    const float want[6] = {-0.2f, 0, 0.5f, 3, -1e-10f, -0.025f};
+    float y[6];
+    lmn_leaky_relu_forward(x, y, 6, 0.1f);
+    lmn_kt_check_close(y, want, 6, 1e-7, "leaky relu forward");
+    float dy[6] = {1, 2, 3, 4, 5, 6};
+    const float want_dx[6] = {0.1f, 0.2f, 3, 4, 0.5f, 0.6f}; /* x = 0 takes the slope */
+    float dx[6];
+    lmn_leaky_relu_backward(x, dy, dx, 6, 0.1f);
+    lmn_kt_check_close(dx, want_dx, 6, 1e-7, "leaky relu backward (from the input x)");
+    lmn_leaky_relu_backward(x, dy, dy, 6, 0.1f); /* dx aliases dy */
+    lmn_kt_check_close(dy, want_dx, 6, 1e-7, "leaky relu backward in place");
+    lmn_leaky_relu_forward(x, x, 6, 0.1f);
+    lmn_kt_check_close(x, want, 6, 1e-7, "leaky relu forward in place");
+    /* slope 0 is ReLU; padding (x = 0, dy = 0) stays zero */
+    const float zeros[4] = {0, 0, 0, 0};
+    float pad[4] = {0, 0, 0, 0}, out[4] = {1, 1, 1, 1};
+    lmn_leaky_relu_forward(pad, out, 4, 0.3f);
+    lmn_kt_check_close(out, zeros, 4, 0, "leaky relu keeps padding zero");
+    lmn_leaky_relu_backward(pad, pad, out, 4, 0.3f);
+    lmn_kt_check_close(out, zeros, 4, 0, "leaky relu backward keeps padding zero");
+}
+
+static void test_scale(void)
+{
+    float x[4] = {1, -2, 0, 0.5f}, y[4];
+    const float want[4] = {0.2f, -0.4f, 0, 0.1f};
+    lmn_scale_forward(x, y, 4, 0.2f);
+    lmn_kt_check_close(y, want, 4, 1e-7, "scale forward");
+    lmn_scale_backward(x, y, 4, 0.2f); /* dx = factor * dy */
+    lmn_kt_check_close(y, want, 4, 1e-7, "scale backward");
+    lmn_scale_forward(x, x, 4, 0.2f);
+    lmn_kt_check_close(x, want, 4, 1e-7, "scale forward in place");
+    float dy[4] = {1, -2, 0, 0.5f};
+    lmn_scale_backward(dy, dy, 4, 0.2f);
+    lmn_kt_check_close(dy, want, 4, 1e-7, "scale backward in place");
+}
+
+/* Gradients of sum(f(x) * R) against central differences (x kept away
+ * from the leaky ReLU kink, so a 1e-3 step never crosses it). */
+typedef struct pointwise_case {
+    float *x, *y, *r;
+    size_t count;
+    int op; /* 0: leaky relu, 1: scale */
+} pointwise_case;
+
+static double pointwise_objective(void *ctx)
+{
+    pointwise_case *t = ctx;
+    if (t->op == 0)
+        lmn_leaky_relu_forward(t->x, t->y, t->count, 0.2f);
+    else
+        lmn_scale_forward(t->x, t->y, t->count, -0.7f);
+    return lmn_kt_dot(t->y, t->r, t->count);
+}
+
+static void test_pointwise_gradients(void)
+{
+    enum { COUNT = 257 };
+    for (int op = 0; op < 2; op++) {
+        pointwise_case t = {lmn_kt_random(COUNT, 40 + op), lmn_kt_zeros(COUNT),
+                            lmn_kt_random(COUNT, 50 + op), COUNT, op};
+        for (size_t i = 0; i < COUNT; i++)
+            if (fabsf(t.x[i]) < 0.01f) t.x[i] = 0.5f;
+        float *dx = lmn_kt_zeros(COUNT);
+        if (op == 0)
+            lmn_leaky_relu_backward(t.x, t.r, dx, COUNT, 0.2f);
+        else
+            lmn_scale_backward(t.r, dx, COUNT, -0.7f);
+        lmn_kt_check_grad(pointwise_objective, &t, t.x, COUNT, dx, 1e-3f, 1e-3,
+                          op == 0 ? "leaky relu gradient" : "scale gradient");
+        lmn_free(t.x), lmn_free(t.y), lmn_free(t.r), lmn_free(dx);
+    }
+}
+
 int main(void)
 {
     test_relu();
+    test_leaky_relu();
+    test_scale();
+    test_pointwise_gradients();
     test_add_accumulate();
     test_dropout_masks();
     test_dropout_backward();

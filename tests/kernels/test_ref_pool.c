@@ -100,17 +100,6 @@ static void test_errors(lmn_backend *be)
     be->op_destroy(op);
 }
 
-/* Distinct values 0.01 apart, so a 1e-3 step never changes a max. */
-static void fill_distinct(float *x, size_t count, uint64_t seed)
-{
-    uint32_t *perm = NULL;
-    CHECK_OK(lmn_alloc_bytes((void **)&perm, count * sizeof(uint32_t), "permutation"));
-    lmn_rng rng = lmn_rng_make(seed, 0);
-    lmn_rng_permutation(&rng, perm, count);
-    for (size_t i = 0; i < count; i++) x[i] = 0.01f * (float)perm[i] - 0.005f * (float)count;
-    lmn_free(perm);
-}
-
 static void check_gradient(lmn_backend *be, lmn_pool2d_params p, lmn_act_desc in,
                            uint64_t seed, const char *what)
 {
@@ -119,7 +108,7 @@ static void check_gradient(lmn_backend *be, lmn_pool2d_params p, lmn_act_desc in
     t.op = lmn_kt_pool(be, &p, &t.in, &t.out, &ws_bytes);
     if (!t.op) return;
     t.x = lmn_kt_zeros(in.floats);
-    fill_distinct(t.x, in.floats, seed);
+    lmn_kt_fill_distinct(t.x, in.floats, seed);
     t.r = lmn_kt_random(t.out.floats, seed + 1);
     t.y = lmn_kt_zeros(t.out.floats);
     CHECK_OK(lmn_alloc_bytes(&t.workspace, ws_bytes, "workspace"));

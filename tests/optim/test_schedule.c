@@ -30,6 +30,17 @@ static void check_constant(void)
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) CHECK(lr(&s, steps[i]) == 0.4);
 }
 
+/* two_phase is constant (with warm-up): its factors come from the trainer. */
+static void check_two_phase(void)
+{
+    lmn_lr_schedule s = schedule(LMN_LR_TWO_PHASE);
+    CHECK(lr(&s, 0) == 0.4);
+    CHECK(lr(&s, 1000000) == 0.4);
+    s.warmup_epochs = 1;
+    CHECK_CLOSE(lr(&s, 4), 0.4 * 5 / 10, 1e-12);
+    CHECK(lr(&s, 10) == 0.4);
+}
+
 static void check_step(void)
 {
     lmn_lr_schedule s = schedule(LMN_LR_STEP);
@@ -114,11 +125,12 @@ static void check_warmup(void)
 int main(void)
 {
     check_constant();
+    check_two_phase();
     check_step();
     check_cosine();
     check_warmup();
     int names = 0;
     for (const char *const *name = lmn_lr_schedule_names(); *name; name++) names++;
-    CHECK(names == 3);
+    CHECK(names == 4);
     return lmn_test_summary("optim_test_schedule");
 }

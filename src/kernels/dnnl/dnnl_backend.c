@@ -1,6 +1,8 @@
 /* The oneDNN backend: engine and stream, the function table, and the
- * generic layout functions (reorder, same_layout). The ops live in
- * dnnl_conv.c, dnnl_pool.c, dnnl_batchnorm.c and dnnl_linear.c. */
+ * generic layout functions (reorder, same_layout), for 4-D (NCHW) and 5-D
+ * (NCDHW) activations alike. The ops live in dnnl_conv.c (2-D and 3-D),
+ * dnnl_pool.c (2-D and 3-D), dnnl_upsample.c, dnnl_batchnorm.c and
+ * dnnl_linear.c. */
 #include <string.h>
 
 #include "core/memory.h"
@@ -58,13 +60,19 @@ static lmn_status add_reorder(lmn_dnnl *dnnl, const dnnl_memory_desc_t *from,
     return LMN_OK;
 }
 
+/* Logical shapes agree, depth included (d = 0 is 2-D). */
+static bool same_shape(const lmn_act_desc *a, const lmn_act_desc *b)
+{
+    return a->n == b->n && a->c == b->c && a->d == b->d && a->h == b->h && a->w == b->w;
+}
+
 static lmn_status backend_reorder(lmn_backend *be, const lmn_act_desc *from, const float *src,
                                const lmn_act_desc *to, float *dst)
 {
-    if (from->n != to->n || from->c != to->c || from->h != to->h || from->w != to->w)
-        return lmn_fail(LMN_ERR_SHAPE, "reorder needs equal shapes, got [%d,%d,%d,%d] -> "
-                        "[%d,%d,%d,%d]", from->n, from->c, from->h, from->w, to->n, to->c,
-                        to->h, to->w);
+    if (!same_shape(from, to))
+        return lmn_fail(LMN_ERR_SHAPE, "reorder needs equal shapes, got [%d,%d,%d,%d] (depth "
+                        "%d) -> [%d,%d,%d,%d] (depth %d)", from->n, from->c, from->h, from->w,
+                        from->d, to->n, to->c, to->h, to->w, to->d);
     dnnl_memory_desc_t from_md, to_md;
     LMN_TRY(lmn_dnnl_act_md(from, &from_md));
     LMN_TRY(lmn_dnnl_act_md(to, &to_md));
@@ -86,7 +94,7 @@ static lmn_status backend_reorder(lmn_backend *be, const lmn_act_desc *from, con
 
 static bool backend_same_layout(const lmn_act_desc *a, const lmn_act_desc *b)
 {
-    if (a->n != b->n || a->c != b->c || a->h != b->h || a->w != b->w) return false;
+    if (!same_shape(a, b)) return false;
     if (!a->layout && !b->layout) return true;
     dnnl_memory_desc_t a_md, b_md;
     if (lmn_dnnl_act_md(a, &a_md) != LMN_OK || lmn_dnnl_act_md(b, &b_md) != LMN_OK) {
@@ -147,6 +155,16 @@ lmn_status lmn_backend_create_dnnl(lmn_backend **out)
     be->pool2d_create = lmn_dnnl_pool2d_create;
     be->pool2d_forward = lmn_dnnl_pool2d_forward;
     be->pool2d_backward = lmn_dnnl_pool2d_backward;
+    be->conv3d_create = lmn_dnnl_conv3d_create;
+    be->conv3d_forward = lmn_dnnl_conv3d_forward;
+    be->conv3d_backward_data = lmn_dnnl_conv3d_backward_data;
+    be->conv3d_backward_weights = lmn_dnnl_conv3d_backward_weights;
+    be->pool3d_create = lmn_dnnl_pool3d_create;
+    be->pool3d_forward = lmn_dnnl_pool3d_forward;
+    be->pool3d_backward = lmn_dnnl_pool3d_backward;
+    be->upsample_create = lmn_dnnl_upsample_create;
+    be->upsample_forward = lmn_dnnl_upsample_forward;
+    be->upsample_backward = lmn_dnnl_upsample_backward;
     be->batchnorm_create = lmn_dnnl_batchnorm_create;
     be->batchnorm_forward_train = lmn_dnnl_batchnorm_forward_train;
     be->batchnorm_forward_infer = lmn_dnnl_batchnorm_forward_infer;

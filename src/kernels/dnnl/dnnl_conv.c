@@ -1,4 +1,5 @@
-/* 2-D convolution on oneDNN.
+/* 2-D and 3-D convolution on oneDNN (one implementation: the 3-D op is
+ * the 2-D one with a depth axis; oneDNN takes 5-D descs the same way).
  *
  * The forward primitive chooses its activation layouts (format_tag_any);
  * its dst layout becomes the op's output layout, so the next layer reads
@@ -7,7 +8,11 @@
  * layouts where oneDNN has fast kernels for them (see best_backward_pd), so
  * dy and dx usually need no conversion. Weights are dense OIHW at the
  * interface and reordered to each primitive's format at every call (they
- * are small next to the activations, and change at every step anyway). */
+ * are small next to the activations, and change at every step anyway).
+ * 3-D weights are dense OIDHW, 3-D activations NCDHW or blocked (nCdhw16c,
+ * nCdhw8c, ... as the primitive prefers). */
+#include <stdio.h>
+
 #include "core/memory.h"
 #include "kernels/dnnl/dnnl_internal.h"
 
@@ -15,6 +20,7 @@ typedef struct conv_op {
     lmn_op base;
     lmn_layout out_layout;
     bool bias;
+    const char *name; /* "conv2d" or "conv3d", for messages */
     dnnl_primitive_t forward, backward_data, backward_weights;
     /* caller's layouts (input, output, OIHW) <-> each primitive's own */
     lmn_dnnl_convert x_forward, w_forward;
@@ -46,39 +52,101 @@ static void conv_destroy(lmn_op *base)
     lmn_free(op);
 }
 
+/* Both parameter structs in one shape: spatial axes in oneDNN order
+ * (h, w for 2-D; d, h, w for 3-D). */
+typedef struct conv_spec {
+    const char *name; /* "conv2d" / "conv3d" */
+    int spatial;      /* 2 or 3 */
+    int out_channels;
+    int kernel[3], stride[3], pad[3];
+    bool bias, fuse_relu;
+} conv_spec;
+
+static conv_spec spec_2d(const lmn_conv2d_params *p)
+{
+    conv_spec s = {.name = "conv2d", .spatial = 2, .out_channels = p->out_channels,
+                   .kernel = {p->kernel_h, p->kernel_w}, .stride = {p->stride_h, p->stride_w},
+                   .pad = {p->pad_h, p->pad_w}, .bias = p->bias, .fuse_relu = p->fuse_relu};
+    return s;
+}
+
+static conv_spec spec_3d(const lmn_conv3d_params *p)
+{
+    conv_spec s = {.name = "conv3d", .spatial = 3, .out_channels = p->out_channels,
+                   .kernel = {p->kernel_d, p->kernel_h, p->kernel_w},
+                   .stride = {p->stride_d, p->stride_h, p->stride_w},
+                   .pad = {p->pad_d, p->pad_h, p->pad_w}, .bias = p->bias,
+                   .fuse_relu = p->fuse_relu};
+    return s;
+}
+
+/* "3x3" / "3x3x3" for messages. */
+static const char *axes_text(const int *v, int spatial, char *buf, size_t size)
+{
+    if (spatial == 3)
+        snprintf(buf, size, "%dx%dx%d", v[0], v[1], v[2]);
+    else
+        snprintf(buf, size, "%dx%d", v[0], v[1]);
+    return buf;
+}
+
 /* Geometry shared by the three primitive descriptors. */
 typedef struct conv_geometry {
+    int ndims; /* 4 (NCHW) or 5 (NCDHW) */
     dnnl_dims_t src_dims, weights_dims, bias_dims, dst_dims;
     dnnl_dims_t strides, padding;
 } conv_geometry;
 
-static lmn_status conv_geometry_init(const lmn_conv2d_params *p, const lmn_act_desc *in,
+static lmn_status check_spec(const conv_spec *p, const lmn_act_desc *in)
+{
+    char k[40], st[40], pd[40];
+    bool valid = p->out_channels > 0;
+    for (int a = 0; a < p->spatial; a++)
+        valid = valid && p->kernel[a] > 0 && p->stride[a] > 0 && p->pad[a] >= 0;
+    if (!valid)
+        return lmn_fail(LMN_ERR_ARG, "%s: invalid params (out_channels %d, kernel %s, stride "
+                        "%s, pad %s)", p->name, p->out_channels,
+                        axes_text(p->kernel, p->spatial, k, sizeof k),
+                        axes_text(p->stride, p->spatial, st, sizeof st),
+                        axes_text(p->pad, p->spatial, pd, sizeof pd));
+    if ((p->spatial == 3) != (in->d > 0))
+        return lmn_fail(LMN_ERR_SHAPE, "%s: input [%d,%d,%d,%d] has depth %d; %s", p->name,
+                        in->n, in->c, in->h, in->w, in->d,
+                        p->spatial == 3 ? "conv3d needs a 3-D (NCDHW) input"
+                                        : "conv2d needs a 2-D input (depth 0), use conv3d");
+    return LMN_OK;
+}
+
+static lmn_status conv_geometry_init(const conv_spec *p, const lmn_act_desc *in,
                                      conv_geometry *g)
 {
-    if (p->out_channels <= 0 || p->kernel_h <= 0 || p->kernel_w <= 0 || p->stride_h <= 0 ||
-        p->stride_w <= 0 || p->pad_h < 0 || p->pad_w < 0)
-        return lmn_fail(LMN_ERR_ARG, "conv2d: invalid params (out_channels %d, kernel %dx%d, "
-                        "stride %dx%d, pad %dx%d)", p->out_channels, p->kernel_h, p->kernel_w,
-                        p->stride_h, p->stride_w, p->pad_h, p->pad_w);
-    const int out_h = (in->h + 2 * p->pad_h - p->kernel_h) / p->stride_h + 1;
-    const int out_w = (in->w + 2 * p->pad_w - p->kernel_w) / p->stride_w + 1;
-    if (in->h + 2 * p->pad_h < p->kernel_h || in->w + 2 * p->pad_w < p->kernel_w)
-        return lmn_fail(LMN_ERR_SHAPE, "conv2d: kernel %dx%d larger than the padded input "
-                        "%dx%d (pad %dx%d)", p->kernel_h, p->kernel_w, in->h, in->w, p->pad_h,
-                        p->pad_w);
-    const dnnl_dims_t src = {in->n, in->c, in->h, in->w};
-    const dnnl_dims_t weights = {p->out_channels, in->c, p->kernel_h, p->kernel_w};
-    const dnnl_dims_t dst = {in->n, p->out_channels, out_h, out_w};
-    for (int d = 0; d < 4; d++) {
-        g->src_dims[d] = src[d];
-        g->weights_dims[d] = weights[d];
-        g->dst_dims[d] = dst[d];
-    }
+    LMN_TRY(check_spec(p, in));
+    const int ndims = p->spatial + 2;
+    const int in_spatial[3] = {p->spatial == 3 ? in->d : in->h, p->spatial == 3 ? in->h : in->w,
+                               in->w};
+    g->ndims = ndims;
+    g->src_dims[0] = in->n;
+    g->src_dims[1] = in->c;
+    g->weights_dims[0] = p->out_channels;
+    g->weights_dims[1] = in->c;
+    g->dst_dims[0] = in->n;
+    g->dst_dims[1] = p->out_channels;
     g->bias_dims[0] = p->out_channels;
-    g->strides[0] = p->stride_h;
-    g->strides[1] = p->stride_w;
-    g->padding[0] = p->pad_h;
-    g->padding[1] = p->pad_w;
+    for (int a = 0; a < p->spatial; a++) {
+        const int span = in_spatial[a] + 2 * p->pad[a] - p->kernel[a];
+        if (span < 0) {
+            char k[40], pd[40];
+            return lmn_fail(LMN_ERR_SHAPE, "%s: kernel %s larger than the padded input "
+                            "(axis %d of %d, pad %s)", p->name,
+                            axes_text(p->kernel, p->spatial, k, sizeof k), a, in_spatial[a],
+                            axes_text(p->pad, p->spatial, pd, sizeof pd));
+        }
+        g->src_dims[2 + a] = in_spatial[a];
+        g->weights_dims[2 + a] = p->kernel[a];
+        g->dst_dims[2 + a] = span / p->stride[a] + 1;
+        g->strides[a] = p->stride[a];
+        g->padding[a] = p->pad[a];
+    }
     return LMN_OK;
 }
 
@@ -86,7 +154,7 @@ static lmn_status md_tag(dnnl_memory_desc_t *md, int ndims, const dnnl_dim_t *di
                          dnnl_format_tag_t tag)
 {
     LMN_DNNL_TRY(dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, tag),
-                 "describing a conv2d tensor");
+                 "describing a convolution tensor");
     return LMN_OK;
 }
 
@@ -96,7 +164,7 @@ static lmn_status relu_attr(bool fuse_relu, dnnl_primitive_attr_t *attr)
     *attr = NULL;
     if (!fuse_relu) return LMN_OK;
     dnnl_post_ops_t post_ops = NULL;
-    LMN_DNNL_TRY(dnnl_primitive_attr_create(attr), "creating conv2d attributes");
+    LMN_DNNL_TRY(dnnl_primitive_attr_create(attr), "creating convolution attributes");
     dnnl_status_t s = dnnl_post_ops_create(&post_ops);
     if (s == dnnl_success) s = dnnl_post_ops_append_eltwise(post_ops, 1.0f, dnnl_eltwise_relu,
                                                              0.0f, 0.0f);
@@ -106,27 +174,27 @@ static lmn_status relu_attr(bool fuse_relu, dnnl_primitive_attr_t *attr)
         dnnl_primitive_attr_destroy(*attr);
         *attr = NULL;
     }
-    return lmn_dnnl_check(s, "dnnl_post_ops_append_eltwise", "fusing relu into conv2d");
+    return lmn_dnnl_check(s, "dnnl_post_ops_append_eltwise", "fusing relu into a convolution");
 }
 
-static lmn_status forward_pd(lmn_dnnl *dnnl, const lmn_conv2d_params *p, const conv_geometry *g,
+static lmn_status forward_pd(lmn_dnnl *dnnl, const conv_spec *p, const conv_geometry *g,
                              dnnl_primitive_desc_t *pd)
 {
     dnnl_memory_desc_t src, weights, bias, dst;
-    LMN_TRY(md_tag(&src, 4, g->src_dims, dnnl_format_tag_any));
-    LMN_TRY(md_tag(&weights, 4, g->weights_dims, dnnl_format_tag_any));
+    LMN_TRY(md_tag(&src, g->ndims, g->src_dims, dnnl_format_tag_any));
+    LMN_TRY(md_tag(&weights, g->ndims, g->weights_dims, dnnl_format_tag_any));
     LMN_TRY(md_tag(&bias, 1, g->bias_dims, dnnl_a));
-    LMN_TRY(md_tag(&dst, 4, g->dst_dims, dnnl_format_tag_any));
+    LMN_TRY(md_tag(&dst, g->ndims, g->dst_dims, dnnl_format_tag_any));
     dnnl_convolution_desc_t desc;
     LMN_DNNL_TRY(dnnl_convolution_forward_desc_init(
                      &desc, dnnl_forward_training, dnnl_convolution_direct, &src, &weights,
                      p->bias ? &bias : NULL, &dst, g->strides, g->padding, g->padding),
-                 "describing the conv2d forward");
+                 "describing the convolution forward");
     dnnl_primitive_attr_t attr;
     LMN_TRY(relu_attr(p->fuse_relu, &attr));
     dnnl_status_t s = dnnl_primitive_desc_create(pd, &desc, attr, dnnl->engine, NULL);
     if (attr) dnnl_primitive_attr_destroy(attr);
-    return lmn_dnnl_check(s, "dnnl_primitive_desc_create", "choosing a conv2d forward");
+    return lmn_dnnl_check(s, "dnnl_primitive_desc_create", "choosing a convolution forward");
 }
 
 /* The backward primitives first try the forward's activation layouts (no
@@ -145,14 +213,14 @@ static lmn_status backward_data_pd(lmn_dnnl *dnnl, bool bias, const conv_geometr
                                    const dnnl_memory_desc_t *diff_dst, dnnl_primitive_desc_t *pd)
 {
     dnnl_memory_desc_t weights;
-    LMN_TRY(md_tag(&weights, 4, g->weights_dims, dnnl_format_tag_any));
+    LMN_TRY(md_tag(&weights, g->ndims, g->weights_dims, dnnl_format_tag_any));
     dnnl_convolution_desc_t desc;
     LMN_DNNL_TRY(dnnl_convolution_backward_data_desc_init(
                      &desc, dnnl_convolution_direct, diff_src, &weights, diff_dst, g->strides,
                      g->padding, g->padding),
-                 "describing the conv2d backward data");
+                 "describing the convolution backward data");
     LMN_DNNL_TRY(dnnl_primitive_desc_create(pd, &desc, NULL, dnnl->engine, hint),
-                 "choosing a conv2d backward data");
+                 "choosing a convolution backward data");
     return LMN_OK;
 }
 
@@ -163,15 +231,15 @@ static lmn_status backward_weights_pd(lmn_dnnl *dnnl, bool bias, const conv_geom
                                       dnnl_primitive_desc_t *pd)
 {
     dnnl_memory_desc_t diff_weights, diff_bias;
-    LMN_TRY(md_tag(&diff_weights, 4, g->weights_dims, dnnl_format_tag_any));
+    LMN_TRY(md_tag(&diff_weights, g->ndims, g->weights_dims, dnnl_format_tag_any));
     LMN_TRY(md_tag(&diff_bias, 1, g->bias_dims, dnnl_a));
     dnnl_convolution_desc_t desc;
     LMN_DNNL_TRY(dnnl_convolution_backward_weights_desc_init(
                      &desc, dnnl_convolution_direct, src, &diff_weights,
                      bias ? &diff_bias : NULL, diff_dst, g->strides, g->padding, g->padding),
-                 "describing the conv2d backward weights");
+                 "describing the convolution backward weights");
     LMN_DNNL_TRY(dnnl_primitive_desc_create(pd, &desc, NULL, dnnl->engine, hint),
-                 "choosing a conv2d backward weights");
+                 "choosing a convolution backward weights");
     return LMN_OK;
 }
 
@@ -183,8 +251,8 @@ static lmn_status best_backward_pd(backward_pd_fn make, lmn_dnnl *dnnl, bool bia
                  lmn_dnnl_pd_md(hint, dnnl_query_dst_md), pd));
     if (!lmn_dnnl_pd_is_reference(*pd)) return LMN_OK;
     dnnl_memory_desc_t src_any, dst_any;
-    LMN_TRY(md_tag(&src_any, 4, g->src_dims, dnnl_format_tag_any));
-    LMN_TRY(md_tag(&dst_any, 4, g->dst_dims, dnnl_format_tag_any));
+    LMN_TRY(md_tag(&src_any, g->ndims, g->src_dims, dnnl_format_tag_any));
+    LMN_TRY(md_tag(&dst_any, g->ndims, g->dst_dims, dnnl_format_tag_any));
     dnnl_primitive_desc_t alternative = NULL;
     if (make(dnnl, bias, g, hint, &src_any, &dst_any, &alternative) != LMN_OK) {
         lmn_clear_error(); /* keep the working reference primitive */
@@ -200,14 +268,14 @@ static lmn_status best_backward_pd(backward_pd_fn make, lmn_dnnl *dnnl, bool bia
 }
 
 static lmn_status setup_forward(conv_op *op, const_dnnl_primitive_desc_t pd,
-                                const dnnl_memory_desc_t *in_md, const dnnl_memory_desc_t *oihw)
+                                const dnnl_memory_desc_t *in_md, const dnnl_memory_desc_t *dense_weights)
 {
     lmn_dnnl *dnnl = op->base.dnnl;
     const dnnl_memory_desc_t *src = lmn_dnnl_pd_md(pd, dnnl_query_src_md);
     const dnnl_memory_desc_t *weights = lmn_dnnl_pd_md(pd, dnnl_query_weights_md);
-    LMN_TRY(lmn_dnnl_primitive(pd, &op->forward, "creating the conv2d forward"));
+    LMN_TRY(lmn_dnnl_primitive(pd, &op->forward, "creating the convolution forward"));
     LMN_TRY(lmn_dnnl_convert_input(dnnl, in_md, src, &op->x_forward));
-    LMN_TRY(lmn_dnnl_convert_input(dnnl, oihw, weights, &op->w_forward));
+    LMN_TRY(lmn_dnnl_convert_input(dnnl, dense_weights, weights, &op->w_forward));
     LMN_TRY(lmn_dnnl_memory(dnnl, src, &op->src));
     LMN_TRY(lmn_dnnl_memory(dnnl, weights, &op->weights));
     LMN_TRY(lmn_dnnl_memory(dnnl, lmn_dnnl_pd_md(pd, dnnl_query_dst_md), &op->dst));
@@ -219,15 +287,15 @@ static lmn_status setup_forward(conv_op *op, const_dnnl_primitive_desc_t pd,
 static lmn_status setup_backward_data(conv_op *op, const_dnnl_primitive_desc_t pd,
                                       const dnnl_memory_desc_t *in_md,
                                       const dnnl_memory_desc_t *out_md,
-                                      const dnnl_memory_desc_t *oihw)
+                                      const dnnl_memory_desc_t *dense_weights)
 {
     lmn_dnnl *dnnl = op->base.dnnl;
     const dnnl_memory_desc_t *diff_src = lmn_dnnl_pd_md(pd, dnnl_query_diff_src_md);
     const dnnl_memory_desc_t *diff_dst = lmn_dnnl_pd_md(pd, dnnl_query_diff_dst_md);
     const dnnl_memory_desc_t *weights = lmn_dnnl_pd_md(pd, dnnl_query_weights_md);
-    LMN_TRY(lmn_dnnl_primitive(pd, &op->backward_data, "creating the conv2d backward data"));
+    LMN_TRY(lmn_dnnl_primitive(pd, &op->backward_data, "creating the convolution backward data"));
     LMN_TRY(lmn_dnnl_convert_input(dnnl, out_md, diff_dst, &op->dy_backward_data));
-    LMN_TRY(lmn_dnnl_convert_input(dnnl, oihw, weights, &op->w_backward_data));
+    LMN_TRY(lmn_dnnl_convert_input(dnnl, dense_weights, weights, &op->w_backward_data));
     LMN_TRY(lmn_dnnl_convert_output(dnnl, diff_src, in_md, &op->dx_backward_data));
     LMN_TRY(lmn_dnnl_memory(dnnl, diff_dst, &op->bd_diff_dst));
     LMN_TRY(lmn_dnnl_memory(dnnl, weights, &op->bd_weights));
@@ -237,17 +305,17 @@ static lmn_status setup_backward_data(conv_op *op, const_dnnl_primitive_desc_t p
 static lmn_status setup_backward_weights(conv_op *op, const_dnnl_primitive_desc_t pd,
                                          const dnnl_memory_desc_t *in_md,
                                          const dnnl_memory_desc_t *out_md,
-                                         const dnnl_memory_desc_t *oihw)
+                                         const dnnl_memory_desc_t *dense_weights)
 {
     lmn_dnnl *dnnl = op->base.dnnl;
     const dnnl_memory_desc_t *src = lmn_dnnl_pd_md(pd, dnnl_query_src_md);
     const dnnl_memory_desc_t *diff_dst = lmn_dnnl_pd_md(pd, dnnl_query_diff_dst_md);
     const dnnl_memory_desc_t *diff_weights = lmn_dnnl_pd_md(pd, dnnl_query_diff_weights_md);
     LMN_TRY(lmn_dnnl_primitive(pd, &op->backward_weights,
-                               "creating the conv2d backward weights"));
+                               "creating the convolution backward weights"));
     LMN_TRY(lmn_dnnl_convert_input(dnnl, in_md, src, &op->x_backward_weights));
     LMN_TRY(lmn_dnnl_convert_input(dnnl, out_md, diff_dst, &op->dy_backward_weights));
-    LMN_TRY(lmn_dnnl_convert_output(dnnl, diff_weights, oihw, &op->dw_backward_weights));
+    LMN_TRY(lmn_dnnl_convert_output(dnnl, diff_weights, dense_weights, &op->dw_backward_weights));
     LMN_TRY(lmn_dnnl_memory(dnnl, src, &op->bw_src));
     LMN_TRY(lmn_dnnl_memory(dnnl, diff_dst, &op->bw_diff_dst));
     LMN_TRY(lmn_dnnl_memory(dnnl, diff_weights, &op->bw_diff_weights));
@@ -257,14 +325,15 @@ static lmn_status setup_backward_weights(conv_op *op, const_dnnl_primitive_desc_
 }
 
 /* Builds the three primitives; the pds are only needed here. */
-static lmn_status conv_setup(conv_op *op, const lmn_conv2d_params *p, const lmn_act_desc *in,
+static lmn_status conv_setup(conv_op *op, const conv_spec *p, const lmn_act_desc *in,
                              lmn_act_desc *out)
 {
     conv_geometry g;
-    dnnl_memory_desc_t in_md, oihw;
+    dnnl_memory_desc_t in_md, dense_weights;
     LMN_TRY(conv_geometry_init(p, in, &g));
     LMN_TRY(lmn_dnnl_act_md(in, &in_md));
-    LMN_TRY(md_tag(&oihw, 4, g.weights_dims, dnnl_oihw));
+    LMN_TRY(md_tag(&dense_weights, g.ndims, g.weights_dims,
+                   g.ndims == 5 ? dnnl_oidhw : dnnl_oihw));
     dnnl_primitive_desc_t fwd = NULL, bwd_data = NULL, bwd_weights = NULL;
     lmn_status st = forward_pd(op->base.dnnl, p, &g, &fwd);
     if (st == LMN_OK)
@@ -272,10 +341,11 @@ static lmn_status conv_setup(conv_op *op, const lmn_conv2d_params *p, const lmn_
     if (st == LMN_OK)
         st = best_backward_pd(backward_weights_pd, op->base.dnnl, p->bias, &g, fwd,
                               &bwd_weights);
-    if (st == LMN_OK) st = setup_forward(op, fwd, &in_md, &oihw);
+    if (st == LMN_OK) st = setup_forward(op, fwd, &in_md, &dense_weights);
     const dnnl_memory_desc_t *out_md = fwd ? lmn_dnnl_pd_md(fwd, dnnl_query_dst_md) : NULL;
-    if (st == LMN_OK) st = setup_backward_data(op, bwd_data, &in_md, out_md, &oihw);
-    if (st == LMN_OK) st = setup_backward_weights(op, bwd_weights, &in_md, out_md, &oihw);
+    if (st == LMN_OK) st = setup_backward_data(op, bwd_data, &in_md, out_md, &dense_weights);
+    if (st == LMN_OK)
+        st = setup_backward_weights(op, bwd_weights, &in_md, out_md, &dense_weights);
     if (st == LMN_OK) lmn_dnnl_describe_act(out_md, &op->out_layout, out);
     lmn_dnnl_pd_free(fwd);
     lmn_dnnl_pd_free(bwd_data);
@@ -283,24 +353,40 @@ static lmn_status conv_setup(conv_op *op, const lmn_conv2d_params *p, const lmn_
     return st;
 }
 
-lmn_status lmn_dnnl_conv2d_create(lmn_backend *be, const lmn_conv2d_params *p,
-                                  const lmn_act_desc *in, lmn_op **out_op, lmn_act_desc *out)
+static lmn_status conv_create(lmn_backend *be, const conv_spec *p, const lmn_act_desc *in,
+                              lmn_op **out_op, lmn_act_desc *out)
 {
     *out_op = NULL;
     conv_op *op = NULL;
-    LMN_TRY(lmn_alloc_bytes((void **)&op, sizeof *op, "dnnl conv2d op"));
+    LMN_TRY(lmn_alloc_bytes((void **)&op, sizeof *op, "dnnl convolution op"));
     op->base.dnnl = (lmn_dnnl *)be->impl;
     op->base.destroy = conv_destroy;
     op->bias = p->bias;
+    op->name = p->name;
     lmn_status st = conv_setup(op, p, in, out);
     if (st != LMN_OK) {
         conv_destroy(&op->base);
-        return lmn_fail_context(st, "conv2d %dx%d -> %d channels on input [%d,%d,%d,%d]",
-                                p->kernel_h, p->kernel_w, p->out_channels, in->n, in->c, in->h,
-                                in->w);
+        char k[40];
+        return lmn_fail_context(st, "%s %s -> %d channels on input [%d,%d,%d,%d] (depth %d)",
+                                p->name, axes_text(p->kernel, p->spatial, k, sizeof k),
+                                p->out_channels, in->n, in->c, in->h, in->w, in->d);
     }
     *out_op = &op->base;
     return LMN_OK;
+}
+
+lmn_status lmn_dnnl_conv2d_create(lmn_backend *be, const lmn_conv2d_params *p,
+                                  const lmn_act_desc *in, lmn_op **out_op, lmn_act_desc *out)
+{
+    const conv_spec spec = spec_2d(p);
+    return conv_create(be, &spec, in, out_op, out);
+}
+
+lmn_status lmn_dnnl_conv3d_create(lmn_backend *be, const lmn_conv3d_params *p,
+                                  const lmn_act_desc *in, lmn_op **out_op, lmn_act_desc *out)
+{
+    const conv_spec spec = spec_3d(p);
+    return conv_create(be, &spec, in, out_op, out);
 }
 
 lmn_status lmn_dnnl_conv2d_forward(lmn_op *base, const float *x, const float *w, const float *b,
@@ -319,7 +405,7 @@ lmn_status lmn_dnnl_conv2d_forward(lmn_op *base, const float *x, const float *w,
                                {DNNL_ARG_DST, op->dst},
                                {DNNL_ARG_BIAS, op->bias_mem}};
     if (op->bias) LMN_TRY(lmn_dnnl_bind(op->bias_mem, b));
-    return lmn_dnnl_execute(dnnl, op->forward, op->bias ? 4 : 3, args, "running conv2d forward");
+    return lmn_dnnl_execute(dnnl, op->forward, op->bias ? 4 : 3, args, "running convolution forward");
 }
 
 lmn_status lmn_dnnl_conv2d_backward_data(lmn_op *base, const float *dy, const float *w,
@@ -337,7 +423,7 @@ lmn_status lmn_dnnl_conv2d_backward_data(lmn_op *base, const float *dy, const fl
                                {DNNL_ARG_WEIGHTS, op->bd_weights},
                                {DNNL_ARG_DIFF_SRC, op->bd_diff_src}};
     LMN_TRY(lmn_dnnl_execute(dnnl, op->backward_data, 3, args,
-                             "running conv2d backward data"));
+                             "running convolution backward data"));
     return lmn_dnnl_convert_out(dnnl, &op->dx_backward_data, dx);
 }
 
@@ -347,8 +433,8 @@ lmn_status lmn_dnnl_conv2d_backward_weights(lmn_op *base, const float *x, const 
     conv_op *op = (conv_op *)base;
     lmn_dnnl *dnnl = base->dnnl;
     if (op->bias && !db)
-        return lmn_fail(LMN_ERR_ARG, "conv2d backward weights: the conv has a bias, db must "
-                        "not be NULL");
+        return lmn_fail(LMN_ERR_ARG, "%s backward weights: the conv has a bias, db must "
+                        "not be NULL", op->name);
     const float *src, *diff_dst;
     LMN_TRY(lmn_dnnl_convert_in(dnnl, &op->x_backward_weights, x, &src));
     LMN_TRY(lmn_dnnl_convert_in(dnnl, &op->dy_backward_weights, dy, &diff_dst));
@@ -362,6 +448,25 @@ lmn_status lmn_dnnl_conv2d_backward_weights(lmn_op *base, const float *x, const 
                                {DNNL_ARG_DIFF_BIAS, op->bw_diff_bias}};
     if (op->bias) LMN_TRY(lmn_dnnl_bind(op->bw_diff_bias, db));
     LMN_TRY(lmn_dnnl_execute(dnnl, op->backward_weights, op->bias ? 4 : 3, args,
-                             "running conv2d backward weights"));
+                             "running convolution backward weights"));
     return lmn_dnnl_convert_out(dnnl, &op->dw_backward_weights, dw);
+}
+
+/* The 3-D entry points: the same primitives, created from 5-D descs. */
+lmn_status lmn_dnnl_conv3d_forward(lmn_op *op, const float *x, const float *w, const float *b,
+                                   float *y)
+{
+    return lmn_dnnl_conv2d_forward(op, x, w, b, y);
+}
+
+lmn_status lmn_dnnl_conv3d_backward_data(lmn_op *op, const float *dy, const float *w,
+                                         float *dx)
+{
+    return lmn_dnnl_conv2d_backward_data(op, dy, w, dx);
+}
+
+lmn_status lmn_dnnl_conv3d_backward_weights(lmn_op *op, const float *x, const float *dy,
+                                            float *dw, float *db)
+{
+    return lmn_dnnl_conv2d_backward_weights(op, x, dy, dw, db);
 }

@@ -43,13 +43,13 @@ lmn_status lmn_dnnl_check(dnnl_status_t status, const char *call, const char *co
 
 /* --- memory descriptors ---------------------------------------------- */
 
-/* Dense NCHW f32 desc of the act desc's logical shape. */
+/* Dense NCHW f32 desc of the act desc's logical shape (NCDHW when d > 0). */
 lmn_status lmn_dnnl_dense_md(const lmn_act_desc *desc, dnnl_memory_desc_t *md);
-/* The desc's actual memory desc: its layout's md, or dense NCHW for NULL.
+/* The desc's actual memory desc: its layout's md, or dense for NULL.
  * Fails when the layout's dims disagree with the logical shape. */
 lmn_status lmn_dnnl_act_md(const lmn_act_desc *desc, dnnl_memory_desc_t *md);
-/* True when every element lies at its dense NCHW offset and there is no
- * padding (so the buffer can be read as dense NCHW). */
+/* True when every element lies at its dense NCHW (NCDHW for 5-D) offset
+ * and there is no padding (so the buffer can be read as dense). */
 bool lmn_dnnl_md_is_dense_nchw(const dnnl_memory_desc_t *md);
 /* True when a buffer written with a can be read with b. */
 bool lmn_dnnl_md_same_memory(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b);
@@ -120,6 +120,25 @@ lmn_status lmn_dnnl_pool2d_create(lmn_backend *be, const lmn_pool2d_params *p,
 lmn_status lmn_dnnl_pool2d_forward(lmn_op *op, const float *x, float *y, void *workspace);
 lmn_status lmn_dnnl_pool2d_backward(lmn_op *op, const float *dy, const void *workspace,
                                     float *dx);
+
+lmn_status lmn_dnnl_conv3d_create(lmn_backend *be, const lmn_conv3d_params *p,
+                                  const lmn_act_desc *in, lmn_op **op, lmn_act_desc *out);
+lmn_status lmn_dnnl_conv3d_forward(lmn_op *op, const float *x, const float *w, const float *b,
+                                   float *y);
+lmn_status lmn_dnnl_conv3d_backward_data(lmn_op *op, const float *dy, const float *w, float *dx);
+lmn_status lmn_dnnl_conv3d_backward_weights(lmn_op *op, const float *x, const float *dy, float *dw,
+                                            float *db);
+
+lmn_status lmn_dnnl_pool3d_create(lmn_backend *be, const lmn_pool3d_params *p,
+                                  const lmn_act_desc *in, lmn_op **op, lmn_act_desc *out,
+                                  size_t *workspace_bytes);
+lmn_status lmn_dnnl_pool3d_forward(lmn_op *op, const float *x, float *y, void *workspace);
+lmn_status lmn_dnnl_pool3d_backward(lmn_op *op, const float *dy, const void *workspace, float *dx);
+
+lmn_status lmn_dnnl_upsample_create(lmn_backend *be, const lmn_upsample_params *p,
+                                    const lmn_act_desc *in, lmn_op **op, lmn_act_desc *out);
+lmn_status lmn_dnnl_upsample_forward(lmn_op *op, const float *x, float *y);
+lmn_status lmn_dnnl_upsample_backward(lmn_op *op, const float *dy, float *dx);
 
 lmn_status lmn_dnnl_batchnorm_create(lmn_backend *be, const lmn_batchnorm_params *p,
                                      const lmn_act_desc *in, lmn_op **op, lmn_act_desc *out);

@@ -22,6 +22,10 @@ lmn_status lmn_dnnl_linear_create(lmn_backend *be, const lmn_linear_params *p,
     if (p->out_features <= 0)
         return lmn_fail(LMN_ERR_ARG, "linear: out_features must be positive (got %d)",
                         p->out_features);
+    if (in->d != 0)
+        return lmn_fail(LMN_ERR_SHAPE, "linear: input [%d,%d,%d,%d] is 3-D (depth %d); "
+                        "flatten it to [N, C*D*H*W, 1, 1] first", in->n, in->c, in->h, in->w,
+                        in->d);
     dnnl_memory_desc_t in_md;
     LMN_TRY(lmn_dnnl_act_md(in, &in_md));
     if (!lmn_dnnl_md_is_dense_nchw(&in_md))

@@ -1,9 +1,12 @@
-/* 2-D max / average pooling on oneDNN, in the input's layout.
+/* 2-D and 3-D max / average pooling on oneDNN, in the input's layout
+ * (one implementation; the 3-D op takes 5-D descs, NCDHW or nCdhw16c, ...).
  *
  * The output keeps the input's layout family (oneDNN picks the dst format
  * matching src), so pooling between convs costs no reorder. Max pooling in
  * training records the argmax positions in a caller-owned workspace;
  * with a NULL workspace forward runs an inference primitive instead. */
+#include <stdio.h>
+
 #include "core/memory.h"
 #include "kernels/dnnl/dnnl_internal.h"
 
@@ -11,6 +14,7 @@ typedef struct pool_op {
     lmn_op base;
     lmn_layout out_layout;
     bool has_workspace;
+    const char *name; /* "pool2d" or "pool3d", for messages */
     dnnl_primitive_t train, infer, backward;
     dnnl_memory_t src, dst, workspace, diff_dst, diff_src, backward_workspace;
 } pool_op;
@@ -27,34 +31,92 @@ static void pool_destroy(lmn_op *base)
     lmn_free(op);
 }
 
+/* Both parameter structs in one shape: spatial axes in oneDNN order
+ * (h, w for 2-D; d, h, w for 3-D). */
+typedef struct pool_spec {
+    const char *name; /* "pool2d" / "pool3d" */
+    int spatial;      /* 2 or 3 */
+    lmn_pool_kind kind;
+    int kernel[3], stride[3], pad[3];
+} pool_spec;
+
+static pool_spec spec_2d(const lmn_pool2d_params *p)
+{
+    pool_spec s = {.name = "pool2d", .spatial = 2, .kind = p->kind,
+                   .kernel = {p->kernel_h, p->kernel_w}, .stride = {p->stride_h, p->stride_w},
+                   .pad = {p->pad_h, p->pad_w}};
+    return s;
+}
+
+static pool_spec spec_3d(const lmn_pool3d_params *p)
+{
+    pool_spec s = {.name = "pool3d", .spatial = 3, .kind = p->kind,
+                   .kernel = {p->kernel_d, p->kernel_h, p->kernel_w},
+                   .stride = {p->stride_d, p->stride_h, p->stride_w},
+                   .pad = {p->pad_d, p->pad_h, p->pad_w}};
+    return s;
+}
+
+/* "3x3" / "3x3x3" for messages. */
+static const char *axes_text(const int *v, int spatial, char *buf, size_t size)
+{
+    if (spatial == 3)
+        snprintf(buf, size, "%dx%dx%d", v[0], v[1], v[2]);
+    else
+        snprintf(buf, size, "%dx%d", v[0], v[1]);
+    return buf;
+}
+
 typedef struct pool_geometry {
+    int ndims; /* 4 (NCHW) or 5 (NCDHW) */
     dnnl_alg_kind_t alg;
     dnnl_dims_t dst_dims, strides, kernel, padding;
 } pool_geometry;
 
-static lmn_status pool_geometry_init(const lmn_pool2d_params *p, const lmn_act_desc *in,
+static lmn_status check_spec(const pool_spec *p, const lmn_act_desc *in)
+{
+    char k[40], st[40], pd[40];
+    bool valid = p->kind == LMN_POOL_MAX || p->kind == LMN_POOL_AVG;
+    for (int a = 0; a < p->spatial; a++)
+        valid = valid && p->kernel[a] > 0 && p->stride[a] > 0 && p->pad[a] >= 0 &&
+                2 * p->pad[a] <= p->kernel[a];
+    if (!valid)
+        return lmn_fail(LMN_ERR_ARG, "%s: invalid params (kernel %s, stride %s, pad %s; "
+                        "padding may be at most half the kernel)", p->name,
+                        axes_text(p->kernel, p->spatial, k, sizeof k),
+                        axes_text(p->stride, p->spatial, st, sizeof st),
+                        axes_text(p->pad, p->spatial, pd, sizeof pd));
+    if ((p->spatial == 3) != (in->d > 0))
+        return lmn_fail(LMN_ERR_SHAPE, "%s: input [%d,%d,%d,%d] has depth %d; %s", p->name,
+                        in->n, in->c, in->h, in->w, in->d,
+                        p->spatial == 3 ? "pool3d needs a 3-D (NCDHW) input"
+                                        : "pool2d needs a 2-D input (depth 0), use pool3d");
+    return LMN_OK;
+}
+
+static lmn_status pool_geometry_init(const pool_spec *p, const lmn_act_desc *in,
                                      pool_geometry *g)
 {
-    if ((p->kind != LMN_POOL_MAX && p->kind != LMN_POOL_AVG) || p->kernel_h <= 0 || p->kernel_w <= 0 || p->stride_h <= 0 || p->stride_w <= 0 ||
-        p->pad_h < 0 || p->pad_w < 0 || 2 * p->pad_h > p->kernel_h || 2 * p->pad_w > p->kernel_w)
-        return lmn_fail(LMN_ERR_ARG, "pool2d: invalid params (kernel %dx%d, stride %dx%d, "
-                        "pad %dx%d; padding may be at most half the kernel)",
-                        p->kernel_h, p->kernel_w, p->stride_h, p->stride_w, p->pad_h,
-                        p->pad_w);
-    if (in->h + 2 * p->pad_h < p->kernel_h || in->w + 2 * p->pad_w < p->kernel_w)
-        return lmn_fail(LMN_ERR_SHAPE, "pool2d: window %dx%d larger than the padded input "
-                        "%dx%d", p->kernel_h, p->kernel_w, in->h, in->w);
+    LMN_TRY(check_spec(p, in));
+    const int in_spatial[3] = {p->spatial == 3 ? in->d : in->h, p->spatial == 3 ? in->h : in->w,
+                               in->w};
+    g->ndims = p->spatial + 2;
     g->alg = p->kind == LMN_POOL_MAX ? dnnl_pooling_max : dnnl_pooling_avg_include_padding;
     g->dst_dims[0] = in->n;
     g->dst_dims[1] = in->c;
-    g->dst_dims[2] = (in->h + 2 * p->pad_h - p->kernel_h) / p->stride_h + 1;
-    g->dst_dims[3] = (in->w + 2 * p->pad_w - p->kernel_w) / p->stride_w + 1;
-    g->strides[0] = p->stride_h;
-    g->strides[1] = p->stride_w;
-    g->kernel[0] = p->kernel_h;
-    g->kernel[1] = p->kernel_w;
-    g->padding[0] = p->pad_h;
-    g->padding[1] = p->pad_w;
+    for (int a = 0; a < p->spatial; a++) {
+        if (in_spatial[a] + 2 * p->pad[a] < p->kernel[a]) {
+            char k[40];
+            return lmn_fail(LMN_ERR_SHAPE, "%s: window %s larger than the padded input "
+                            "(axis %d of %d, pad %d)", p->name,
+                            axes_text(p->kernel, p->spatial, k, sizeof k), a, in_spatial[a],
+                            p->pad[a]);
+        }
+        g->dst_dims[2 + a] = (in_spatial[a] + 2 * p->pad[a] - p->kernel[a]) / p->stride[a] + 1;
+        g->strides[a] = p->stride[a];
+        g->kernel[a] = p->kernel[a];
+        g->padding[a] = p->pad[a];
+    }
     return LMN_OK;
 }
 
@@ -62,15 +124,15 @@ static lmn_status forward_pd(lmn_dnnl *dnnl, dnnl_prop_kind_t kind, const pool_g
                              const dnnl_memory_desc_t *src, dnnl_primitive_desc_t *pd)
 {
     dnnl_memory_desc_t dst;
-    LMN_DNNL_TRY(dnnl_memory_desc_init_by_tag(&dst, 4, g->dst_dims, dnnl_f32,
+    LMN_DNNL_TRY(dnnl_memory_desc_init_by_tag(&dst, g->ndims, g->dst_dims, dnnl_f32,
                                               dnnl_format_tag_any),
-                 "describing the pool2d output");
+                 "describing the pooling output");
     dnnl_pooling_desc_t desc;
     LMN_DNNL_TRY(dnnl_pooling_forward_desc_init(&desc, kind, g->alg, src, &dst, g->strides,
                                                 g->kernel, g->padding, g->padding),
-                 "describing the pool2d forward");
+                 "describing the pooling forward");
     LMN_DNNL_TRY(dnnl_primitive_desc_create(pd, &desc, NULL, dnnl->engine, NULL),
-                 "choosing a pool2d forward");
+                 "choosing a pooling forward");
     return LMN_OK;
 }
 
@@ -82,9 +144,9 @@ static lmn_status backward_pd(lmn_dnnl *dnnl, const pool_geometry *g,
     LMN_DNNL_TRY(dnnl_pooling_backward_desc_init(&desc, g->alg, src,
                                                  lmn_dnnl_pd_md(hint, dnnl_query_dst_md),
                                                  g->strides, g->kernel, g->padding, g->padding),
-                 "describing the pool2d backward");
+                 "describing the pooling backward");
     LMN_DNNL_TRY(dnnl_primitive_desc_create(pd, &desc, NULL, dnnl->engine, hint),
-                 "choosing a pool2d backward");
+                 "choosing a pooling backward");
     return LMN_OK;
 }
 
@@ -103,7 +165,7 @@ static lmn_status pool_memories(pool_op *op, const dnnl_memory_desc_t *src,
     return lmn_dnnl_memory(dnnl, ws, &op->backward_workspace);
 }
 
-static lmn_status pool_setup(pool_op *op, const lmn_pool2d_params *p, const lmn_act_desc *in,
+static lmn_status pool_setup(pool_op *op, const pool_spec *p, const lmn_act_desc *in,
                              lmn_act_desc *out, size_t *workspace_bytes)
 {
     pool_geometry g;
@@ -121,9 +183,9 @@ static lmn_status pool_setup(pool_op *op, const lmn_pool2d_params *p, const lmn_
         op->has_workspace = *workspace_bytes > 0;
         st = pool_memories(op, &src, train);
     }
-    if (st == LMN_OK) st = lmn_dnnl_primitive(train, &op->train, "creating pool2d forward");
-    if (st == LMN_OK) st = lmn_dnnl_primitive(infer, &op->infer, "creating pool2d inference");
-    if (st == LMN_OK) st = lmn_dnnl_primitive(backward, &op->backward, "creating pool2d backward");
+    if (st == LMN_OK) st = lmn_dnnl_primitive(train, &op->train, "creating pooling forward");
+    if (st == LMN_OK) st = lmn_dnnl_primitive(infer, &op->infer, "creating pooling inference");
+    if (st == LMN_OK) st = lmn_dnnl_primitive(backward, &op->backward, "creating pooling backward");
     if (st == LMN_OK)
         lmn_dnnl_describe_act(lmn_dnnl_pd_md(train, dnnl_query_dst_md), &op->out_layout, out);
     lmn_dnnl_pd_free(train);
@@ -132,26 +194,44 @@ static lmn_status pool_setup(pool_op *op, const lmn_pool2d_params *p, const lmn_
     return st;
 }
 
-lmn_status lmn_dnnl_pool2d_create(lmn_backend *be, const lmn_pool2d_params *p,
-                                  const lmn_act_desc *in, lmn_op **out_op, lmn_act_desc *out,
-                                  size_t *workspace_bytes)
+static lmn_status pool_create(lmn_backend *be, const pool_spec *p, const lmn_act_desc *in,
+                              lmn_op **out_op, lmn_act_desc *out, size_t *workspace_bytes)
 {
     *out_op = NULL;
     *workspace_bytes = 0;
     pool_op *op = NULL;
-    LMN_TRY(lmn_alloc_bytes((void **)&op, sizeof *op, "dnnl pool2d op"));
+    LMN_TRY(lmn_alloc_bytes((void **)&op, sizeof *op, "dnnl pooling op"));
     op->base.dnnl = (lmn_dnnl *)be->impl;
     op->base.destroy = pool_destroy;
+    op->name = p->name;
     lmn_status st = pool_setup(op, p, in, out, workspace_bytes);
     if (st != LMN_OK) {
         pool_destroy(&op->base);
         *workspace_bytes = 0;
-        return lmn_fail_context(st, "%s pool2d %dx%d on input [%d,%d,%d,%d]",
-                                p->kind == LMN_POOL_MAX ? "max" : "avg", p->kernel_h,
-                                p->kernel_w, in->n, in->c, in->h, in->w);
+        char k[40];
+        return lmn_fail_context(st, "%s %s %s on input [%d,%d,%d,%d] (depth %d)",
+                                p->kind == LMN_POOL_MAX ? "max" : "avg", p->name,
+                                axes_text(p->kernel, p->spatial, k, sizeof k), in->n, in->c,
+                                in->h, in->w, in->d);
     }
     *out_op = &op->base;
     return LMN_OK;
+}
+
+lmn_status lmn_dnnl_pool2d_create(lmn_backend *be, const lmn_pool2d_params *p,
+                                  const lmn_act_desc *in, lmn_op **out_op, lmn_act_desc *out,
+                                  size_t *workspace_bytes)
+{
+    const pool_spec spec = spec_2d(p);
+    return pool_create(be, &spec, in, out_op, out, workspace_bytes);
+}
+
+lmn_status lmn_dnnl_pool3d_create(lmn_backend *be, const lmn_pool3d_params *p,
+                                  const lmn_act_desc *in, lmn_op **out_op, lmn_act_desc *out,
+                                  size_t *workspace_bytes)
+{
+    const pool_spec spec = spec_3d(p);
+    return pool_create(be, &spec, in, out_op, out, workspace_bytes);
 }
 
 lmn_status lmn_dnnl_pool2d_forward(lmn_op *base, const float *x, float *y, void *workspace)
@@ -164,9 +244,9 @@ lmn_status lmn_dnnl_pool2d_forward(lmn_op *base, const float *x, float *y, void 
                                {DNNL_ARG_WORKSPACE, op->workspace}};
     if (op->has_workspace && workspace) {
         LMN_TRY(lmn_dnnl_bind(op->workspace, workspace));
-        return lmn_dnnl_execute(base->dnnl, op->train, 3, args, "running pool2d forward");
+        return lmn_dnnl_execute(base->dnnl, op->train, 3, args, "running pooling forward");
     }
-    return lmn_dnnl_execute(base->dnnl, op->infer, 2, args, "running pool2d forward");
+    return lmn_dnnl_execute(base->dnnl, op->infer, 2, args, "running pooling forward");
 }
 
 lmn_status lmn_dnnl_pool2d_backward(lmn_op *base, const float *dy, const void *workspace,
@@ -174,8 +254,8 @@ lmn_status lmn_dnnl_pool2d_backward(lmn_op *base, const float *dy, const void *w
 {
     pool_op *op = (pool_op *)base;
     if (op->has_workspace && !workspace)
-        return lmn_fail(LMN_ERR_ARG, "max pool2d backward needs the workspace written by the "
-                        "training forward (got NULL)");
+        return lmn_fail(LMN_ERR_ARG, "max %s backward needs the workspace written by the "
+                        "training forward (got NULL)", op->name);
     LMN_TRY(lmn_dnnl_bind(op->diff_dst, dy));
     LMN_TRY(lmn_dnnl_bind(op->diff_src, dx));
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_DIFF_DST, op->diff_dst},
@@ -183,5 +263,17 @@ lmn_status lmn_dnnl_pool2d_backward(lmn_op *base, const float *dy, const void *w
                                {DNNL_ARG_WORKSPACE, op->backward_workspace}};
     if (op->has_workspace) LMN_TRY(lmn_dnnl_bind(op->backward_workspace, workspace));
     return lmn_dnnl_execute(base->dnnl, op->backward, op->has_workspace ? 3 : 2, args,
-                            "running pool2d backward");
+                            "running pooling backward");
+}
+
+/* The 3-D entry points: the same primitives, created from 5-D descs. */
+lmn_status lmn_dnnl_pool3d_forward(lmn_op *op, const float *x, float *y, void *workspace)
+{
+    return lmn_dnnl_pool2d_forward(op, x, y, workspace);
+}
+
+lmn_status lmn_dnnl_pool3d_backward(lmn_op *op, const float *dy, const void *workspace,
+                                    float *dx)
+{
+    return lmn_dnnl_pool2d_backward(op, dy, workspace, dx);
 }

@@ -13,14 +13,31 @@ lmn_status lmn_dnnl_check(dnnl_status_t status, const char *call, const char *co
                     dnnl_status2str(status), context);
 }
 
+/* Number of dims of a desc's memory: 5 for NCDHW (d > 0), else 4. */
+static int act_ndims(const lmn_act_desc *desc) { return desc->d > 0 ? 5 : 4; }
+
+/* The desc's logical dims in oneDNN order (N, C, [D,] H, W). */
+static int act_dims(const lmn_act_desc *desc, dnnl_dims_t dims)
+{
+    const int ndims = act_ndims(desc);
+    dims[0] = desc->n;
+    dims[1] = desc->c;
+    if (ndims == 5) dims[2] = desc->d;
+    dims[ndims - 2] = desc->h;
+    dims[ndims - 1] = desc->w;
+    return ndims;
+}
+
 lmn_status lmn_dnnl_dense_md(const lmn_act_desc *desc, dnnl_memory_desc_t *md)
 {
-    if (desc->n <= 0 || desc->c <= 0 || desc->h <= 0 || desc->w <= 0)
-        return lmn_fail(LMN_ERR_SHAPE, "activation shape [%d,%d,%d,%d] must be positive",
-                        desc->n, desc->c, desc->h, desc->w);
-    dnnl_dims_t dims = {desc->n, desc->c, desc->h, desc->w};
-    LMN_DNNL_TRY(dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, dnnl_nchw),
-                 "describing a dense NCHW activation");
+    if (desc->n <= 0 || desc->c <= 0 || desc->h <= 0 || desc->w <= 0 || desc->d < 0)
+        return lmn_fail(LMN_ERR_SHAPE, "activation shape [%d,%d,%d,%d] (depth %d) must be "
+                        "positive", desc->n, desc->c, desc->h, desc->w, desc->d);
+    dnnl_dims_t dims;
+    const int ndims = act_dims(desc, dims);
+    LMN_DNNL_TRY(dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32,
+                                              ndims == 5 ? dnnl_ncdhw : dnnl_nchw),
+                 "describing a dense NCHW / NCDHW activation");
     return LMN_OK;
 }
 
@@ -28,12 +45,15 @@ lmn_status lmn_dnnl_act_md(const lmn_act_desc *desc, dnnl_memory_desc_t *md)
 {
     if (!desc->layout) return lmn_dnnl_dense_md(desc, md);
     const dnnl_memory_desc_t *given = &desc->layout->md;
-    if (given->ndims != 4 || given->dims[0] != desc->n || given->dims[1] != desc->c ||
-        given->dims[2] != desc->h || given->dims[3] != desc->w)
+    dnnl_dims_t dims;
+    const int ndims = act_dims(desc, dims);
+    bool match = given->ndims == ndims;
+    for (int d = 0; match && d < ndims; d++) match = given->dims[d] == dims[d];
+    if (!match)
         return lmn_fail(LMN_ERR_SHAPE,
-                        "activation layout does not match its shape [%d,%d,%d,%d] (a layout "
-                        "from another op or backend?)",
-                        desc->n, desc->c, desc->h, desc->w);
+                        "activation layout does not match its shape [%d,%d,%d,%d] (depth %d) "
+                        "(a layout from another op or backend?)",
+                        desc->n, desc->c, desc->h, desc->w, desc->d);
     *md = *given;
     return LMN_OK;
 }
@@ -56,27 +76,35 @@ static dnnl_dim_t blocked_offset(const dnnl_memory_desc_t *md, const dnnl_dim_t 
     return offset;
 }
 
+/* Walks every element in dense order and checks its offset; false at the
+ * first element out of place (a real blocked layout fails within a few). */
+static bool offsets_are_dense(const dnnl_memory_desc_t *md)
+{
+    dnnl_dim_t count = 1, index[DNNL_MAX_NDIMS] = {0};
+    for (int d = 0; d < md->ndims; d++) count *= md->dims[d];
+    for (dnnl_dim_t expected = 0; expected < count; expected++) {
+        if (blocked_offset(md, index) != expected) return false;
+        for (int d = md->ndims - 1; d >= 0 && ++index[d] == md->dims[d]; d--) index[d] = 0;
+    }
+    return true;
+}
+
 bool lmn_dnnl_md_is_dense_nchw(const dnnl_memory_desc_t *md)
 {
-    if (md->ndims != 4 || md->data_type != dnnl_f32 || md->format_kind != dnnl_blocked)
+    if ((md->ndims != 4 && md->ndims != 5) || md->data_type != dnnl_f32 ||
+        md->format_kind != dnnl_blocked)
         return false;
     dnnl_dim_t count = 1;
-    for (int d = 0; d < 4; d++) count *= md->dims[d];
+    for (int d = 0; d < md->ndims; d++) count *= md->dims[d];
     if (dnnl_memory_desc_get_size(md) != (size_t)count * sizeof(float)) return false;
     dnnl_memory_desc_t dense;
-    if (dnnl_memory_desc_init_by_tag(&dense, 4, md->dims, dnnl_f32, dnnl_nchw) != dnnl_success)
+    if (dnnl_memory_desc_init_by_tag(&dense, md->ndims, md->dims, dnnl_f32,
+                                     md->ndims == 5 ? dnnl_ncdhw : dnnl_nchw) != dnnl_success)
         return false;
     if (dnnl_memory_desc_equal(md, &dense)) return true;
     /* Other formats coincide with NCHW in degenerate shapes (nChw16c at
-     * 1x1 with C % 16 == 0). Walk the elements; a real blocked layout
-     * fails within the first few. Runs only at op creation. */
-    dnnl_dim_t expected = 0, index[4];
-    for (index[0] = 0; index[0] < md->dims[0]; index[0]++)
-        for (index[1] = 0; index[1] < md->dims[1]; index[1]++)
-            for (index[2] = 0; index[2] < md->dims[2]; index[2]++)
-                for (index[3] = 0; index[3] < md->dims[3]; index[3]++)
-                    if (blocked_offset(md, index) != expected++) return false;
-    return true;
+     * 1x1 with C % 16 == 0). Runs only at op creation. */
+    return offsets_are_dense(md);
 }
 
 bool lmn_dnnl_md_same_memory(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b)
@@ -95,10 +123,12 @@ size_t lmn_dnnl_md_floats(const dnnl_memory_desc_t *md)
 
 void lmn_dnnl_describe_act(const dnnl_memory_desc_t *md, lmn_layout *storage, lmn_act_desc *out)
 {
+    const int ndims = md->ndims;
     out->n = (int)md->dims[0];
     out->c = (int)md->dims[1];
-    out->h = (int)md->dims[2];
-    out->w = (int)md->dims[3];
+    out->d = ndims == 5 ? (int)md->dims[2] : 0;
+    out->h = (int)md->dims[ndims - 2];
+    out->w = (int)md->dims[ndims - 1];
     out->floats = lmn_dnnl_md_floats(md);
     storage->md = *md;
     out->layout = lmn_dnnl_md_is_dense_nchw(md) ? NULL : storage;

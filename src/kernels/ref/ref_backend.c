@@ -1,4 +1,4 @@
-/* The reference backend: plain loops over dense NCHW, the oracle the dnnl
+/* The reference backend: plain loops over dense NCHW / NCDHW, the oracle the dnnl
  * backend is tested against. This file holds the backend table, layouts
  * (only dense exists here) and the helpers the op files share. */
 #include <string.h>
@@ -6,17 +6,39 @@
 #include "core/memory.h"
 #include "kernels/ref/ref_internal.h"
 
-lmn_status lmn_ref_check_input(const lmn_act_desc *in, const char *what)
+lmn_status lmn_ref_check_dense(const lmn_act_desc *in, const char *what)
 {
     if (!in) return lmn_fail(LMN_ERR_ARG, "%s: input desc is NULL", what);
     if (in->layout)
         return lmn_fail(LMN_ERR_ARG,
-                        "%s: the ref backend only handles dense NCHW inputs (layout NULL); "
-                        "reorder the activation to dense first",
+                        "%s: the ref backend only handles dense NCHW / NCDHW inputs (layout "
+                        "NULL); reorder the activation to dense first",
                         what);
-    if (in->n <= 0 || in->c <= 0 || in->h <= 0 || in->w <= 0)
-        return lmn_fail(LMN_ERR_SHAPE, "%s: input shape %dx%dx%dx%d must be positive", what,
-                        in->n, in->c, in->h, in->w);
+    if (in->n <= 0 || in->c <= 0 || in->h <= 0 || in->w <= 0 || in->d < 0)
+        return lmn_fail(LMN_ERR_SHAPE, "%s: input shape %dx%dx%dx%d (depth %d) must be positive",
+                        what, in->n, in->c, in->h, in->w, in->d);
+    return LMN_OK;
+}
+
+lmn_status lmn_ref_check_input(const lmn_act_desc *in, const char *what)
+{
+    LMN_TRY(lmn_ref_check_dense(in, what));
+    if (in->d != 0)
+        return lmn_fail(LMN_ERR_SHAPE,
+                        "%s: input is 3-D (depth %d) but this op is 2-D; use the 3-D op or "
+                        "fold the depth into another axis first",
+                        what, in->d);
+    return LMN_OK;
+}
+
+lmn_status lmn_ref_check_input3d(const lmn_act_desc *in, const char *what)
+{
+    LMN_TRY(lmn_ref_check_dense(in, what));
+    if (in->d <= 0)
+        return lmn_fail(LMN_ERR_SHAPE,
+                        "%s: input [%d,%d,%d,%d] is 2-D (depth 0) but this op is 3-D; give "
+                        "it an NCDHW activation (lmn_act_dense3d)",
+                        what, in->n, in->c, in->h, in->w);
     return LMN_OK;
 }
 
@@ -75,7 +97,7 @@ void lmn_ref_op_destroy(lmn_op *op) { lmn_free(op); }
 
 static bool same_shape(const lmn_act_desc *a, const lmn_act_desc *b)
 {
-    return a->n == b->n && a->c == b->c && a->h == b->h && a->w == b->w;
+    return a->n == b->n && a->c == b->c && a->d == b->d && a->h == b->h && a->w == b->w;
 }
 
 static lmn_status ref_reorder(lmn_backend *be, const lmn_act_desc *from, const float *src,
@@ -85,12 +107,15 @@ static lmn_status ref_reorder(lmn_backend *be, const lmn_act_desc *from, const f
         return lmn_fail(LMN_ERR_ARG, "ref reorder: NULL desc or buffer");
     if (from->layout || to->layout)
         return lmn_fail(LMN_ERR_ARG,
-                        "ref reorder: only dense NCHW (layout NULL) is known to the ref "
+                        "ref reorder: only dense NCHW / NCDHW (layout NULL) is known to the ref "
                         "backend; a blocked layout must be reordered by its own backend");
     if (!same_shape(from, to))
-        return lmn_fail(LMN_ERR_SHAPE, "ref reorder: shapes %dx%dx%dx%d and %dx%dx%dx%d differ",
-                        from->n, from->c, from->h, from->w, to->n, to->c, to->h, to->w);
-    const size_t count = (size_t)from->n * from->c * from->h * from->w;
+        return lmn_fail(LMN_ERR_SHAPE,
+                        "ref reorder: shapes %dx%dx%dx%d (depth %d) and %dx%dx%dx%d (depth %d) "
+                        "differ",
+                        from->n, from->c, from->h, from->w, from->d, to->n, to->c, to->h, to->w,
+                        to->d);
+    const size_t count = lmn_act_elements(from);
     if (src != dst) memmove(dst, src, count * sizeof(float));
     return LMN_OK;
 }
@@ -117,6 +142,16 @@ lmn_status lmn_backend_create_ref(lmn_backend **out)
     be->pool2d_create = lmn_ref_pool2d_create;
     be->pool2d_forward = lmn_ref_pool2d_forward;
     be->pool2d_backward = lmn_ref_pool2d_backward;
+    be->conv3d_create = lmn_ref_conv3d_create;
+    be->conv3d_forward = lmn_ref_conv3d_forward;
+    be->conv3d_backward_data = lmn_ref_conv3d_backward_data;
+    be->conv3d_backward_weights = lmn_ref_conv3d_backward_weights;
+    be->pool3d_create = lmn_ref_pool3d_create;
+    be->pool3d_forward = lmn_ref_pool3d_forward;
+    be->pool3d_backward = lmn_ref_pool3d_backward;
+    be->upsample_create = lmn_ref_upsample_create;
+    be->upsample_forward = lmn_ref_upsample_forward;
+    be->upsample_backward = lmn_ref_upsample_backward;
     be->batchnorm_create = lmn_ref_batchnorm_create;
     be->batchnorm_forward_train = lmn_ref_batchnorm_forward_train;
     be->batchnorm_forward_infer = lmn_ref_batchnorm_forward_infer;

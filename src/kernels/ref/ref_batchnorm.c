@@ -1,4 +1,5 @@
-/* Reference batch normalization per channel over (N, H, W) of dense NCHW.
+/* Reference batch normalization per channel over (N, H, W) of dense NCHW,
+ * or over (N, D, H, W) of dense NCDHW.
  * One thread owns one channel; statistics and gradient sums use double
  * accumulators and two passes (mean first, then centred squares). */
 #include <math.h>
@@ -11,26 +12,33 @@ lmn_status lmn_ref_batchnorm_create(lmn_backend *be, const lmn_batchnorm_params 
                                     const lmn_act_desc *in, lmn_op **op, lmn_act_desc *out)
 {
     *op = NULL;
-    LMN_TRY(lmn_ref_check_input(in, bn_name));
+    LMN_TRY(lmn_ref_check_dense(in, bn_name));
     if (!(p->epsilon >= 0.0f))
         return lmn_fail(LMN_ERR_ARG, "%s: epsilon = %g must be >= 0", bn_name,
                         (double)p->epsilon);
-    const lmn_act_desc result = lmn_act_dense(in->n, in->c, in->h, in->w);
+    lmn_act_desc result = lmn_act_dense(in->n, in->c, in->h, in->w);
+    if (in->d > 0) result = lmn_act_dense3d(in->n, in->c, in->d, in->h, in->w);
     LMN_TRY(lmn_ref_new_op(LMN_REF_BATCHNORM, in, &result, op));
     (*op)->p.bn = *p;
     *out = result;
     return LMN_OK;
 }
 
-/* Address of element i (0 <= i < N * H * W) of channel c. */
+/* Elements of one channel in one sample: H * W, times D for NCDHW. */
+static size_t spatial_size(const lmn_act_desc *d)
+{
+    return (size_t)d->h * d->w * (size_t)(d->d > 0 ? d->d : 1);
+}
+
+/* Address of element i (0 <= i < N * spatial) of channel c. */
 static size_t channel_index(const lmn_act_desc *d, int c, size_t i)
 {
-    const size_t plane = (size_t)d->h * d->w;
+    const size_t plane = spatial_size(d);
     const size_t n = i / plane;
     return (n * d->c + c) * plane + i % plane;
 }
 
-static size_t channel_count(const lmn_act_desc *d) { return (size_t)d->n * d->h * d->w; }
+static size_t channel_count(const lmn_act_desc *d) { return (size_t)d->n * spatial_size(d); }
 
 /* y = gamma * (x - mean) / sqrt(var + eps) + beta on one channel. */
 static void normalize_channel(const lmn_op *op, int c, const float *x, double gamma,

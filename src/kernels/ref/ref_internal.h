@@ -9,7 +9,10 @@ typedef enum lmn_ref_op_kind {
     LMN_REF_CONV2D,
     LMN_REF_POOL2D,
     LMN_REF_BATCHNORM,
-    LMN_REF_LINEAR
+    LMN_REF_LINEAR,
+    LMN_REF_CONV3D,
+    LMN_REF_POOL3D,
+    LMN_REF_UPSAMPLE
 } lmn_ref_op_kind;
 
 /* Every ref op remembers what it was created for; all tensors are dense. */
@@ -21,13 +24,21 @@ struct lmn_op {
         lmn_pool2d_params pool;
         lmn_batchnorm_params bn;
         lmn_linear_params linear;
+        lmn_conv3d_params conv3d;
+        lmn_pool3d_params pool3d;
+        lmn_upsample_params upsample;
     } p;
 };
 
 /* --- helpers shared by the ref files (ref_backend.c) -------------------- */
 
-/* Checks that an input desc is a positive dense shape ("what" names the op). */
+/* Checks that an input desc is a positive dense shape, 2-D or 3-D ("what"
+ * names the op). */
+lmn_status lmn_ref_check_dense(const lmn_act_desc *in, const char *what);
+/* lmn_ref_check_dense plus: the input is 2-D (d == 0). */
 lmn_status lmn_ref_check_input(const lmn_act_desc *in, const char *what);
+/* lmn_ref_check_dense plus: the input is 3-D (d > 0). */
+lmn_status lmn_ref_check_input3d(const lmn_act_desc *in, const char *what);
 /* Allocates an op of `kind` for in/out (freed by lmn_ref_op_destroy). */
 lmn_status lmn_ref_new_op(lmn_ref_op_kind kind, const lmn_act_desc *in, const lmn_act_desc *out,
                           lmn_op **op);
@@ -60,6 +71,25 @@ lmn_status lmn_ref_pool2d_create(lmn_backend *be, const lmn_pool2d_params *p,
 lmn_status lmn_ref_pool2d_forward(lmn_op *op, const float *x, float *y, void *workspace);
 lmn_status lmn_ref_pool2d_backward(lmn_op *op, const float *dy, const void *workspace,
                                    float *dx);
+
+lmn_status lmn_ref_conv3d_create(lmn_backend *be, const lmn_conv3d_params *p,
+                                 const lmn_act_desc *in, lmn_op **op, lmn_act_desc *out);
+lmn_status lmn_ref_conv3d_forward(lmn_op *op, const float *x, const float *w, const float *b,
+                                  float *y);
+lmn_status lmn_ref_conv3d_backward_data(lmn_op *op, const float *dy, const float *w, float *dx);
+lmn_status lmn_ref_conv3d_backward_weights(lmn_op *op, const float *x, const float *dy, float *dw,
+                                           float *db);
+
+lmn_status lmn_ref_pool3d_create(lmn_backend *be, const lmn_pool3d_params *p,
+                                 const lmn_act_desc *in, lmn_op **op, lmn_act_desc *out,
+                                 size_t *workspace_bytes);
+lmn_status lmn_ref_pool3d_forward(lmn_op *op, const float *x, float *y, void *workspace);
+lmn_status lmn_ref_pool3d_backward(lmn_op *op, const float *dy, const void *workspace, float *dx);
+
+lmn_status lmn_ref_upsample_create(lmn_backend *be, const lmn_upsample_params *p,
+                                   const lmn_act_desc *in, lmn_op **op, lmn_act_desc *out);
+lmn_status lmn_ref_upsample_forward(lmn_op *op, const float *x, float *y);
+lmn_status lmn_ref_upsample_backward(lmn_op *op, const float *dy, float *dx);
 
 lmn_status lmn_ref_batchnorm_create(lmn_backend *be, const lmn_batchnorm_params *p,
                                     const lmn_act_desc *in, lmn_op **op, lmn_act_desc *out);

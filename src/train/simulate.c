@@ -1,0 +1,603 @@
+#include "train/simulate.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/memory.h"
+#include "core/rng.h"
+#include "core/timer.h"
+#include "kernels/loss.h"
+
+static const char *const strategy_names[LMN_SIM_STRATEGY_COUNT] = {
+    "allreduce", "overlap", "multistep", "lazy", "localsgd"};
+
+const char *lmn_sim_strategy_name(lmn_sim_strategy strategy)
+{
+    return strategy >= 0 && strategy < LMN_SIM_STRATEGY_COUNT ? strategy_names[strategy] : "?";
+}
+
+bool lmn_sim_strategy_from_name(const char *name, lmn_sim_strategy *out)
+{
+    for (int i = 0; i < LMN_SIM_STRATEGY_COUNT; i++) {
+        if (strcmp(name, strategy_names[i]) == 0) {
+            *out = (lmn_sim_strategy)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+lmn_sim_options lmn_sim_options_default(void)
+{
+    return (lmn_sim_options){.link = lmn_link_from_gbits(10.0, 5.0),
+                             .algorithm = LMN_ALGORITHM_BEST,
+                             .global_batch = 64,
+                             .wire_bytes = 4,
+                             .bucket_mb = 0.0,
+                             .lazy_layers = 8,
+                             .lazy_k = 4,
+                             .groups = 2,
+                             .tau = 4};
+}
+
+double lmn_sim_scaled_seconds(double measured, double fixed, int measured_batch, int batch)
+{
+    if (measured_batch <= 0) return measured;
+    return fixed + (measured - fixed) * (double)batch / (double)measured_batch;
+}
+
+static double layer_compute(const lmn_step_profile *p, int l, int batch)
+{
+    const lmn_layer_profile *layer = &p->layers[l];
+    return lmn_sim_scaled_seconds(layer->forward_seconds, layer->forward_fixed_seconds,
+                                  p->measured_batch, batch) +
+           lmn_sim_scaled_seconds(layer->backward_seconds, layer->backward_fixed_seconds,
+                                  p->measured_batch, batch);
+}
+
+static size_t total_params(const lmn_step_profile *p)
+{
+    size_t total = 0;
+    for (int l = 0; l < p->count; l++) total += p->layers[l].param_count;
+    return total;
+}
+
+double lmn_sim_single_rank_seconds(const lmn_step_profile *profile, int global_batch)
+{
+    double seconds = profile->update_seconds;
+    for (int l = 0; l < profile->count; l++) seconds += layer_compute(profile, l, global_batch);
+    return seconds;
+}
+
+/* ---- the timeline: one compute thread, one FIFO communication thread ---- */
+
+typedef struct timeline {
+    double now;       /* the compute thread's clock */
+    double comm_free; /* when the communication thread is next idle */
+    double computed;  /* seconds the compute thread computed */
+    double comm_busy; /* seconds collectives ran */
+    double bytes;     /* sent by this rank */
+} timeline;
+
+typedef struct sim {
+    const lmn_step_profile *profile;
+    const lmn_sim_options *options;
+    lmn_sim_strategy strategy;
+    int ranks, batch, count;
+    double *forward, *backward, *update; /* per layer, at the local batch */
+    double *wire;                        /* per layer: gradient bytes on the wire */
+    lmn_sim_path *path;
+    int *bucket_of;    /* overlap: layer -> bucket; -1 without parameters */
+    int *bucket_low;   /* overlap: bucket -> its lowest layer (completes it) */
+    double *bucket_wire;
+    int bucket_count;
+    double *ready;     /* overlap: bucket -> end of its reduction; multistep: layer -> end
+                        * of its allgather (both from the previous step) */
+    double *scattered; /* multistep: layer -> end of its reduce-scatter */
+    double *gathered;  /* multistep: layer -> end of its input allgather */
+} sim;
+
+static void compute(timeline *tl, double seconds)
+{
+    tl->now += seconds;
+    tl->computed += seconds;
+}
+
+static void wait_until(timeline *tl, double when)
+{
+    if (when > tl->now) tl->now = when;
+}
+
+/* Queues a collective of `bytes` over `ranks` on the communication thread;
+ * returns when it ends (now, for a no-op). */
+static double post(const sim *s, timeline *tl, lmn_collective kind, double bytes, int ranks)
+{
+    if (ranks <= 1 || bytes <= 0.0) return tl->now;
+    const double seconds = lmn_cost_seconds_with(s->options->link, kind, s->options->algorithm,
+                                                 bytes, ranks);
+    tl->comm_free = fmax(tl->now, tl->comm_free) + seconds;
+    tl->comm_busy += seconds;
+    tl->bytes += lmn_cost_bytes(kind, bytes, ranks);
+    return tl->comm_free;
+}
+
+static bool has_params(const sim *s, int l) { return s->profile->layers[l].param_count > 0; }
+
+/* allreduce and lazy: `member` layers reduce together after backward
+ * (extra bytes ride along) and only they are updated. */
+static void blocking_step(const sim *s, timeline *tl, const bool *member, double extra_bytes)
+{
+    for (int l = 0; l < s->count; l++) compute(tl, s->forward[l]);
+    double bytes = extra_bytes, update = 0.0;
+    for (int l = s->count - 1; l >= 0; l--) {
+        compute(tl, s->backward[l]);
+        if (member[l]) {
+            bytes += s->wire[l];
+            update += s->update[l];
+        }
+    }
+    wait_until(tl, post(s, tl, LMN_COLLECTIVE_ALLREDUCE, bytes, s->ranks));
+    compute(tl, update);
+}
+
+static void overlap_step(const sim *s, timeline *tl)
+{
+    for (int l = 0; l < s->count; l++) {
+        if (s->bucket_of[l] >= 0) {
+            wait_until(tl, s->ready[s->bucket_of[l]]);
+            compute(tl, s->update[l]);
+        }
+        compute(tl, s->forward[l]);
+    }
+    for (int l = s->count - 1; l >= 0; l--) {
+        compute(tl, s->backward[l]);
+        const int bucket = s->bucket_of[l];
+        if (bucket >= 0 && s->bucket_low[bucket] == l)
+            s->ready[bucket] = post(s, tl, LMN_COLLECTIVE_ALLREDUCE, s->bucket_wire[bucket], s->ranks);
+    }
+}
+
+/* Bytes of a linear layer's activation path at p ranks and group batch gb:
+ * allgather of the inputs and of the output errors over the group's batch,
+ * then of the updated weight slices. */
+static double activation_bytes(const sim *s, int l, int p, double group_batch)
+{
+    const lmn_layer_profile *layer = &s->profile->layers[l];
+    const double w = s->options->wire_bytes;
+    return lmn_cost_bytes_allgather(group_batch * layer->input_floats * w, p) +
+           lmn_cost_bytes_allgather(group_batch * layer->output_floats * w, p) +
+           lmn_cost_bytes_allgather(s->wire[l], p);
+}
+
+static double gradient_bytes(const sim *s, int l, int p)
+{
+    return lmn_cost_bytes_reduce_scatter(s->wire[l], p) + lmn_cost_bytes_allgather(s->wire[l], p);
+}
+
+static void choose_paths(sim *s, int p, double group_batch)
+{
+    for (int l = 0; l < s->count; l++) {
+        if (!has_params(s, l)) s->path[l] = LMN_SIM_PATH_NONE;
+        else if (s->profile->layers[l].kind == LMN_LAYER_LINEAR &&
+                 activation_bytes(s, l, p, group_batch) < gradient_bytes(s, l, p))
+            s->path[l] = LMN_SIM_PATH_ACTIVATIONS;
+        else s->path[l] = LMN_SIM_PATH_GRADIENT;
+    }
+}
+
+/* multistep over groups of p ranks; `average`: this step also allreduces
+ * every updated slice over the `groups` groups (local SGD). */
+static void multistep_step(const sim *s, timeline *tl, int p, int groups, double group_batch,
+                           bool average)
+{
+    const double w = s->options->wire_bytes;
+    for (int l = 0; l < s->count; l++) {
+        wait_until(tl, s->ready[l]);
+        if (s->path[l] == LMN_SIM_PATH_ACTIVATIONS)
+            s->gathered[l] = post(s, tl, LMN_COLLECTIVE_ALLGATHER,
+                                  group_batch * s->profile->layers[l].input_floats * w, p);
+        compute(tl, s->forward[l]);
+    }
+    for (int l = s->count - 1; l >= 0; l--) {
+        if (s->path[l] == LMN_SIM_PATH_ACTIVATIONS) {
+            const double errors = post(s, tl, LMN_COLLECTIVE_ALLGATHER,
+                                       group_batch * s->profile->layers[l].output_floats * w, p);
+            compute(tl, 0.5 * s->backward[l]); /* d_x = d_y W needs only local data */
+            wait_until(tl, fmax(errors, s->gathered[l]));
+            compute(tl, 0.5 * s->backward[l]); /* the weight slice over the group's batch */
+        } else {
+            compute(tl, s->backward[l]);
+            if (s->path[l] == LMN_SIM_PATH_GRADIENT)
+                s->scattered[l] = post(s, tl, LMN_COLLECTIVE_REDUCE_SCATTER, s->wire[l], p);
+        }
+    }
+    for (int l = 0; l < s->count; l++) {
+        if (s->path[l] == LMN_SIM_PATH_NONE) continue;
+        if (s->path[l] == LMN_SIM_PATH_GRADIENT) wait_until(tl, s->scattered[l]);
+        compute(tl, s->update[l] / p);
+        const double averaged =
+            average ? post(s, tl, LMN_COLLECTIVE_ALLREDUCE, s->wire[l] / p, groups) : tl->now;
+        s->ready[l] = fmax(averaged, post(s, tl, LMN_COLLECTIVE_ALLGATHER, s->wire[l], p));
+    }
+}
+
+int lmn_step_profile_param_layers(const lmn_step_profile *p)
+{
+    int count = 0;
+    for (int l = 0; l < p->count; l++) count += p->layers[l].param_count > 0;
+    return count;
+}
+
+/* The lazy layers: the first lazy_layers layers with parameters. */
+static void lazy_members(const sim *s, bool sync, bool *member, int *top_lazy)
+{
+    int seen = 0;
+    *top_lazy = -1;
+    for (int l = 0; l < s->count; l++) {
+        const bool lazy = has_params(s, l) && seen < s->options->lazy_layers;
+        if (has_params(s, l)) seen++;
+        if (lazy) *top_lazy = l;
+        member[l] = has_params(s, l) && (sync || !lazy);
+    }
+}
+
+static void run_step(sim *s, timeline *tl, int step, bool *member)
+{
+    const lmn_sim_options *o = s->options;
+    switch (s->strategy) {
+    case LMN_SIM_ALLREDUCE:
+        for (int l = 0; l < s->count; l++) member[l] = has_params(s, l);
+        blocking_step(s, tl, member, 0.0);
+        return;
+    case LMN_SIM_OVERLAP: overlap_step(s, tl); return;
+    case LMN_SIM_MULTISTEP:
+        multistep_step(s, tl, s->ranks, 1, o->global_batch, false);
+        return;
+    case LMN_SIM_LAZY: {
+        const bool sync = (step + 1) % o->lazy_k == 0;
+        int top = -1;
+        lazy_members(s, sync, member, &top);
+        blocking_step(s, tl, member, sync && o->lazy_k > 1 && top >= 0 ? s->wire[top] : 0.0);
+        return;
+    }
+    case LMN_SIM_LOCALSGD: {
+        const int p = s->ranks / o->groups;
+        multistep_step(s, tl, p, o->groups, (double)o->global_batch / o->groups,
+                       (step + 1) % o->tau == 0);
+        return;
+    }
+    case LMN_SIM_STRATEGY_COUNT: break;
+    }
+}
+
+static void make_buckets(sim *s)
+{
+    const double cap = s->options->bucket_mb * 1024.0 * 1024.0;
+    double fp32 = 0.0;
+    s->bucket_count = 0;
+    bool open = false;
+    for (int l = s->count - 1; l >= 0; l--) {
+        s->bucket_of[l] = -1;
+        if (!has_params(s, l)) continue;
+        if (!open) {
+            s->bucket_wire[s->bucket_count] = 0.0;
+            fp32 = 0.0;
+            open = true;
+        }
+        const int bucket = s->bucket_count;
+        s->bucket_of[l] = bucket;
+        s->bucket_low[bucket] = l;
+        s->bucket_wire[bucket] += s->wire[l];
+        fp32 += 4.0 * (double)s->profile->layers[l].param_count;
+        if (fp32 >= cap) {
+            s->bucket_count++;
+            open = false;
+        }
+    }
+    if (open) s->bucket_count++;
+}
+
+static lmn_status check_options(const lmn_step_profile *p, lmn_sim_strategy strategy, int ranks,
+                                const lmn_sim_options *o)
+{
+    if (strategy < 0 || strategy >= LMN_SIM_STRATEGY_COUNT)
+        return lmn_fail(LMN_ERR_ARG, "unknown strategy %d", (int)strategy);
+    if (ranks < 1) return lmn_fail(LMN_ERR_ARG, "ranks must be >= 1, got %d", ranks);
+    if (p->count < 1 || p->measured_batch < 1)
+        return lmn_fail(LMN_ERR_ARG, "the profile is empty (%d layers, measured batch %d)",
+                        p->count, p->measured_batch);
+    if (o->global_batch < 1)
+        return lmn_fail(LMN_ERR_ARG, "the global batch must be >= 1, got %d", o->global_batch);
+    if (o->wire_bytes < 1) return lmn_fail(LMN_ERR_ARG, "wire bytes must be >= 1, got %d", o->wire_bytes);
+    if (!(o->link.bytes_per_second > 0.0) || !isfinite(o->link.bytes_per_second) ||
+        !(o->link.latency_seconds >= 0.0) || !isfinite(o->link.latency_seconds))
+        return lmn_fail(LMN_ERR_ARG, "the link needs a bandwidth > 0 and a latency >= 0 "
+                        "(got %g bytes/s, %g s)", o->link.bytes_per_second, o->link.latency_seconds);
+    if (!(o->bucket_mb >= 0.0))
+        return lmn_fail(LMN_ERR_ARG, "bucket_mb must be >= 0, got %g", o->bucket_mb);
+    if (strategy == LMN_SIM_LAZY) {
+        const int layers = lmn_step_profile_param_layers(p);
+        if (o->lazy_k < 1) return lmn_fail(LMN_ERR_ARG, "lazy k must be >= 1, got %d", o->lazy_k);
+        if (o->lazy_layers < 0 || o->lazy_layers > layers)
+            return lmn_fail(LMN_ERR_ARG, "lazy_layers %d: the model has %d layers with parameters",
+                            o->lazy_layers, layers);
+    }
+    if (strategy == LMN_SIM_LOCALSGD) {
+        if (o->tau < 1) return lmn_fail(LMN_ERR_ARG, "tau must be >= 1, got %d", o->tau);
+        if (o->groups < 1 || ranks % o->groups != 0)
+            return lmn_fail(LMN_ERR_ARG, "groups %d do not divide %d ranks", o->groups, ranks);
+    }
+    return LMN_OK;
+}
+
+static lmn_status sim_alloc(sim *s)
+{
+    const size_t n = (size_t)s->count;
+    double *doubles = calloc(8 * n, sizeof *doubles);
+    int *ints = calloc(2 * n, sizeof *ints);
+    s->path = calloc(n, sizeof *s->path);
+    if (!doubles || !ints || !s->path) {
+        free(doubles);
+        free(ints);
+        free(s->path);
+        return lmn_fail(LMN_ERR_NOMEM, "cannot allocate the simulation of %d layers", s->count);
+    }
+    s->forward = doubles;
+    s->backward = doubles + n;
+    s->update = doubles + 2 * n;
+    s->wire = doubles + 3 * n;
+    s->bucket_wire = doubles + 4 * n;
+    s->ready = doubles + 5 * n;
+    s->scattered = doubles + 6 * n;
+    s->gathered = doubles + 7 * n;
+    s->bucket_of = ints;
+    s->bucket_low = ints + n;
+    return LMN_OK;
+}
+
+static void sim_free(sim *s)
+{
+    free(s->forward);
+    free(s->bucket_of);
+    free(s->path);
+}
+
+static void sim_prepare(sim *s)
+{
+    const lmn_step_profile *p = s->profile;
+    const size_t params = total_params(p);
+    for (int l = 0; l < s->count; l++) {
+        const lmn_layer_profile *layer = &p->layers[l];
+        s->forward[l] = lmn_sim_scaled_seconds(layer->forward_seconds, layer->forward_fixed_seconds,
+                                               p->measured_batch, s->batch);
+        s->backward[l] = lmn_sim_scaled_seconds(layer->backward_seconds,
+                                                layer->backward_fixed_seconds, p->measured_batch,
+                                                s->batch);
+        s->update[l] = params ? p->update_seconds * (double)layer->param_count / (double)params : 0.0;
+        s->wire[l] = (double)layer->param_count * s->options->wire_bytes;
+        s->path[l] = layer->param_count > 0 ? LMN_SIM_PATH_GRADIENT : LMN_SIM_PATH_NONE;
+    }
+    make_buckets(s);
+    if (s->strategy == LMN_SIM_MULTISTEP) choose_paths(s, s->ranks, s->options->global_batch);
+    if (s->strategy == LMN_SIM_LOCALSGD)
+        choose_paths(s, s->ranks / s->options->groups,
+                     (double)s->options->global_batch / s->options->groups);
+}
+
+lmn_status lmn_simulate(const lmn_step_profile *profile, lmn_sim_strategy strategy, int ranks,
+                        const lmn_sim_options *options, lmn_sim_result *result,
+                        lmn_sim_path *paths)
+{
+    memset(result, 0, sizeof *result);
+    LMN_TRY(check_options(profile, strategy, ranks, options));
+    sim s = {.profile = profile, .options = options, .strategy = strategy, .ranks = ranks,
+             .count = profile->count};
+    s.batch = (options->global_batch + ranks - 1) / ranks;
+    LMN_TRY(sim_alloc(&s));
+    bool *member = calloc((size_t)s.count, sizeof *member);
+    if (!member) {
+        sim_free(&s);
+        return lmn_fail(LMN_ERR_NOMEM, "cannot allocate the simulation of %d layers", s.count);
+    }
+    sim_prepare(&s);
+    /* Two periods settle the queue (each step waits for all of the previous
+     * step's collectives); the third is measured. */
+    const int period = strategy == LMN_SIM_LAZY       ? options->lazy_k
+                       : strategy == LMN_SIM_LOCALSGD ? options->tau
+                                                      : 1;
+    timeline tl = {0};
+    for (int step = 0; step < 2 * period; step++) run_step(&s, &tl, step, member);
+    const timeline start = tl;
+    for (int step = 2 * period; step < 3 * period; step++) run_step(&s, &tl, step, member);
+    *result = (lmn_sim_result){
+        .ranks = ranks,
+        .local_batch = s.batch,
+        .step_seconds = (tl.now - start.now) / period,
+        .compute_seconds = (tl.computed - start.computed) / period,
+        .comm_seconds = (tl.comm_busy - start.comm_busy) / period,
+        .bytes_per_rank = (tl.bytes - start.bytes) / period,
+        .buckets = strategy == LMN_SIM_OVERLAP ? s.bucket_count : 0,
+    };
+    result->exposed_seconds = fmax(0.0, result->step_seconds - result->compute_seconds);
+    result->speedup = lmn_sim_single_rank_seconds(profile, options->global_batch) /
+                      result->step_seconds;
+    result->efficiency = result->speedup / ranks;
+    if (paths) memcpy(paths, s.path, (size_t)s.count * sizeof *paths);
+    free(member);
+    sim_free(&s);
+    return LMN_OK;
+}
+
+/* ---- measuring a profile ---- */
+
+lmn_status lmn_step_profile_from_network(const lmn_network *net, lmn_step_profile *out)
+{
+    memset(out, 0, sizeof *out);
+    const int count = net->spec.count;
+    out->layers = calloc((size_t)count, sizeof *out->layers);
+    if (!out->layers) return lmn_fail(LMN_ERR_NOMEM, "cannot allocate a profile of %d layers", count);
+    out->count = count;
+    for (int i = 0; i < count; i++) {
+        const lmn_layer_spec *spec = &net->spec.layers[i];
+        lmn_layer_profile *layer = &out->layers[i];
+        snprintf(layer->name, sizeof layer->name, "%s", spec->name);
+        layer->kind = spec->kind;
+        const size_t end = i + 1 < count ? net->param_offset[i + 1] : net->param_count;
+        layer->param_count = end - net->param_offset[i];
+        const lmn_layer_shape in = spec->input == LMN_INPUT ? net->input_shape : net->shapes[spec->input];
+        const lmn_layer_shape o = net->shapes[i];
+        layer->input_floats = (double)lmn_shape_values(in);
+        layer->output_floats = (double)lmn_shape_values(o);
+    }
+    return LMN_OK;
+}
+
+void lmn_step_profile_free(lmn_step_profile *profile)
+{
+    if (!profile) return;
+    free(profile->layers);
+    memset(profile, 0, sizeof *profile);
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of values[0], values[stride], ... (n of them); reorders a copy. */
+static double median(const double *values, int n, int stride, double *scratch)
+{
+    for (int i = 0; i < n; i++) scratch[i] = values[(size_t)i * (size_t)stride];
+    qsort(scratch, (size_t)n, sizeof *scratch, compare_doubles);
+    return n % 2 ? scratch[n / 2] : 0.5 * (scratch[n / 2 - 1] + scratch[n / 2]);
+}
+
+/* One training step's per-layer seconds into forward / backward. */
+static lmn_status time_step(lmn_network *net, int batch, int step, const float *inputs,
+                            const int32_t *labels, float *dlogits, double *forward,
+                            double *backward)
+{
+    const size_t bytes = (size_t)net->spec.count * sizeof(double);
+    memset(net->forward_seconds, 0, bytes);
+    memset(net->backward_seconds, 0, bytes);
+    const float *logits = NULL;
+    LMN_TRY(lmn_network_forward(net, batch, inputs, true, (uint64_t)step, &logits));
+    lmn_softmax_xent(logits, labels, batch, net->num_outputs, 1.0f / (float)batch, dlogits, NULL);
+    LMN_TRY(lmn_network_backward(net, dlogits));
+    memcpy(forward, net->forward_seconds, bytes);
+    memcpy(backward, net->backward_seconds, bytes);
+    return LMN_OK;
+}
+
+/* Per-layer seconds of one training step at `batch`: the median over
+ * `steps` after `warmup` (a busy machine makes single steps slow, not fast).
+ * per_step holds 2 * steps * count doubles, scratch steps. */
+static lmn_status time_steps(lmn_network *net, int batch, int steps, int warmup, uint64_t seed,
+                             float *inputs, int32_t *labels, float *dlogits, double *per_step,
+                             double *scratch, double *forward, double *backward)
+{
+    const int count = net->spec.count;
+    const size_t sample = lmn_shape_values(net->input_shape);
+    lmn_rng rng = lmn_rng_make(seed, lmn_rng_stream_id((uint64_t)batch, 0x5157));
+    for (size_t i = 0; i < sample * (size_t)batch; i++) inputs[i] = (float)lmn_rng_normal(&rng);
+    for (int i = 0; i < batch; i++) labels[i] = (int32_t)lmn_rng_below(&rng, (uint64_t)net->num_outputs);
+    for (int step = 0; step < warmup + steps; step++) {
+        const int slot = step < warmup ? 0 : step - warmup;
+        double *row = per_step + 2 * (size_t)slot * (size_t)count;
+        LMN_TRY(time_step(net, batch, step, inputs, labels, dlogits, row, row + count));
+    }
+    for (int i = 0; i < count; i++) {
+        forward[i] = median(per_step + i, steps, 2 * count, scratch);
+        backward[i] = median(per_step + count + i, steps, 2 * count, scratch);
+    }
+    return LMN_OK;
+}
+
+/* The part of t(b) = fixed + slope b that does not scale, from two points;
+ * kept within [0, the smaller time] against noise. */
+static double fixed_part(double large, int large_batch, double small, int small_batch)
+{
+    if (large_batch <= small_batch) return 0.0;
+    const double slope = (large - small) / (double)(large_batch - small_batch);
+    const double fixed = large - slope * large_batch;
+    return fmax(0.0, fmin(fixed, fmin(small, large)));
+}
+
+typedef struct measure_buffers {
+    float *inputs, *dlogits;
+    int32_t *labels;
+    double *times;    /* forward, backward at both batches: 4 * count */
+    double *per_step; /* 2 * steps * count */
+    double *scratch;  /* steps */
+} measure_buffers;
+
+static lmn_status measure(lmn_network *net, lmn_optimizer *optimizer, int batch, int steps,
+                          int warmup, uint64_t seed, lmn_step_profile *out,
+                          const measure_buffers *m)
+{
+    const int count = net->spec.count;
+    double *forward = m->times, *backward = m->times + count;
+    double *small_forward = m->times + 2 * count, *small_backward = m->times + 3 * count;
+    const int small = batch / 8 > 1 ? batch / 8 : 1;
+    LMN_TRY(time_steps(net, batch, steps, warmup, seed, m->inputs, m->labels, m->dlogits,
+                       m->per_step, m->scratch, forward, backward));
+    if (small < batch)
+        LMN_TRY(time_steps(net, small, steps, warmup, seed, m->inputs, m->labels, m->dlogits,
+                           m->per_step, m->scratch, small_forward, small_backward));
+    out->measured_batch = batch;
+    out->small_batch = small < batch ? small : 0;
+    for (int i = 0; i < count; i++) {
+        lmn_layer_profile *layer = &out->layers[i];
+        layer->forward_seconds = forward[i];
+        layer->backward_seconds = backward[i];
+        if (small < batch) {
+            layer->forward_fixed_seconds = fixed_part(forward[i], batch, small_forward[i], small);
+            layer->backward_fixed_seconds = fixed_part(backward[i], batch, small_backward[i], small);
+        }
+    }
+    for (int step = 0; step < steps; step++) {
+        const double start = lmn_now();
+        lmn_optimizer_update(optimizer, net->params, net->grads, 0.0, 0, net->param_count);
+        lmn_optimizer_finish_step(optimizer);
+        m->per_step[step] = lmn_now() - start;
+    }
+    out->update_seconds = median(m->per_step, steps, 1, m->scratch);
+    return LMN_OK;
+}
+
+lmn_status lmn_step_profile_measure(lmn_network *net, lmn_optimizer *optimizer, int batch,
+                                    int steps, int warmup, uint64_t seed,
+                                    lmn_step_profile *out)
+{
+    memset(out, 0, sizeof *out);
+    if (batch < 1 || steps < 1 || warmup < 0)
+        return lmn_fail(LMN_ERR_ARG, "profiling needs a batch >= 1 and steps >= 1 (got batch %d, "
+                        "%d steps, %d warm-up)", batch, steps, warmup);
+    LMN_TRY(lmn_network_enable_profile(net));
+    LMN_TRY(lmn_step_profile_from_network(net, out));
+    const size_t count = (size_t)net->spec.count, sample = lmn_shape_values(net->input_shape);
+    measure_buffers m = {0};
+    m.times = calloc(4 * count, sizeof *m.times);
+    m.per_step = calloc(2 * (size_t)steps * count + (size_t)steps, sizeof *m.per_step);
+    m.scratch = calloc((size_t)steps, sizeof *m.scratch);
+    lmn_status status = m.times && m.per_step && m.scratch
+                            ? LMN_OK
+                            : lmn_fail(LMN_ERR_NOMEM, "cannot allocate the profile");
+    if (status == LMN_OK) status = lmn_alloc_floats(&m.inputs, sample * (size_t)batch, "profile inputs");
+    if (status == LMN_OK)
+        status = lmn_alloc_floats(&m.dlogits, (size_t)net->num_outputs * (size_t)batch, "profile errors");
+    if (status == LMN_OK)
+        status = lmn_alloc_bytes((void **)&m.labels, sizeof(int32_t) * (size_t)batch, "profile labels");
+    if (status == LMN_OK) status = measure(net, optimizer, batch, steps, warmup, seed, out, &m);
+    free(m.times);
+    free(m.per_step);
+    free(m.scratch);
+    lmn_free(m.inputs);
+    lmn_free(m.dlogits);
+    lmn_free(m.labels);
+    if (status != LMN_OK) lmn_step_profile_free(out);
+    return status;
+}

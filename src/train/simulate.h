@@ -1,0 +1,163 @@
+/* A model of one data-parallel training step at N ranks under each sync
+ * policy (ALGORITHMS.md 1-4 and 11), from a per-layer profile measured on
+ * one rank and the alpha-beta link model of comm/cost_model.h.
+ *
+ * Strong scaling: the global batch B stays fixed, so a rank's local batch
+ * is ceil(B / N) (ranks past B idle). A layer's time at local batch b is
+ *   fixed + (measured - fixed) * b / measured_batch,
+ * i.e. the per-sample part scales linearly and `fixed` (kernel set-up,
+ * threading, small-GEMM inefficiency; measured from a second, small batch)
+ * does not. The optimizer update does not depend on the batch and is split
+ * over layers by parameter count.
+ *
+ * The step is simulated event by event: one compute thread running the
+ * layers in order, and (for the overlapped policies) ONE communication
+ * thread serving a FIFO queue; a collective starts when it is queued and
+ * the previous one has finished. Each policy's schedule:
+ *   allreduce  forward, backward, one allreduce of every gradient (the
+ *              compute thread waits for it), update.
+ *   overlap    backward queues an allreduce per layer (or per bucket of
+ *              consecutive layers, bucket_mb) as soon as its gradient is
+ *              complete; the next forward waits for layer l's reduction,
+ *              updates layer l, then runs it.
+ *   multistep  gradient path (conv, batch-norm, and linear layers where it
+ *              moves more bytes): backward queues a reduce-scatter per layer;
+ *              after backward the compute thread updates its 1/P slice of
+ *              each layer once the reduce-scatter is done, queueing the
+ *              allgather of the updated slices in forward order; forward
+ *              waits for layer l's allgather. Activation path (linear
+ *              layers): forward queues an allgather of the layer's input
+ *              over the global batch, backward queues an allgather of its
+ *              output error; half of the layer's backward (the input error,
+ *              d_x = d_y W) runs at once, the other half (the weight slice's
+ *              gradient over the global batch: the same multiply-adds as the
+ *              local gradient) waits for both; then its slice is updated and
+ *              allgathered like the others. The path with fewer bytes wins.
+ *   lazy       as allreduce, but the first lazy_layers layers with parameters
+ *              take part only every lazy_k-th step (then with their
+ *              accumulated gradient, plus the latest gradient of the top-most
+ *              lazy layer when k > 1 - the k rule needs it); lazy layers are
+ *              updated only on those steps. Time and bytes are averaged over
+ *              lazy_k steps; k is fixed here (the adaptive rule is not
+ *              modelled).
+ *   localsgd   multistep within groups of p = N / G ranks (collectives over p
+ *              ranks, batch B / G per group); every tau-th step each layer's
+ *              updated 1/p slice is also allreduced over the G groups before
+ *              its allgather. Averaged over tau steps.
+ * Every payload (gradients, parameter slices, activations) travels at
+ * wire_bytes per value (4 fp32, 2 fp16/bf16). */
+#ifndef LMN_TRAIN_SIMULATE_H
+#define LMN_TRAIN_SIMULATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "comm/cost_model.h"
+#include "core/status.h"
+#include "nn/model.h"
+#include "nn/network.h"
+#include "optim/optimizer.h"
+
+typedef struct lmn_layer_profile {
+    char name[LMN_LAYER_NAME_MAX];
+    lmn_layer_kind kind;          /* linear layers may exchange activations */
+    double forward_seconds;       /* one step at the measured local batch */
+    double backward_seconds;
+    double forward_fixed_seconds; /* the part that does not shrink with the batch */
+    double backward_fixed_seconds;
+    size_t param_count;
+    double input_floats;          /* per sample: the layer's input ... */
+    double output_floats;         /* ... and output activations */
+} lmn_layer_profile;
+
+typedef struct lmn_step_profile {
+    lmn_layer_profile *layers; /* owned */
+    int count;
+    int measured_batch;        /* local batch the times were measured at */
+    int small_batch;           /* the second batch the fixed parts come from; 0: none */
+    double update_seconds;     /* optimizer update of every parameter, one step */
+} lmn_step_profile;
+
+typedef enum lmn_sim_strategy {
+    LMN_SIM_ALLREDUCE,
+    LMN_SIM_OVERLAP,
+    LMN_SIM_MULTISTEP,
+    LMN_SIM_LAZY,
+    LMN_SIM_LOCALSGD,
+    LMN_SIM_STRATEGY_COUNT
+} lmn_sim_strategy;
+
+const char *lmn_sim_strategy_name(lmn_sim_strategy strategy);
+bool lmn_sim_strategy_from_name(const char *name, lmn_sim_strategy *out);
+
+typedef struct lmn_sim_options {
+    lmn_link link;
+    lmn_collective_algorithm algorithm;
+    int global_batch;  /* B, the same at every rank count */
+    int wire_bytes;    /* bytes per value on the wire: 4 (fp32) or 2 (fp16, bf16) */
+    double bucket_mb;  /* overlap: a bucket closes once it holds this many MiB of fp32
+                        * gradient (PyTorch DDP's rule); 0 = one per layer */
+    int lazy_layers;   /* lazy: layers with parameters, from the input side */
+    int lazy_k;        /* lazy: steps between their reductions */
+    int groups;        /* localsgd: G, must divide the rank count */
+    int tau;           /* localsgd: steps between inter-group averages */
+} lmn_sim_options;
+
+/* link 10 Gbit/s + 5 us, best algorithm, batch 64, fp32, per-layer
+ * reduction, lazy 8 layers every 4 steps, 2 groups averaging every 4 steps. */
+lmn_sim_options lmn_sim_options_default(void);
+
+/* How a layer's parameters are synchronised. */
+typedef enum lmn_sim_path {
+    LMN_SIM_PATH_NONE,        /* no parameters */
+    LMN_SIM_PATH_GRADIENT,    /* its gradient (or parameter slices) */
+    LMN_SIM_PATH_ACTIVATIONS  /* multistep: activations + errors, then weight slices */
+} lmn_sim_path;
+
+typedef struct lmn_sim_result {
+    int ranks;
+    int local_batch;          /* ceil(B / N): the busiest rank's */
+    double step_seconds;      /* one step, averaged over the policy's period */
+    double compute_seconds;   /* of which the compute thread computed */
+    double exposed_seconds;   /* step - compute: waiting for communication */
+    double comm_seconds;      /* time collectives ran (hidden or not) */
+    double bytes_per_rank;    /* sent by one rank per step */
+    double speedup;           /* single-rank step at batch B / step_seconds */
+    double efficiency;        /* speedup / N */
+    int buckets;              /* overlap: reductions per step */
+} lmn_sim_result;
+
+/* Simulates `strategy` at `ranks` ranks. paths (may be NULL) receives
+ * profile->count entries: each layer's path. LMN_ERR_ARG for options out of
+ * range (a zero batch, groups that do not divide ranks, lazy_layers larger
+ * than the layers with parameters), naming the option. */
+lmn_status lmn_simulate(const lmn_step_profile *profile, lmn_sim_strategy strategy, int ranks,
+                        const lmn_sim_options *options, lmn_sim_result *result,
+                        lmn_sim_path *paths);
+
+/* A layer's time at local batch `batch` (the scaling rule above). */
+double lmn_sim_scaled_seconds(double measured, double fixed, int measured_batch, int batch);
+
+/* The step of one rank holding the whole global batch: no communication. */
+double lmn_sim_single_rank_seconds(const lmn_step_profile *profile, int global_batch);
+
+/* Fills the layers of *out from net (names, kinds, parameter counts,
+ * activation sizes) with zero times. Free with lmn_step_profile_free. */
+lmn_status lmn_step_profile_from_network(const lmn_network *net, lmn_step_profile *out);
+
+/* Measures net: `warmup` untimed then `steps` timed training steps
+ * (forward, softmax cross-entropy on random labels, backward) on random
+ * inputs at local batch `batch`, the same at a small batch (batch / 8, at
+ * least 1) for the fixed part of each layer, and `steps` optimizer updates
+ * (learning rate 0: parameters do not change). Enables net's profile. */
+lmn_status lmn_step_profile_measure(lmn_network *net, lmn_optimizer *optimizer, int batch,
+                                    int steps, int warmup, uint64_t seed,
+                                    lmn_step_profile *out);
+
+/* How many layers have parameters (what lazy_layers counts). */
+int lmn_step_profile_param_layers(const lmn_step_profile *profile);
+
+void lmn_step_profile_free(lmn_step_profile *profile);
+
+#endif

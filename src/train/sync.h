@@ -1,0 +1,67 @@
+/* Sync policies: what is synchronised across ranks, per layer and per step
+ * (DESIGN.md "The one idea"). The training loop is the same for every
+ * policy; it calls the policy after each backward pass, and the policy's
+ * per-layer hooks (nn/network.h) run inside the passes:
+ *
+ *   allreduce  every layer's gradient after backward, then the update;
+ *   overlap    each layer's (or bucket's) gradient reduced on the
+ *              communication thread while backward continues; the update
+ *              deferred to the next forward, right before the layer runs;
+ *   multistep  reduce-scatter, sharded update, allgather of parameters
+ *              (overlapping the next forward); fully connected layers may
+ *              exchange activations and errors instead of gradients;
+ *   lazy       the first parallel.lazy_layers layers accumulate gradients
+ *              locally and sync every k steps (k adapted at run time);
+ *   localsgd   groups train with multistep inside the group and average
+ *              parameters across groups every tau steps.
+ *
+ * Every reduction is an ordered one (comm/reduce.h), so allreduce, overlap
+ * and lazy with k = 1 give the same bits. */
+#ifndef LMN_TRAIN_SYNC_H
+#define LMN_TRAIN_SYNC_H
+
+#include <stdio.h>
+
+#include "comm/comm.h"
+#include "nn/network.h"
+#include "optim/optimizer.h"
+#include "train/parallel_settings.h"
+
+typedef struct lmn_sync lmn_sync;
+
+typedef struct lmn_sync_totals {
+    double bytes;           /* sent by this rank, cumulative */
+    double seconds;         /* inside collectives (any thread) */
+    double exposed_seconds; /* the compute path blocked on communication */
+} lmn_sync_totals;
+
+/* Installs the policy's hooks on net. global_batch: the configured batch
+ * (multistep's per-layer choice compares bytes at this batch). Validates the settings against the
+ * network and rank count (errors name the key). Collective over comm. */
+lmn_status lmn_sync_create(const lmn_parallel_settings *settings, lmn_network *net,
+                           lmn_optimizer *optimizer, lmn_comm *comm, int global_batch,
+                           lmn_sync **out);
+void lmn_sync_free(lmn_sync *sync);
+
+/* After the backward pass of a training step whose learning rate is lr:
+ * reduces and updates what this step's policy does now; the rest happens
+ * in the next forward pass or at lmn_sync_settle. */
+lmn_status lmn_sync_step(lmn_sync *sync, double lr);
+/* Finishes every pending reduction and update, so that all ranks hold the
+ * same parameters: before evaluation, checkpoints and the end of a run
+ * (localsgd averages the models here). */
+lmn_status lmn_sync_settle(lmn_sync *sync);
+
+void lmn_sync_totals_get(const lmn_sync *sync, lmn_sync_totals *totals);
+/* The policy's adapted quantity for metrics ("lazy_k", "tau"), or NULL. */
+const char *lmn_sync_state_name(const lmn_sync *sync, double *value);
+
+/* State that checkpoints carry (lazy accumulators, intervals). */
+size_t lmn_sync_state_count(const lmn_sync *sync);
+void lmn_sync_state_save(const lmn_sync *sync, double *state);
+void lmn_sync_state_restore(lmn_sync *sync, const double *state);
+
+/* Prints the per-layer plan: parameters, what is sent and bytes per step. */
+void lmn_sync_describe(const lmn_sync *sync, int global_batch, FILE *out);
+
+#endif

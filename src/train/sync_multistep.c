@@ -1,0 +1,240 @@
+/* multistep (ALGORITHMS.md 2): per layer, a reduce-scatter of the gradient
+ * (on the communication thread, during backward), an update of this rank's
+ * slice only, and an allgather of the updated slices that overlaps the next
+ * forward pass (the layer's forward waits for it).
+ *
+ * A fully connected layer may instead exchange activations and errors:
+ * its dense input and output gradient are allgathered across the global
+ * batch, each rank computes the gradient of its own rows of the weight
+ * matrix over the whole batch, updates them and the rows are allgathered.
+ * parallel.fc_exchange: auto picks it when B (in + out) values are fewer
+ * than the weight gradient's values on the wire. */
+#include <cblas.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/memory.h"
+#include "core/timer.h"
+#include "nn/layer_io.h"
+#include "train/sync_internal.h"
+
+typedef enum layer_mode { MODE_NONE, MODE_GRADIENT, MODE_EXCHANGE } layer_mode;
+
+typedef struct layer_state {
+    layer_mode mode;
+    int in, out;             /* exchange: weight matrix [out][in], then bias[out] */
+    bool bias;
+    uint64_t first_ticket;   /* reduce-scatter or activation exchange */
+    uint64_t gather_ticket;
+    bool gather_pending;
+    float *inputs, *errors;  /* exchange: [global batch][in], [global batch][out] */
+    size_t input_capacity, error_capacity;
+    int batch;               /* global batch of the last exchange */
+} layer_state;
+
+typedef struct multistep {
+    layer_state *layers;
+    float *rows;             /* exchange: this rank's updated rows, sent from here */
+    size_t rows_capacity;
+} multistep;
+
+static double wire_bytes(const lmn_sync *s) { return (double)lmn_wire_bytes(s->settings.wire); }
+
+/* Exchange moves B (in + out) fp32 values where the gradient path moves
+ * the weight gradient on the wire; both then allgather the weights. */
+static bool exchange_is_cheaper(const lmn_sync *s, const layer_state *l)
+{
+    const double activations = (double)s->global_batch * (l->in + l->out) * sizeof(float);
+    const double gradient = ((double)l->in + (l->bias ? 1 : 0)) * l->out * wire_bytes(s);
+    return activations < gradient;
+}
+
+static void choose_mode(const lmn_sync *s, int i, layer_state *l)
+{
+    const lmn_layer_spec *spec = &s->net->spec.layers[i];
+    const size_t size = lmn_sync_layer_size(s, i);
+    l->mode = size == 0 ? MODE_NONE : MODE_GRADIENT;
+    if (spec->kind != LMN_LAYER_LINEAR || s->settings.fc_exchange == 0) return;
+    l->out = spec->out;
+    l->bias = spec->bias;
+    l->in = (int)((size - (spec->bias ? (size_t)spec->out : 0)) / (size_t)spec->out);
+    if (s->settings.fc_exchange == 1 || exchange_is_cheaper(s, l)) l->mode = MODE_EXCHANGE;
+}
+
+static lmn_status init(lmn_sync *s)
+{
+    multistep *m = calloc(1, sizeof *m);
+    if (!m) return lmn_fail(LMN_ERR_NOMEM, "cannot allocate the multistep plan");
+    s->impl = m;
+    m->layers = calloc((size_t)s->layers + 1, sizeof *m->layers);
+    if (!m->layers) return lmn_fail(LMN_ERR_NOMEM, "cannot allocate the multistep plan");
+    for (int i = 0; i < s->layers; i++) choose_mode(s, i, &m->layers[i]);
+    return lmn_sync_start_thread(s);
+}
+
+static void release(lmn_sync *s)
+{
+    multistep *m = s->impl;
+    if (!m) return;
+    for (int i = 0; m->layers && i < s->layers; i++) {
+        lmn_free(m->layers[i].inputs);
+        lmn_free(m->layers[i].errors);
+    }
+    free(m->layers);
+    lmn_free(m->rows);
+    free(m);
+}
+
+static lmn_status reserve(float **buffer, size_t *capacity, size_t floats)
+{
+    if (floats <= *capacity) return LMN_OK;
+    lmn_free(*buffer);
+    *buffer = NULL;
+    *capacity = 0;
+    LMN_TRY(lmn_alloc_floats(buffer, floats, "exchanged activations"));
+    *capacity = floats;
+    return LMN_OK;
+}
+
+/* Runs on the communication thread: gathers the layer's inputs and output
+ * gradients from every rank (the backward pass does not touch them again). */
+static lmn_status exchange(lmn_sync *s, int layer)
+{
+    layer_state *l = &((multistep *)s->impl)->layers[layer];
+    const float *x = NULL, *dy = NULL;
+    int batch = 0;
+    LMN_TRY(lmn_network_linear_io(s->net, layer, &x, &dy, &batch));
+    const size_t most = (size_t)s->global_batch > (size_t)batch * s->comm->size
+                            ? (size_t)s->global_batch : (size_t)batch * s->comm->size;
+    LMN_TRY(reserve(&l->inputs, &l->input_capacity, most * (size_t)l->in));
+    LMN_TRY(reserve(&l->errors, &l->error_capacity, most * (size_t)l->out));
+    size_t inputs = 0, errors = 0;
+    LMN_TRY(lmn_allgather_pieces(&s->thread_reducer, x, (size_t)batch * l->in, l->inputs, &inputs));
+    LMN_TRY(lmn_allgather_pieces(&s->thread_reducer, dy, (size_t)batch * l->out, l->errors, &errors));
+    l->batch = (int)(inputs / (size_t)l->in);
+    return LMN_OK;
+}
+
+static lmn_status first_phase(void *ctx, int layer)
+{
+    lmn_sync *s = ctx;
+    const layer_state *l = &((multistep *)s->impl)->layers[layer];
+    if (l->mode == MODE_EXCHANGE) return exchange(s, layer);
+    return lmn_reduce_scatter(&s->thread_reducer, s->net->grads + s->begin[layer],
+                              lmn_sync_layer_size(s, layer));
+}
+
+static lmn_status after_backward(lmn_sync *s, int layer)
+{
+    layer_state *l = &((multistep *)s->impl)->layers[layer];
+    if (l->mode == MODE_NONE) return LMN_OK;
+    return lmn_comm_thread_submit(s->thread, first_phase, s, layer, &l->first_ticket);
+}
+
+/* Gradient of rows [first, first + count) over the whole global batch:
+ * dW = dY[:, rows]^T X, db = column sums of dY[:, rows]. */
+static void rows_gradient(const lmn_sync *s, int layer, size_t first, size_t count)
+{
+    const layer_state *l = &((multistep *)s->impl)->layers[layer];
+    float *dw = s->net->grads + s->begin[layer];
+    if (count == 0) return;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)count, l->in, l->batch, 1.0f,
+                l->errors + first, l->out, l->inputs, l->in, 0.0f, dw + first * (size_t)l->in, l->in);
+    if (!l->bias) return;
+    float *db = dw + (size_t)l->out * l->in;
+    for (size_t o = first; o < first + count; o++) {
+        double sum = 0.0;
+        for (int b = 0; b < l->batch; b++) sum += l->errors[(size_t)b * l->out + o];
+        db[o] = (float)sum;
+    }
+}
+
+static lmn_status gather_rows(lmn_sync *s, float *values, size_t first, size_t count, size_t width)
+{
+    multistep *m = s->impl;
+    LMN_TRY(reserve(&m->rows, &m->rows_capacity, count * width + 1));
+    memcpy(m->rows, values + first * width, count * width * sizeof(float));
+    size_t total = 0;
+    return lmn_allgather_pieces(&s->thread_reducer, m->rows, count * width, values, &total);
+}
+
+static lmn_status second_phase(void *ctx, int layer)
+{
+    lmn_sync *s = ctx;
+    const layer_state *l = &((multistep *)s->impl)->layers[layer];
+    float *params = s->net->params + s->begin[layer];
+    if (l->mode == MODE_GRADIENT)
+        return lmn_allgather_slices(&s->thread_reducer, params, lmn_sync_layer_size(s, layer));
+    size_t first, count;
+    lmn_slice((size_t)l->out, s->comm->size, s->comm->rank, &first, &count);
+    LMN_TRY(gather_rows(s, params, first, count, (size_t)l->in));
+    return l->bias ? gather_rows(s, params + (size_t)l->out * l->in, first, count, 1) : LMN_OK;
+}
+
+static void update_slice(lmn_sync *s, int layer, double lr)
+{
+    const layer_state *l = &((multistep *)s->impl)->layers[layer];
+    const size_t begin = s->begin[layer];
+    size_t first, count;
+    if (l->mode == MODE_GRADIENT) {
+        lmn_slice(lmn_sync_layer_size(s, layer), s->comm->size, s->comm->rank, &first, &count);
+        lmn_optimizer_update(s->optimizer, s->net->params, s->net->grads, lr, begin + first,
+                             begin + first + count);
+        return;
+    }
+    lmn_slice((size_t)l->out, s->comm->size, s->comm->rank, &first, &count);
+    rows_gradient(s, layer, first, count);
+    const size_t rows = begin + first * (size_t)l->in;
+    lmn_optimizer_update(s->optimizer, s->net->params, s->net->grads, lr, rows,
+                         rows + count * (size_t)l->in);
+    const size_t bias = begin + (size_t)l->out * l->in + first;
+    if (l->bias) lmn_optimizer_update(s->optimizer, s->net->params, s->net->grads, lr, bias, bias + count);
+}
+
+static lmn_status step(lmn_sync *s, double lr)
+{
+    multistep *m = s->impl;
+    for (int i = s->layers - 1; i >= 0; i--) {
+        layer_state *l = &m->layers[i];
+        if (l->mode == MODE_NONE) continue;
+        LMN_TRY(lmn_sync_wait(s, l->first_ticket));
+        update_slice(s, i, lr);
+        LMN_TRY(lmn_comm_thread_submit(s->thread, second_phase, s, i, &l->gather_ticket));
+        l->gather_pending = true;
+    }
+    lmn_optimizer_finish_step(s->optimizer);
+    return LMN_OK;
+}
+
+static lmn_status before_forward(lmn_sync *s, int layer)
+{
+    layer_state *l = &((multistep *)s->impl)->layers[layer];
+    if (!l->gather_pending) return LMN_OK;
+    l->gather_pending = false;
+    return lmn_sync_wait(s, l->gather_ticket);
+}
+
+static lmn_status settle(lmn_sync *s)
+{
+    for (int i = 0; i < s->layers; i++) LMN_TRY(before_forward(s, i));
+    return LMN_OK;
+}
+
+static lmn_layer_traffic traffic(const lmn_sync *s, int layer, int global_batch)
+{
+    const layer_state *l = &((multistep *)s->impl)->layers[layer];
+    const int ranks = s->comm->size;
+    const double share = (double)(ranks - 1) / ranks, size = (double)lmn_sync_layer_size(s, layer);
+    lmn_layer_traffic traffic = {.bytes_per_step = share * size * (wire_bytes(s) + sizeof(float))};
+    snprintf(traffic.what, sizeof traffic.what, "reduce-scatter + allgather");
+    if (l->mode == MODE_EXCHANGE) {
+        traffic.bytes_per_step = share * ((double)global_batch * (l->in + l->out) + size) * sizeof(float);
+        snprintf(traffic.what, sizeof traffic.what, "activations + errors, allgather");
+    }
+    return traffic;
+}
+
+const lmn_sync_policy lmn_sync_multistep_policy = {
+    .init = init, .before_forward = before_forward, .after_backward = after_backward,
+    .step = step, .settle = settle, .release = release, .traffic = traffic};

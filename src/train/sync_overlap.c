@@ -1,0 +1,135 @@
+/* overlap (ALGORITHMS.md 1): as soon as backward completes a bucket (one
+ * layer, or consecutive small layers fused up to parallel.bucket_mb), the
+ * communication thread reduces it while back-propagation continues. The
+ * update of a bucket is deferred to the next forward pass, right before
+ * its lowest layer runs, so communication also overlaps the next forward. */
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "train/sync_internal.h"
+
+typedef struct bucket {
+    int lowest, highest; /* layers with parameters it spans */
+    size_t begin, end;
+    uint64_t ticket;
+    bool pending;        /* reduced (or being reduced) but not yet applied */
+} bucket;
+
+typedef struct overlap {
+    bucket *buckets;     /* in issue order: top of the network first */
+    int count;
+    int *bucket_of;      /* per layer: the bucket whose lowest layer it is, or -1 */
+    int pending;
+    double lr;           /* of the step whose updates are pending */
+} overlap;
+
+static void close_bucket(overlap *o, bucket *b)
+{
+    o->buckets[o->count++] = *b;
+    b->highest = -1;
+}
+
+static void make_buckets(const lmn_sync *s, overlap *o)
+{
+    const double limit = s->settings.bucket_mb * 1048576.0;
+    bucket open = {.highest = -1};
+    for (int i = s->layers - 1; i >= 0; i--) {
+        if (lmn_sync_layer_size(s, i) == 0) continue;
+        if (open.highest < 0) open = (bucket){.highest = i, .end = s->end[i]};
+        open.lowest = i;
+        open.begin = s->begin[i];
+        if ((double)(open.end - open.begin) * sizeof(float) >= limit) close_bucket(o, &open);
+    }
+    if (open.highest >= 0) close_bucket(o, &open);
+    for (int i = 0; i < s->layers; i++) o->bucket_of[i] = -1;
+    for (int b = 0; b < o->count; b++) o->bucket_of[o->buckets[b].lowest] = b;
+}
+
+static lmn_status init(lmn_sync *s)
+{
+    overlap *o = calloc(1, sizeof *o);
+    if (!o) return lmn_fail(LMN_ERR_NOMEM, "cannot allocate the overlap plan");
+    s->impl = o;
+    o->buckets = calloc((size_t)s->layers + 1, sizeof *o->buckets);
+    o->bucket_of = calloc((size_t)s->layers + 1, sizeof *o->bucket_of);
+    if (!o->buckets || !o->bucket_of) return lmn_fail(LMN_ERR_NOMEM, "cannot allocate buckets");
+    make_buckets(s, o);
+    return lmn_sync_start_thread(s);
+}
+
+static void release(lmn_sync *s)
+{
+    overlap *o = s->impl;
+    if (!o) return;
+    free(o->buckets);
+    free(o->bucket_of);
+    free(o);
+}
+
+static lmn_status reduce_bucket(void *ctx, int index)
+{
+    lmn_sync *s = ctx;
+    const bucket *b = &((overlap *)s->impl)->buckets[index];
+    return lmn_allreduce(&s->thread_reducer, s->net->grads + b->begin, b->end - b->begin);
+}
+
+static lmn_status after_backward(lmn_sync *s, int layer)
+{
+    overlap *o = s->impl;
+    const int index = o->bucket_of[layer];
+    if (index < 0) return LMN_OK;
+    return lmn_comm_thread_submit(s->thread, reduce_bucket, s, index, &o->buckets[index].ticket);
+}
+
+static lmn_status apply(lmn_sync *s, bucket *b)
+{
+    overlap *o = s->impl;
+    LMN_TRY(lmn_sync_wait(s, b->ticket));
+    lmn_optimizer_update(s->optimizer, s->net->params, s->net->grads, o->lr, b->begin, b->end);
+    b->pending = false;
+    if (--o->pending == 0) lmn_optimizer_finish_step(s->optimizer);
+    return LMN_OK;
+}
+
+static lmn_status before_forward(lmn_sync *s, int layer)
+{
+    overlap *o = s->impl;
+    const int index = o->bucket_of[layer];
+    if (index < 0 || !o->buckets[index].pending) return LMN_OK;
+    return apply(s, &o->buckets[index]);
+}
+
+static lmn_status step(lmn_sync *s, double lr)
+{
+    overlap *o = s->impl;
+    o->lr = lr;
+    for (int b = 0; b < o->count; b++) o->buckets[b].pending = true;
+    o->pending = o->count;
+    if (o->count == 0) lmn_optimizer_finish_step(s->optimizer);
+    return LMN_OK;
+}
+
+static lmn_status settle(lmn_sync *s)
+{
+    overlap *o = s->impl;
+    for (int b = o->count - 1; b >= 0; b--)
+        if (o->buckets[b].pending) LMN_TRY(apply(s, &o->buckets[b]));
+    return LMN_OK;
+}
+
+static lmn_layer_traffic traffic(const lmn_sync *s, int layer, int global_batch)
+{
+    (void)global_batch;
+    const overlap *o = s->impl;
+    int index = 0;
+    for (int b = 0; b < o->count; b++)
+        if (layer >= o->buckets[b].lowest && layer <= o->buckets[b].highest) index = b;
+    lmn_layer_traffic traffic = {.bytes_per_step = lmn_sync_allreduce_bytes(
+                                     s, (double)lmn_sync_layer_size(s, layer), s->comm->size)};
+    snprintf(traffic.what, sizeof traffic.what, "bucket %d allreduce, overlapped", index);
+    return traffic;
+}
+
+const lmn_sync_policy lmn_sync_overlap_policy = {
+    .init = init, .before_forward = before_forward, .after_backward = after_backward,
+    .step = step, .settle = settle, .release = release, .traffic = traffic};
