@@ -1,13 +1,15 @@
 /* Compute kernels: one interface, two implementations.
  *
  * A backend (lmn_backend) builds "ops" for layers with learnable or
- * layout-dependent work: convolution, pooling, batch normalization, fully
- * connected. `ref` is plain loops (the test oracle); `dnnl` is oneDNN.
+ * layout-dependent work: convolution and pooling (2-D and 3-D),
+ * upsampling, batch normalization, fully connected. `ref` is plain loops
+ * (the test oracle); `dnnl` is oneDNN.
  *
  * Activations are described by lmn_act_desc: a logical NCHW shape (NCDHW
  * when d > 0) plus a backend-chosen memory layout. `layout == NULL` means
- * dense NCHW / NCDHW (the only layouts the ref backend produces). The dnnl backend may produce
- * blocked layouts (nChw16c, ...) so consecutive layers avoid reorders.
+ * dense NCHW / NCDHW (the only layouts the ref backend produces). The dnnl
+ * backend may produce blocked layouts (nChw16c, nCdhw16c, ...) so
+ * consecutive layers avoid reorders.
  *
  * The contract of every op:
  *   - it is created for a given input desc and reports its output desc;
@@ -16,13 +18,15 @@
  *   - backward reads dy in the output layout and writes dx in the input
  *     layout; weight gradients are OVERWRITTEN (not accumulated);
  *   - any reorder it needs internally is its own business;
- *   - parameters are always dense: conv weights OIHW, linear weights
- *     [out][in] (PyTorch order), biases / BN scale and shift [C];
+ *   - parameters are always dense: conv weights OIHW (OIDHW in 3-D),
+ *     linear weights [out][in] (PyTorch order), biases / BN scale and
+ *     shift [C];
  *   - layouts an op reports stay valid until the op is destroyed.
  *
- * Element-wise kernels (ReLU, residual add, dropout) and losses do not
- * depend on the layout (padding stays zero through them) and have a single
- * implementation in kernels/elementwise.h and kernels/loss.h. */
+ * Element-wise kernels (ReLU, leaky ReLU, scaling, residual add, dropout)
+ * and losses do not depend on the layout (padding stays zero through them)
+ * and have a single implementation in kernels/elementwise.h and
+ * kernels/loss.h. */
 #ifndef LMN_KERNELS_KERNELS_H
 #define LMN_KERNELS_KERNELS_H
 
@@ -170,7 +174,7 @@ struct lmn_backend {
     lmn_status (*upsample_forward)(lmn_op *op, const float *x, float *y);
     lmn_status (*upsample_backward)(lmn_op *op, const float *dy, float *dx);
 
-    /* --- batch normalization (per channel over N, H, W) ---------------- */
+    /* --- batch normalization (per channel over N, [D,] H, W; 2-D or 3-D) */
     lmn_status (*batchnorm_create)(lmn_backend *be, const lmn_batchnorm_params *p,
                                    const lmn_act_desc *in, lmn_op **op, lmn_act_desc *out);
     /* Training: normalizes with the batch statistics and returns them in

@@ -32,14 +32,15 @@ bool lmn_sim_strategy_from_name(const char *name, lmn_sim_strategy *out)
 lmn_sim_options lmn_sim_options_default(void)
 {
     return (lmn_sim_options){.link = lmn_link_from_gbits(10.0, 5.0),
-                             .algorithm = LMN_ALGORITHM_BEST,
+                             .algorithm = LMN_ALGORITHM_RING,
                              .global_batch = 64,
                              .wire_bytes = 4,
                              .bucket_mb = 0.0,
+                             .fc_exchange = -1,
                              .lazy_layers = 8,
                              .lazy_k = 4,
-                             .groups = 2,
-                             .tau = 4};
+                             .groups = 0,
+                             .tau = 8};
 }
 
 double lmn_sim_scaled_seconds(double measured, double fixed, int measured_batch, int batch)
@@ -87,16 +88,18 @@ typedef struct sim {
     lmn_sim_strategy strategy;
     int ranks, batch, count;
     double *forward, *backward, *update; /* per layer, at the local batch */
-    double *wire;                        /* per layer: gradient bytes on the wire */
+    double *params;                      /* per layer, as doubles */
     lmn_sim_path *path;
     int *bucket_of;    /* overlap: layer -> bucket; -1 without parameters */
     int *bucket_low;   /* overlap: bucket -> its lowest layer (completes it) */
-    double *bucket_wire;
+    double *bucket_params;
     int bucket_count;
     double *ready;     /* overlap: bucket -> end of its reduction; multistep: layer -> end
-                        * of its allgather (both from the previous step) */
-    double *scattered; /* multistep: layer -> end of its reduce-scatter */
-    double *gathered;  /* multistep: layer -> end of its input allgather */
+                        * of its parameter allgather (both from the previous step) */
+    double *first;     /* multistep: layer -> end of its reduce-scatter or exchange */
+    double total_params;
+    int lazy_end;      /* lazy: layers [0, lazy_end) hold the lazy parameters */
+    int top_lazy;      /* lazy: the top-most lazy layer, or -1 */
 } sim;
 
 static void compute(timeline *tl, double seconds)
@@ -123,23 +126,45 @@ static double post(const sim *s, timeline *tl, lmn_collective kind, double bytes
     return tl->comm_free;
 }
 
-static bool has_params(const sim *s, int l) { return s->profile->layers[l].param_count > 0; }
+/* A collective on the compute thread: it waits for the queue, then for it. */
+static void blocking(const sim *s, timeline *tl, lmn_collective kind, double bytes, int ranks)
+{
+    wait_until(tl, post(s, tl, kind, bytes, ranks));
+}
 
-/* allreduce and lazy: `member` layers reduce together after backward
- * (extra bytes ride along) and only they are updated. */
-static void blocking_step(const sim *s, timeline *tl, const bool *member, double extra_bytes)
+/* lmn_allgather_pieces: an allgather of the piece sizes, then of the data. */
+static double post_pieces(const sim *s, timeline *tl, double bytes, int ranks)
+{
+    post(s, tl, LMN_COLLECTIVE_ALLGATHER, 4.0 * ranks, ranks);
+    return post(s, tl, LMN_COLLECTIVE_ALLGATHER, bytes, ranks);
+}
+
+static bool has_params(const sim *s, int l) { return s->params[l] > 0.0; }
+static double gradient_bytes(const sim *s, double values) { return values * s->options->wire_bytes; }
+
+static void forward_pass(const sim *s, timeline *tl)
 {
     for (int l = 0; l < s->count; l++) compute(tl, s->forward[l]);
-    double bytes = extra_bytes, update = 0.0;
-    for (int l = s->count - 1; l >= 0; l--) {
-        compute(tl, s->backward[l]);
-        if (member[l]) {
-            bytes += s->wire[l];
-            update += s->update[l];
-        }
-    }
-    wait_until(tl, post(s, tl, LMN_COLLECTIVE_ALLREDUCE, bytes, s->ranks));
-    compute(tl, update);
+}
+
+static void backward_pass(const sim *s, timeline *tl)
+{
+    for (int l = s->count - 1; l >= 0; l--) compute(tl, s->backward[l]);
+}
+
+static double update_of(const sim *s, int from, int to)
+{
+    double seconds = 0.0;
+    for (int l = from; l < to; l++) seconds += s->update[l];
+    return seconds;
+}
+
+static void allreduce_step(const sim *s, timeline *tl)
+{
+    forward_pass(s, tl);
+    backward_pass(s, tl);
+    blocking(s, tl, LMN_COLLECTIVE_ALLREDUCE, gradient_bytes(s, s->total_params), s->ranks);
+    compute(tl, update_of(s, 0, s->count));
 }
 
 static void overlap_step(const sim *s, timeline *tl)
@@ -155,148 +180,158 @@ static void overlap_step(const sim *s, timeline *tl)
         compute(tl, s->backward[l]);
         const int bucket = s->bucket_of[l];
         if (bucket >= 0 && s->bucket_low[bucket] == l)
-            s->ready[bucket] = post(s, tl, LMN_COLLECTIVE_ALLREDUCE, s->bucket_wire[bucket], s->ranks);
+            s->ready[bucket] = post(s, tl, LMN_COLLECTIVE_ALLREDUCE,
+                                    gradient_bytes(s, s->bucket_params[bucket]), s->ranks);
     }
 }
 
-/* Bytes of a linear layer's activation path at p ranks and group batch gb:
- * allgather of the inputs and of the output errors over the group's batch,
- * then of the updated weight slices. */
-static double activation_bytes(const sim *s, int l, int p, double group_batch)
+/* A linear layer's bias values: its parameters beyond in x out. */
+static double bias_values(const sim *s, int l)
 {
     const lmn_layer_profile *layer = &s->profile->layers[l];
-    const double w = s->options->wire_bytes;
-    return lmn_cost_bytes_allgather(group_batch * layer->input_floats * w, p) +
-           lmn_cost_bytes_allgather(group_batch * layer->output_floats * w, p) +
-           lmn_cost_bytes_allgather(s->wire[l], p);
+    return fmax(0.0, s->params[l] - layer->input_floats * layer->output_floats);
 }
 
-static double gradient_bytes(const sim *s, int l, int p)
+/* sync_multistep.c's rule: exchange when the global batch's activations and
+ * errors (fp32) are fewer bytes than the gradient on the wire (both paths
+ * then allgather the same fp32 weights). */
+static void choose_paths(sim *s)
 {
-    return lmn_cost_bytes_reduce_scatter(s->wire[l], p) + lmn_cost_bytes_allgather(s->wire[l], p);
-}
-
-static void choose_paths(sim *s, int p, double group_batch)
-{
+    const lmn_sim_options *o = s->options;
     for (int l = 0; l < s->count; l++) {
+        const lmn_layer_profile *layer = &s->profile->layers[l];
+        const double activations =
+            (double)o->global_batch * (layer->input_floats + layer->output_floats) * 4.0;
         if (!has_params(s, l)) s->path[l] = LMN_SIM_PATH_NONE;
-        else if (s->profile->layers[l].kind == LMN_LAYER_LINEAR &&
-                 activation_bytes(s, l, p, group_batch) < gradient_bytes(s, l, p))
+        else if (layer->kind == LMN_LAYER_LINEAR && o->fc_exchange != 0 &&
+                 (o->fc_exchange == 1 || activations < gradient_bytes(s, s->params[l])))
             s->path[l] = LMN_SIM_PATH_ACTIVATIONS;
         else s->path[l] = LMN_SIM_PATH_GRADIENT;
     }
 }
 
-/* multistep over groups of p ranks; `average`: this step also allreduces
- * every updated slice over the `groups` groups (local SGD). */
-static void multistep_step(const sim *s, timeline *tl, int p, int groups, double group_batch,
-                           bool average)
+static void multistep_step(const sim *s, timeline *tl)
 {
-    const double w = s->options->wire_bytes;
+    const int p = s->ranks;
+    const double b = s->options->global_batch;
     for (int l = 0; l < s->count; l++) {
         wait_until(tl, s->ready[l]);
-        if (s->path[l] == LMN_SIM_PATH_ACTIVATIONS)
-            s->gathered[l] = post(s, tl, LMN_COLLECTIVE_ALLGATHER,
-                                  group_batch * s->profile->layers[l].input_floats * w, p);
         compute(tl, s->forward[l]);
     }
     for (int l = s->count - 1; l >= 0; l--) {
+        compute(tl, s->backward[l]);
+        const lmn_layer_profile *layer = &s->profile->layers[l];
+        if (s->path[l] == LMN_SIM_PATH_GRADIENT)
+            s->first[l] = post(s, tl, LMN_COLLECTIVE_REDUCE_SCATTER, gradient_bytes(s, s->params[l]), p);
         if (s->path[l] == LMN_SIM_PATH_ACTIVATIONS) {
-            const double errors = post(s, tl, LMN_COLLECTIVE_ALLGATHER,
-                                       group_batch * s->profile->layers[l].output_floats * w, p);
-            compute(tl, 0.5 * s->backward[l]); /* d_x = d_y W needs only local data */
-            wait_until(tl, fmax(errors, s->gathered[l]));
-            compute(tl, 0.5 * s->backward[l]); /* the weight slice over the group's batch */
-        } else {
-            compute(tl, s->backward[l]);
-            if (s->path[l] == LMN_SIM_PATH_GRADIENT)
-                s->scattered[l] = post(s, tl, LMN_COLLECTIVE_REDUCE_SCATTER, s->wire[l], p);
+            post_pieces(s, tl, b * layer->input_floats * 4.0, p);
+            s->first[l] = post_pieces(s, tl, b * layer->output_floats * 4.0, p);
         }
     }
-    for (int l = 0; l < s->count; l++) {
+    /* As sync_multistep.c's step: top layer first, each slice's allgather
+     * queued as soon as it is updated. */
+    for (int l = s->count - 1; l >= 0; l--) {
         if (s->path[l] == LMN_SIM_PATH_NONE) continue;
-        if (s->path[l] == LMN_SIM_PATH_GRADIENT) wait_until(tl, s->scattered[l]);
-        compute(tl, s->update[l] / p);
-        const double averaged =
-            average ? post(s, tl, LMN_COLLECTIVE_ALLREDUCE, s->wire[l] / p, groups) : tl->now;
-        s->ready[l] = fmax(averaged, post(s, tl, LMN_COLLECTIVE_ALLGATHER, s->wire[l], p));
+        wait_until(tl, s->first[l]);
+        if (s->path[l] == LMN_SIM_PATH_GRADIENT) {
+            compute(tl, s->update[l] / p);
+            s->ready[l] = post(s, tl, LMN_COLLECTIVE_ALLGATHER, 4.0 * s->params[l], p);
+            continue;
+        }
+        /* The weight rows' gradient over the global batch: the multiply-adds
+         * of the local weight gradient, half of the layer's backward. */
+        compute(tl, 0.5 * s->backward[l] + s->update[l] / p);
+        const double bias = bias_values(s, l);
+        s->ready[l] = post_pieces(s, tl, 4.0 * (s->params[l] - bias), p);
+        if (bias > 0.0) s->ready[l] = post_pieces(s, tl, 4.0 * bias, p);
     }
 }
 
-int lmn_step_profile_param_layers(const lmn_step_profile *p)
+static void lazy_step(const sim *s, timeline *tl, bool sync)
 {
-    int count = 0;
-    for (int l = 0; l < p->count; l++) count += p->layers[l].param_count > 0;
-    return count;
+    const double lazy_params = s->lazy_end > 0 ? s->first[s->lazy_end - 1] : 0.0;
+    forward_pass(s, tl);
+    backward_pass(s, tl);
+    blocking(s, tl, LMN_COLLECTIVE_ALLREDUCE, gradient_bytes(s, s->total_params - lazy_params),
+             s->ranks);
+    compute(tl, update_of(s, s->lazy_end, s->count));
+    if (!sync || s->top_lazy < 0) return;
+    /* The accumulators, and the top-most lazy layer's latest gradient. */
+    blocking(s, tl, LMN_COLLECTIVE_ALLREDUCE,
+             gradient_bytes(s, lazy_params + s->params[s->top_lazy]), s->ranks);
+    compute(tl, update_of(s, 0, s->lazy_end));
 }
 
-/* The lazy layers: the first lazy_layers layers with parameters. */
-static void lazy_members(const sim *s, bool sync, bool *member, int *top_lazy)
+static int localsgd_groups(const sim *s)
 {
-    int seen = 0;
-    *top_lazy = -1;
-    for (int l = 0; l < s->count; l++) {
-        const bool lazy = has_params(s, l) && seen < s->options->lazy_layers;
-        if (has_params(s, l)) seen++;
-        if (lazy) *top_lazy = l;
-        member[l] = has_params(s, l) && (sync || !lazy);
-    }
+    return s->options->groups > 0 ? s->options->groups : s->ranks;
 }
 
-static void run_step(sim *s, timeline *tl, int step, bool *member)
+static void localsgd_step(const sim *s, timeline *tl, bool sync)
+{
+    const int groups = localsgd_groups(s), p = s->ranks / groups;
+    forward_pass(s, tl);
+    backward_pass(s, tl);
+    blocking(s, tl, LMN_COLLECTIVE_REDUCE_SCATTER, gradient_bytes(s, s->total_params), p);
+    compute(tl, update_of(s, 0, s->count) / p);
+    if (sync && groups > 1)
+        blocking(s, tl, LMN_COLLECTIVE_ALLREDUCE, 4.0 * s->total_params / p, groups);
+    blocking(s, tl, LMN_COLLECTIVE_ALLGATHER, 4.0 * s->total_params, p);
+}
+
+static void run_step(const sim *s, timeline *tl, int step)
 {
     const lmn_sim_options *o = s->options;
     switch (s->strategy) {
-    case LMN_SIM_ALLREDUCE:
-        for (int l = 0; l < s->count; l++) member[l] = has_params(s, l);
-        blocking_step(s, tl, member, 0.0);
-        return;
+    case LMN_SIM_ALLREDUCE: allreduce_step(s, tl); return;
     case LMN_SIM_OVERLAP: overlap_step(s, tl); return;
-    case LMN_SIM_MULTISTEP:
-        multistep_step(s, tl, s->ranks, 1, o->global_batch, false);
-        return;
-    case LMN_SIM_LAZY: {
-        const bool sync = (step + 1) % o->lazy_k == 0;
-        int top = -1;
-        lazy_members(s, sync, member, &top);
-        blocking_step(s, tl, member, sync && o->lazy_k > 1 && top >= 0 ? s->wire[top] : 0.0);
-        return;
-    }
-    case LMN_SIM_LOCALSGD: {
-        const int p = s->ranks / o->groups;
-        multistep_step(s, tl, p, o->groups, (double)o->global_batch / o->groups,
-                       (step + 1) % o->tau == 0);
-        return;
-    }
+    case LMN_SIM_MULTISTEP: multistep_step(s, tl); return;
+    case LMN_SIM_LAZY: lazy_step(s, tl, (step + 1) % o->lazy_k == 0); return;
+    case LMN_SIM_LOCALSGD: localsgd_step(s, tl, (step + 1) % o->tau == 0); return;
     case LMN_SIM_STRATEGY_COUNT: break;
     }
 }
 
+/* As sync_overlap.c: from the top, a bucket closes once it holds
+ * bucket_mb MiB of fp32 gradient. */
 static void make_buckets(sim *s)
 {
-    const double cap = s->options->bucket_mb * 1024.0 * 1024.0;
-    double fp32 = 0.0;
+    const double limit = s->options->bucket_mb * 1048576.0;
     s->bucket_count = 0;
     bool open = false;
     for (int l = s->count - 1; l >= 0; l--) {
         s->bucket_of[l] = -1;
         if (!has_params(s, l)) continue;
-        if (!open) {
-            s->bucket_wire[s->bucket_count] = 0.0;
-            fp32 = 0.0;
-            open = true;
-        }
+        if (!open) s->bucket_params[s->bucket_count] = 0.0;
+        open = true;
         const int bucket = s->bucket_count;
         s->bucket_of[l] = bucket;
         s->bucket_low[bucket] = l;
-        s->bucket_wire[bucket] += s->wire[l];
-        fp32 += 4.0 * (double)s->profile->layers[l].param_count;
-        if (fp32 >= cap) {
+        s->bucket_params[bucket] += s->params[l];
+        if (4.0 * s->bucket_params[bucket] >= limit) {
             s->bucket_count++;
             open = false;
         }
     }
     if (open) s->bucket_count++;
+}
+
+/* The lazy layers: the first lazy_layers layers with parameters. first[]
+ * is reused for the running parameter count. */
+static void find_lazy_layers(sim *s)
+{
+    int found = 0;
+    double running = 0.0;
+    s->lazy_end = 0;
+    s->top_lazy = -1;
+    for (int l = 0; l < s->count; l++) {
+        running += s->params[l];
+        s->first[l] = running;
+        if (!has_params(s, l) || found == s->options->lazy_layers) continue;
+        found++;
+        s->top_lazy = l;
+        s->lazy_end = l + 1;
+    }
 }
 
 static lmn_status check_options(const lmn_step_profile *p, lmn_sim_strategy strategy, int ranks,
@@ -326,10 +361,17 @@ static lmn_status check_options(const lmn_step_profile *p, lmn_sim_strategy stra
     }
     if (strategy == LMN_SIM_LOCALSGD) {
         if (o->tau < 1) return lmn_fail(LMN_ERR_ARG, "tau must be >= 1, got %d", o->tau);
-        if (o->groups < 1 || ranks % o->groups != 0)
+        if (o->groups < 0 || (o->groups > 0 && ranks % o->groups != 0))
             return lmn_fail(LMN_ERR_ARG, "groups %d do not divide %d ranks", o->groups, ranks);
     }
     return LMN_OK;
+}
+
+int lmn_step_profile_param_layers(const lmn_step_profile *p)
+{
+    int count = 0;
+    for (int l = 0; l < p->count; l++) count += p->layers[l].param_count > 0;
+    return count;
 }
 
 static lmn_status sim_alloc(sim *s)
@@ -347,11 +389,10 @@ static lmn_status sim_alloc(sim *s)
     s->forward = doubles;
     s->backward = doubles + n;
     s->update = doubles + 2 * n;
-    s->wire = doubles + 3 * n;
-    s->bucket_wire = doubles + 4 * n;
+    s->params = doubles + 3 * n;
+    s->bucket_params = doubles + 4 * n;
     s->ready = doubles + 5 * n;
-    s->scattered = doubles + 6 * n;
-    s->gathered = doubles + 7 * n;
+    s->first = doubles + 6 * n;
     s->bucket_of = ints;
     s->bucket_low = ints + n;
     return LMN_OK;
@@ -367,7 +408,7 @@ static void sim_free(sim *s)
 static void sim_prepare(sim *s)
 {
     const lmn_step_profile *p = s->profile;
-    const size_t params = total_params(p);
+    s->total_params = (double)total_params(p);
     for (int l = 0; l < s->count; l++) {
         const lmn_layer_profile *layer = &p->layers[l];
         s->forward[l] = lmn_sim_scaled_seconds(layer->forward_seconds, layer->forward_fixed_seconds,
@@ -375,15 +416,14 @@ static void sim_prepare(sim *s)
         s->backward[l] = lmn_sim_scaled_seconds(layer->backward_seconds,
                                                 layer->backward_fixed_seconds, p->measured_batch,
                                                 s->batch);
-        s->update[l] = params ? p->update_seconds * (double)layer->param_count / (double)params : 0.0;
-        s->wire[l] = (double)layer->param_count * s->options->wire_bytes;
+        s->params[l] = (double)layer->param_count;
+        s->update[l] = s->total_params > 0.0
+                           ? p->update_seconds * s->params[l] / s->total_params : 0.0;
         s->path[l] = layer->param_count > 0 ? LMN_SIM_PATH_GRADIENT : LMN_SIM_PATH_NONE;
     }
-    make_buckets(s);
-    if (s->strategy == LMN_SIM_MULTISTEP) choose_paths(s, s->ranks, s->options->global_batch);
-    if (s->strategy == LMN_SIM_LOCALSGD)
-        choose_paths(s, s->ranks / s->options->groups,
-                     (double)s->options->global_batch / s->options->groups);
+    if (s->strategy == LMN_SIM_OVERLAP) make_buckets(s);
+    if (s->strategy == LMN_SIM_MULTISTEP) choose_paths(s);
+    if (s->strategy == LMN_SIM_LAZY) find_lazy_layers(s);
 }
 
 lmn_status lmn_simulate(const lmn_step_profile *profile, lmn_sim_strategy strategy, int ranks,
@@ -396,11 +436,6 @@ lmn_status lmn_simulate(const lmn_step_profile *profile, lmn_sim_strategy strate
              .count = profile->count};
     s.batch = (options->global_batch + ranks - 1) / ranks;
     LMN_TRY(sim_alloc(&s));
-    bool *member = calloc((size_t)s.count, sizeof *member);
-    if (!member) {
-        sim_free(&s);
-        return lmn_fail(LMN_ERR_NOMEM, "cannot allocate the simulation of %d layers", s.count);
-    }
     sim_prepare(&s);
     /* Two periods settle the queue (each step waits for all of the previous
      * step's collectives); the third is measured. */
@@ -408,9 +443,9 @@ lmn_status lmn_simulate(const lmn_step_profile *profile, lmn_sim_strategy strate
                        : strategy == LMN_SIM_LOCALSGD ? options->tau
                                                       : 1;
     timeline tl = {0};
-    for (int step = 0; step < 2 * period; step++) run_step(&s, &tl, step, member);
+    for (int step = 0; step < 2 * period; step++) run_step(&s, &tl, step);
     const timeline start = tl;
-    for (int step = 2 * period; step < 3 * period; step++) run_step(&s, &tl, step, member);
+    for (int step = 2 * period; step < 3 * period; step++) run_step(&s, &tl, step);
     *result = (lmn_sim_result){
         .ranks = ranks,
         .local_batch = s.batch,
@@ -419,13 +454,13 @@ lmn_status lmn_simulate(const lmn_step_profile *profile, lmn_sim_strategy strate
         .comm_seconds = (tl.comm_busy - start.comm_busy) / period,
         .bytes_per_rank = (tl.bytes - start.bytes) / period,
         .buckets = strategy == LMN_SIM_OVERLAP ? s.bucket_count : 0,
+        .groups = strategy == LMN_SIM_LOCALSGD ? localsgd_groups(&s) : 0,
     };
     result->exposed_seconds = fmax(0.0, result->step_seconds - result->compute_seconds);
     result->speedup = lmn_sim_single_rank_seconds(profile, options->global_batch) /
                       result->step_seconds;
     result->efficiency = result->speedup / ranks;
     if (paths) memcpy(paths, s.path, (size_t)s.count * sizeof *paths);
-    free(member);
     sim_free(&s);
     return LMN_OK;
 }

@@ -1,4 +1,4 @@
-/* Batch normalization on oneDNN, in the input's layout (the output has the
+/* Batch normalization on oneDNN (2-D or 3-D), in the input's layout (the output has the
  * same layout, so BN between convs costs no reorder).
  *
  * gamma / beta are separate [C] arrays at the interface: oneDNN 2.6 takes
@@ -134,8 +134,8 @@ lmn_status lmn_dnnl_batchnorm_create(lmn_backend *be, const lmn_batchnorm_params
     lmn_status st = batchnorm_setup(op, p, in, out);
     if (st != LMN_OK) {
         batchnorm_destroy(&op->base);
-        return lmn_fail_context(st, "batchnorm on input [%d,%d,%d,%d]", in->n, in->c, in->h,
-                                in->w);
+        return lmn_fail_context(st, "batchnorm on input [%d,%d,%d,%d] (depth %d)", in->n, in->c,
+                                in->h, in->w, in->d);
     }
     *out_op = &op->base;
     return LMN_OK;

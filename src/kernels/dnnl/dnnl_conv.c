@@ -268,7 +268,8 @@ static lmn_status best_backward_pd(backward_pd_fn make, lmn_dnnl *dnnl, bool bia
 }
 
 static lmn_status setup_forward(conv_op *op, const_dnnl_primitive_desc_t pd,
-                                const dnnl_memory_desc_t *in_md, const dnnl_memory_desc_t *dense_weights)
+                                const dnnl_memory_desc_t *in_md,
+                                const dnnl_memory_desc_t *dense_weights)
 {
     lmn_dnnl *dnnl = op->base.dnnl;
     const dnnl_memory_desc_t *src = lmn_dnnl_pd_md(pd, dnnl_query_src_md);
@@ -405,7 +406,8 @@ lmn_status lmn_dnnl_conv2d_forward(lmn_op *base, const float *x, const float *w,
                                {DNNL_ARG_DST, op->dst},
                                {DNNL_ARG_BIAS, op->bias_mem}};
     if (op->bias) LMN_TRY(lmn_dnnl_bind(op->bias_mem, b));
-    return lmn_dnnl_execute(dnnl, op->forward, op->bias ? 4 : 3, args, "running convolution forward");
+    return lmn_dnnl_execute(dnnl, op->forward, op->bias ? 4 : 3, args,
+                            "running convolution forward");
 }
 
 lmn_status lmn_dnnl_conv2d_backward_data(lmn_op *base, const float *dy, const float *w,
