@@ -12,6 +12,7 @@
 #include "kernels/kernels.h"
 #include "train/federated.h"
 #include "train/stop.h"
+#include "train/sync.h"
 #include "train/trainer.h"
 
 enum { MAX_OVERRIDES = 256 };
@@ -23,6 +24,7 @@ typedef struct train_args {
     int override_count;
     bool describe_partition; /* fl only */
     const char *resume;      /* train only: checkpoint file, directory or "auto" */
+    bool dry_run;            /* train only: print the sync plan, do not train */
     char default_out[1024];
 } train_args;
 
@@ -51,6 +53,8 @@ static lmn_status parse_train_args(int argc, char **argv, bool federated, train_
         } else if (strcmp(arg, "--resume") == 0 && !federated) {
             if (i + 1 >= argc) return lmn_fail(LMN_ERR_ARG, "option --resume needs a value");
             args->resume = argv[++i];
+        } else if (strcmp(arg, "--dry-run") == 0 && !federated) {
+            args->dry_run = true;
         } else if (strcmp(arg, "--describe-partition") == 0 && federated) {
             args->describe_partition = true;
         } else if (arg[0] == '-') {
@@ -134,6 +138,12 @@ static lmn_status command_train(lmn_comm *comm, int argc, char **argv)
      * ends the run after its first step, with a checkpoint. */
     lmn_stop_signals_install();
     if (status == LMN_OK) status = lmn_trainer_create(cfg, comm, args.out_dir, stdout, &trainer);
+    if (status == LMN_OK && args.dry_run) {
+        if (comm->rank == 0) lmn_sync_describe(trainer->sync, trainer->settings.batch_size, stdout);
+        lmn_trainer_free(trainer);
+        lmn_cfg_free(cfg);
+        return LMN_OK;
+    }
     if (status == LMN_OK && args.resume) status = lmn_trainer_resume(trainer, args.resume);
     if (status == LMN_OK && comm->rank == 0)
         printf("lamina: training %s on %s, %d rank%s x %d thread%s, global batch %d, "

@@ -18,17 +18,19 @@ static const char *const simulate_usage =
     "usage: lamina simulate CONFIG --link GBPS,LATENCY_US [--ranks N[,N...]]\n"
     "                       [--strategies NAME[,NAME...]] [--steps K] [--out FILE.json]\n"
     "                       [--set KEY=VALUE]... [--wire fp32|fp16|bf16] [--bucket-mb MB]\n"
-    "                       [--lazy-layers N] [--lazy-k K] [--groups G] [--tau T]\n"
-    "                       [--algorithm best|ring|halving-doubling|tree]\n"
+    "                       [--fc-exchange auto|never|always] [--lazy-layers N]\n"
+    "                       [--lazy-k K] [--groups G] [--tau T]\n"
+    "                       [--algorithm ring|best|halving-doubling|tree]\n"
     "\n"
     "Builds CONFIG's network, times K training steps (forward + backward, random inputs\n"
     "of the dataset's shape) on this one process at local batch train.batch_size / 2\n"
     "with the per-layer profile on, and predicts for each rank count N and strategy\n"
     "(allreduce, overlap, multistep, lazy, localsgd) the time of one step at the same\n"
     "global batch (strong scaling), the part of it spent waiting for communication,\n"
-    "the bytes one rank sends and the speedup over one rank. Collectives follow the\n"
-    "alpha-beta model of src/comm/cost_model.h; see src/train/simulate.h for each\n"
-    "strategy's schedule and the assumptions.\n"
+    "the bytes one rank sends and the speedup over one rank (and speedup / N). Each\n"
+    "strategy follows the schedule lamina trains with (src/train/simulate.h), its\n"
+    "collectives the alpha-beta model of src/comm/cost_model.h. Options default to\n"
+    "the configuration's parallel.* keys, then to lamina's defaults.\n"
     "\n"
     "options:\n"
     "  --link GBPS,LATENCY_US  link bandwidth in Gbit/s and latency in microseconds\n"
@@ -38,16 +40,22 @@ static const char *const simulate_usage =
     "  --steps K               timed steps, after 2 warm-up steps [5]\n"
     "  --out FILE.json         also write the profile and every prediction as JSON\n"
     "  --set KEY=VALUE         override a configuration key (as in lamina train)\n"
-    "  --wire FORMAT           values on the wire: fp32, fp16, bf16 [parallel.wire, fp32]\n"
+    "  --wire FORMAT           gradients on the wire: fp32, fp16, bf16 (parameters and\n"
+    "                          activations stay fp32) [fp32]\n"
     "  --bucket-mb MB          overlap: fuse layers into buckets of MB MiB; 0 = per layer\n"
-    "                          [parallel.bucket_mb, 0]\n"
+    "                          [0]\n"
+    "  --fc-exchange MODE      multistep: linear layers exchange activations when that\n"
+    "                          moves fewer bytes (auto), never or always [auto]\n"
     "  --lazy-layers N         lazy: layers with parameters (input side) that sync lazily\n"
-    "                          [parallel.lazy_layers, 8, at most the model's]\n"
-    "  --lazy-k K              lazy: steps between their reductions [4]\n"
-    "  --groups G              localsgd: groups; must divide every N [parallel.groups, 2]\n"
-    "  --tau T                 localsgd: steps between group averages [parallel.tau, 4]\n"
-    "  --algorithm NAME        collective algorithm: best (the fastest per message, as a\n"
-    "                          tuned MPI picks), ring, halving-doubling, tree [best]\n";
+    "                          [8; a smaller model keeps its top layer synchronous]\n"
+    "  --lazy-k K              lazy: steps between their reductions (lamina adapts k at\n"
+    "                          run time; this is the k assumed) [4]\n"
+    "  --groups G              localsgd: groups, dividing every N; 0 = one rank each [0]\n"
+    "  --tau T                 localsgd: steps between averages (adaptive: give the\n"
+    "                          interval to assume) [8]\n"
+    "  --algorithm NAME        collective costs: ring (lamina's alltoallv + allgatherv\n"
+    "                          reductions), best (the fastest per message, what a tuned\n"
+    "                          MPI_Allreduce may reach), halving-doubling, tree [ring]\n";
 
 typedef struct simulate_args {
     const char *config, *out;
@@ -60,7 +68,7 @@ typedef struct simulate_args {
     bool have_link;
     double gbits, latency_us;
     /* Options given on the command line (they win over the configuration). */
-    const char *wire, *bucket_mb, *lazy_layers, *lazy_k, *groups, *tau, *algorithm;
+    const char *wire, *bucket_mb, *fc_exchange, *lazy_layers, *lazy_k, *groups, *tau, *algorithm;
     bool help;
 } simulate_args;
 
@@ -147,7 +155,7 @@ static lmn_status parse_args(int argc, char **argv, simulate_args *args)
     for (int s = 0; s < LMN_SIM_STRATEGY_COUNT; s++) args->strategy_on[s] = true;
     for (int n = 2; n <= 4096; n *= 2) args->ranks[args->rank_count++] = n;
     static const char *const valued[] = {"--ranks", "--link", "--strategies", "--steps", "--out",
-                                         "--set", "--wire", "--bucket-mb", "--lazy-layers",
+                                         "--set", "--wire", "--bucket-mb", "--fc-exchange", "--lazy-layers",
                                          "--lazy-k", "--groups", "--tau", "--algorithm", NULL};
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
@@ -173,6 +181,7 @@ static lmn_status parse_args(int argc, char **argv, simulate_args *args)
             args->sets[args->set_count++] = value;
         } else if (!strcmp(arg, "--wire")) args->wire = value;
         else if (!strcmp(arg, "--bucket-mb")) args->bucket_mb = value;
+        else if (!strcmp(arg, "--fc-exchange")) args->fc_exchange = value;
         else if (!strcmp(arg, "--lazy-layers")) args->lazy_layers = value;
         else if (!strcmp(arg, "--lazy-k")) args->lazy_k = value;
         else if (!strcmp(arg, "--groups")) args->groups = value;
@@ -198,6 +207,9 @@ static int wire_bytes_of(const char *name)
     if (!strcmp(name, "fp16") || !strcmp(name, "bf16")) return 2;
     return 0;
 }
+
+/* Index - 1 is lmn_sim_options.fc_exchange. */
+static const char *const exchange_modes[] = {"auto", "never", "always", NULL};
 
 typedef struct sim_setup {
     lmn_sim_options options;
@@ -229,13 +241,18 @@ static lmn_status read_config_options(lmn_cfg *cfg, sim_setup *setup)
     if (lmn_cfg_find(cfg, NULL, "parallel.bucket_mb"))
         LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "parallel.bucket_mb", NULL, 0.0, INFINITY,
                                          &o->bucket_mb));
+    if (lmn_cfg_find(cfg, NULL, "parallel.fc_exchange")) {
+        int index = 0;
+        LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "parallel.fc_exchange", exchange_modes, NULL, &index));
+        o->fc_exchange = index - 1;
+    }
     if (lmn_cfg_find(cfg, NULL, "parallel.lazy_layers")) {
         LMN_TRY(config_int(cfg, "parallel.lazy_layers", 0, &o->lazy_layers));
         setup->lazy_layers_given = true;
     }
-    LMN_TRY(config_int(cfg, "parallel.groups", 1, &o->groups));
+    LMN_TRY(config_int(cfg, "parallel.groups", 0, &o->groups));
     lmn_cfg_node *tau = lmn_cfg_find(cfg, NULL, "parallel.tau");
-    /* tau: adaptive keeps the fixed default: the model has no convergence. */
+    /* tau: adaptive keeps a fixed interval: the model has no gradients to adapt to. */
     if (tau && strcmp(lmn_cfg_scalar_text(tau) ? lmn_cfg_scalar_text(tau) : "", "adaptive") != 0)
         LMN_TRY(config_int(cfg, "parallel.tau", 1, &o->tau));
     return LMN_OK;
@@ -256,6 +273,14 @@ static lmn_status command_line_options(const simulate_args *args, sim_setup *set
         if (!*args->bucket_mb || *end || !isfinite(o->bucket_mb) || o->bucket_mb < 0.0)
             return lmn_fail(LMN_ERR_ARG, "--bucket-mb %s: expected a size in MiB >= 0", args->bucket_mb);
     }
+    if (args->fc_exchange) {
+        int index = 0;
+        while (exchange_modes[index] && strcmp(exchange_modes[index], args->fc_exchange) != 0) index++;
+        if (!exchange_modes[index])
+            return lmn_fail(LMN_ERR_ARG, "--fc-exchange %s: choose auto, never or always",
+                            args->fc_exchange);
+        o->fc_exchange = index - 1;
+    }
     if (args->lazy_layers) {
         LMN_TRY(parse_long("--lazy-layers", args->lazy_layers, 0, 1 << 20, &number));
         o->lazy_layers = (int)number;
@@ -266,7 +291,7 @@ static lmn_status command_line_options(const simulate_args *args, sim_setup *set
         o->lazy_k = (int)number;
     }
     if (args->groups) {
-        LMN_TRY(parse_long("--groups", args->groups, 1, 1 << 24, &number));
+        LMN_TRY(parse_long("--groups", args->groups, 0, 1 << 24, &number));
         o->groups = (int)number;
     }
     if (args->tau) {
@@ -280,7 +305,7 @@ static lmn_status command_line_options(const simulate_args *args, sim_setup *set
     o->link = lmn_link_from_gbits(args->gbits, args->latency_us);
     if (args->strategy_on[LMN_SIM_LOCALSGD])
         for (int i = 0; i < args->rank_count; i++)
-            if (args->ranks[i] % o->groups != 0)
+            if (o->groups > 0 && args->ranks[i] % o->groups != 0)
                 return lmn_fail(LMN_ERR_ARG, "localsgd: %d groups do not divide %d ranks; give "
                                 "--groups G dividing every --ranks count, or leave localsgd out "
                                 "of --strategies", o->groups, args->ranks[i]);
@@ -300,11 +325,11 @@ static void notes_for(const lmn_step_profile *profile, lmn_sim_strategy strategy
                                                   r->buckets == 1 ? "" : "s"); break;
     case LMN_SIM_LAZY: used = (size_t)snprintf(notes, size, "%d lazy layers, k=%d", o->lazy_layers,
                                                o->lazy_k); break;
-    case LMN_SIM_LOCALSGD: used = (size_t)snprintf(notes, size, "G=%d p=%d tau=%d", o->groups,
-                                                   ranks / o->groups, o->tau); break;
+    case LMN_SIM_LOCALSGD: used = (size_t)snprintf(notes, size, "G=%d p=%d tau=%d", r->groups,
+                                                   ranks / r->groups, o->tau); break;
     default: break;
     }
-    if (strategy != LMN_SIM_MULTISTEP && strategy != LMN_SIM_LOCALSGD) return;
+    if (strategy != LMN_SIM_MULTISTEP) return;
     const char *lead = used ? "; act:" : "act:";
     bool any = false;
     for (int l = 0; l < profile->count && used < size; l++) {
@@ -362,8 +387,9 @@ static void json_header(FILE *out, const run_info *info, const lmn_step_profile 
     fprintf(out, ",\"algorithm\":\"%s\"},\"wire\":\"%s\",", lmn_collective_algorithm_name(o->algorithm),
             info->wire_name);
     json_field(out, "bucket_mb", o->bucket_mb, true);
-    fprintf(out, "\"lazy_layers\":%d,\"lazy_k\":%d,\"groups\":%d,\"tau\":%d,", o->lazy_layers,
-            o->lazy_k, o->groups, o->tau);
+    fprintf(out, "\"fc_exchange\":\"%s\",\"lazy_layers\":%d,\"lazy_k\":%d,\"groups\":%d,"
+            "\"tau\":%d,", exchange_modes[o->fc_exchange + 1], o->lazy_layers, o->lazy_k,
+            o->groups, o->tau);
     json_field(out, "update_seconds", p->update_seconds, true);
     json_field(out, "single_rank_step_seconds", lmn_sim_single_rank_seconds(p, info->global_batch), true);
     fputs("\"layers\":[", out);
@@ -519,16 +545,17 @@ static lmn_status write_json(const char *path, const run_info *info, const predi
 }
 
 /* lazy_layers counts layers with parameters: an explicit value beyond the
- * model's is an error, the default is capped. */
+ * model's is an error; the default, as in sync_lazy.c, leaves a smaller
+ * model's top layer synchronous. */
 static lmn_status fit_lazy_layers(const simulate_args *args, const lmn_step_profile *profile,
                                   sim_setup *setup)
 {
     const int layers = lmn_step_profile_param_layers(profile);
-    if (setup->options.lazy_layers <= layers) return LMN_OK;
-    if (!setup->lazy_layers_given) {
-        setup->options.lazy_layers = layers;
+    if (!setup->lazy_layers_given && setup->options.lazy_layers >= layers) {
+        setup->options.lazy_layers = layers > 1 ? layers - 1 : 0;
         return LMN_OK;
     }
+    if (setup->options.lazy_layers <= layers) return LMN_OK;
     if (!args->strategy_on[LMN_SIM_LAZY]) return LMN_OK;
     return lmn_fail(LMN_ERR_ARG, "%s %d: the model has only %d layers with parameters",
                     args->lazy_layers ? "--lazy-layers" : "parallel.lazy_layers",

@@ -33,7 +33,10 @@
  *                     gather + binomial broadcast
  * LMN_ALGORITHM_BEST takes the fastest applicable one, as a tuned MPI
  * choosing by message size would: tree for small messages, halving-doubling
- * for large ones at power-of-two P, ring for large ones at other P. */
+ * for large ones at power-of-two P, ring for large ones at other P.
+ * lamina's ordered reductions (comm/reduce.h) are an alltoallv (pairwise
+ * exchange) plus an allgatherv: their cost is the ring's, which is what
+ * train/simulate.h assumes by default. */
 #ifndef LMN_COMM_COST_MODEL_H
 #define LMN_COMM_COST_MODEL_H
 

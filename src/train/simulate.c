@@ -132,10 +132,16 @@ static void blocking(const sim *s, timeline *tl, lmn_collective kind, double byt
     wait_until(tl, post(s, tl, kind, bytes, ranks));
 }
 
-/* lmn_allgather_pieces: an allgather of the piece sizes, then of the data. */
+/* lmn_allgather_pieces: an allgather of the piece sizes (latency only, not
+ * counted as model traffic), then of the data. */
 static double post_pieces(const sim *s, timeline *tl, double bytes, int ranks)
 {
-    post(s, tl, LMN_COLLECTIVE_ALLGATHER, 4.0 * ranks, ranks);
+    if (ranks <= 1) return tl->now;
+    const lmn_link latency_only = {INFINITY, s->options->link.latency_seconds};
+    const double sizes = lmn_cost_seconds_with(latency_only, LMN_COLLECTIVE_ALLGATHER,
+                                               s->options->algorithm, 4.0 * ranks, ranks);
+    tl->comm_free = fmax(tl->now, tl->comm_free) + sizes;
+    tl->comm_busy += sizes;
     return post(s, tl, LMN_COLLECTIVE_ALLGATHER, bytes, ranks);
 }
 
@@ -496,6 +502,14 @@ void lmn_step_profile_free(lmn_step_profile *profile)
     memset(profile, 0, sizeof *profile);
 }
 
+typedef struct measure_buffers {
+    float *inputs, *dlogits;
+    int32_t *labels;
+    double *times;    /* forward, backward at both batches: 4 * count */
+    double *per_step; /* 4 * steps * count */
+    double *scratch;  /* steps */
+} measure_buffers;
+
 static int compare_doubles(const void *a, const void *b)
 {
     const double x = *(const double *)a, y = *(const double *)b;
@@ -527,27 +541,27 @@ static lmn_status time_step(lmn_network *net, int batch, int step, const float *
     return LMN_OK;
 }
 
-/* Per-layer seconds of one training step at `batch`: the median over
- * `steps` after `warmup` (a busy machine makes single steps slow, not fast).
- * per_step holds 2 * steps * count doubles, scratch steps. */
-static lmn_status time_steps(lmn_network *net, int batch, int steps, int warmup, uint64_t seed,
-                             float *inputs, int32_t *labels, float *dlogits, double *per_step,
-                             double *scratch, double *forward, double *backward)
+/* Per-layer seconds of one training step at `batch` and at `small` (0:
+ * none), their steps interleaved so that a busy machine slows both alike:
+ * the median over `steps` after `warmup`. times receives forward and
+ * backward at batch, then at small (4 x count). */
+static lmn_status time_steps(lmn_network *net, int batch, int small, int steps, int warmup,
+                             uint64_t seed, const measure_buffers *m, double *times)
 {
-    const int count = net->spec.count;
-    const size_t sample = lmn_shape_values(net->input_shape);
+    const int count = net->spec.count, batches = small > 0 ? 2 : 1;
+    const size_t sample = lmn_shape_values(net->input_shape), stride = 4 * (size_t)count;
     lmn_rng rng = lmn_rng_make(seed, lmn_rng_stream_id((uint64_t)batch, 0x5157));
-    for (size_t i = 0; i < sample * (size_t)batch; i++) inputs[i] = (float)lmn_rng_normal(&rng);
-    for (int i = 0; i < batch; i++) labels[i] = (int32_t)lmn_rng_below(&rng, (uint64_t)net->num_outputs);
+    for (size_t i = 0; i < sample * (size_t)batch; i++) m->inputs[i] = (float)lmn_rng_normal(&rng);
+    for (int i = 0; i < batch; i++)
+        m->labels[i] = (int32_t)lmn_rng_below(&rng, (uint64_t)net->num_outputs);
     for (int step = 0; step < warmup + steps; step++) {
-        const int slot = step < warmup ? 0 : step - warmup;
-        double *row = per_step + 2 * (size_t)slot * (size_t)count;
-        LMN_TRY(time_step(net, batch, step, inputs, labels, dlogits, row, row + count));
+        double *row = m->per_step + (size_t)(step < warmup ? 0 : step - warmup) * stride;
+        for (int k = 0; k < batches; k++)
+            LMN_TRY(time_step(net, k ? small : batch, step, m->inputs, m->labels, m->dlogits,
+                              row + 2 * k * count, row + (2 * k + 1) * count));
     }
-    for (int i = 0; i < count; i++) {
-        forward[i] = median(per_step + i, steps, 2 * count, scratch);
-        backward[i] = median(per_step + count + i, steps, 2 * count, scratch);
-    }
+    for (int j = 0; j < 2 * batches * count; j++)
+        times[j] = median(m->per_step + j, steps, (int)stride, m->scratch);
     return LMN_OK;
 }
 
@@ -561,34 +575,22 @@ static double fixed_part(double large, int large_batch, double small, int small_
     return fmax(0.0, fmin(fixed, fmin(small, large)));
 }
 
-typedef struct measure_buffers {
-    float *inputs, *dlogits;
-    int32_t *labels;
-    double *times;    /* forward, backward at both batches: 4 * count */
-    double *per_step; /* 2 * steps * count */
-    double *scratch;  /* steps */
-} measure_buffers;
-
 static lmn_status measure(lmn_network *net, lmn_optimizer *optimizer, int batch, int steps,
                           int warmup, uint64_t seed, lmn_step_profile *out,
                           const measure_buffers *m)
 {
     const int count = net->spec.count;
-    double *forward = m->times, *backward = m->times + count;
-    double *small_forward = m->times + 2 * count, *small_backward = m->times + 3 * count;
     const int small = batch / 8 > 1 ? batch / 8 : 1;
-    LMN_TRY(time_steps(net, batch, steps, warmup, seed, m->inputs, m->labels, m->dlogits,
-                       m->per_step, m->scratch, forward, backward));
-    if (small < batch)
-        LMN_TRY(time_steps(net, small, steps, warmup, seed, m->inputs, m->labels, m->dlogits,
-                           m->per_step, m->scratch, small_forward, small_backward));
     out->measured_batch = batch;
     out->small_batch = small < batch ? small : 0;
+    LMN_TRY(time_steps(net, batch, out->small_batch, steps, warmup, seed, m, m->times));
+    const double *forward = m->times, *backward = m->times + count;
+    const double *small_forward = m->times + 2 * count, *small_backward = m->times + 3 * count;
     for (int i = 0; i < count; i++) {
         lmn_layer_profile *layer = &out->layers[i];
         layer->forward_seconds = forward[i];
         layer->backward_seconds = backward[i];
-        if (small < batch) {
+        if (out->small_batch) {
             layer->forward_fixed_seconds = fixed_part(forward[i], batch, small_forward[i], small);
             layer->backward_fixed_seconds = fixed_part(backward[i], batch, small_backward[i], small);
         }
@@ -616,7 +618,7 @@ lmn_status lmn_step_profile_measure(lmn_network *net, lmn_optimizer *optimizer, 
     const size_t count = (size_t)net->spec.count, sample = lmn_shape_values(net->input_shape);
     measure_buffers m = {0};
     m.times = calloc(4 * count, sizeof *m.times);
-    m.per_step = calloc(2 * (size_t)steps * count + (size_t)steps, sizeof *m.per_step);
+    m.per_step = calloc(4 * (size_t)steps * count + (size_t)steps, sizeof *m.per_step);
     m.scratch = calloc((size_t)steps, sizeof *m.scratch);
     lmn_status status = m.times && m.per_step && m.scratch
                             ? LMN_OK

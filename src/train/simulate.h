@@ -1,6 +1,7 @@
 /* A model of one data-parallel training step at N ranks under each sync
- * policy (ALGORITHMS.md 1-4 and 11), from a per-layer profile measured on
- * one rank and the alpha-beta link model of comm/cost_model.h.
+ * policy (ALGORITHMS.md 1-4 and 11, as train/sync_*.c implement them),
+ * from a per-layer profile measured on one rank and the alpha-beta link
+ * model of comm/cost_model.h.
  *
  * Strong scaling: the global batch B stays fixed, so a rank's local batch
  * is ceil(B / N) (ranks past B idle). A layer's time at local batch b is
@@ -11,41 +12,43 @@
  * over layers by parameter count.
  *
  * The step is simulated event by event: one compute thread running the
- * layers in order, and (for the overlapped policies) ONE communication
- * thread serving a FIFO queue; a collective starts when it is queued and
- * the previous one has finished. Each policy's schedule:
- *   allreduce  forward, backward, one allreduce of every gradient (the
- *              compute thread waits for it), update.
+ * layers in order, and ONE communication thread serving a FIFO queue; a
+ * collective starts when it is queued and the queue ahead of it is done.
+ * A blocking collective is one the compute thread queues and waits for.
+ * Each policy's schedule, as the code in train/sync_*.c runs it:
+ *   allreduce  forward, backward, one blocking allreduce of every gradient,
+ *              update.
  *   overlap    backward queues an allreduce per layer (or per bucket of
  *              consecutive layers, bucket_mb) as soon as its gradient is
  *              complete; the next forward waits for layer l's reduction,
  *              updates layer l, then runs it.
- *   multistep  gradient path (conv, batch-norm, and linear layers where it
- *              moves more bytes): backward queues a reduce-scatter per layer;
- *              after backward the compute thread updates its 1/P slice of
- *              each layer once the reduce-scatter is done, queueing the
- *              allgather of the updated slices in forward order; forward
- *              waits for layer l's allgather. Activation path (linear
- *              layers): forward queues an allgather of the layer's input
- *              over the global batch, backward queues an allgather of its
- *              output error; half of the layer's backward (the input error,
- *              d_x = d_y W) runs at once, the other half (the weight slice's
- *              gradient over the global batch: the same multiply-adds as the
- *              local gradient) waits for both; then its slice is updated and
- *              allgathered like the others. The path with fewer bytes wins.
- *   lazy       as allreduce, but the first lazy_layers layers with parameters
- *              take part only every lazy_k-th step (then with their
- *              accumulated gradient, plus the latest gradient of the top-most
- *              lazy layer when k > 1 - the k rule needs it); lazy layers are
- *              updated only on those steps. Time and bytes are averaged over
- *              lazy_k steps; k is fixed here (the adaptive rule is not
- *              modelled).
- *   localsgd   multistep within groups of p = N / G ranks (collectives over p
- *              ranks, batch B / G per group); every tau-th step each layer's
- *              updated 1/p slice is also allreduced over the G groups before
- *              its allgather. Averaged over tau steps.
- * Every payload (gradients, parameter slices, activations) travels at
- * wire_bytes per value (4 fp32, 2 fp16/bf16). */
+ *   multistep  gradient path: backward queues a reduce-scatter per layer.
+ *              Activation path (linear layers, fc_exchange): backward queues
+ *              allgathers of the layer's input and output error over the
+ *              global batch (each preceded by an allgather of the piece
+ *              sizes). After backward, from the top layer down, the compute
+ *              thread waits for the layer's first phase, updates its 1/N
+ *              slice (activation path: first computes its rows' gradient over
+ *              the global batch, taken as half the layer's backward) and
+ *              queues the allgather of the updated parameters; the next
+ *              forward waits for layer l's allgather.
+ *   lazy       a blocking allreduce of the layers that are not lazy every
+ *              step; every lazy_k-th step a second blocking allreduce of the
+ *              lazy layers' accumulated gradients plus the top-most lazy
+ *              layer's latest gradient (the k rule's input), then their
+ *              update. k is fixed here; lamina adapts it (1 up to
+ *              parallel.lazy_max_k) from the gradients, which a timing model
+ *              cannot know.
+ *   localsgd   groups of p = N / G ranks, all blocking after backward: a
+ *              reduce-scatter of the whole gradient in the group, the update
+ *              of the 1/p slice, every tau-th step an allreduce of that slice
+ *              over the G groups, and an allgather of the parameters in the
+ *              group. No overlap, no activation exchange.
+ * Gradients travel at wire_bytes per value (fp16 / bf16 halve them);
+ * parameters and activations always travel as fp32 (comm/reduce.h).
+ * Not modelled: the small per-step reduction of loss and stop flag, data
+ * loading, the communication thread taking cycles from the compute threads,
+ * network contention and the arithmetic of the reductions. */
 #ifndef LMN_TRAIN_SIMULATE_H
 #define LMN_TRAIN_SIMULATE_H
 
@@ -93,26 +96,30 @@ bool lmn_sim_strategy_from_name(const char *name, lmn_sim_strategy *out);
 
 typedef struct lmn_sim_options {
     lmn_link link;
-    lmn_collective_algorithm algorithm;
+    lmn_collective_algorithm algorithm; /* lamina's ordered reductions are alltoallv +
+                                         * allgatherv: ring costs (the default) */
     int global_batch;  /* B, the same at every rank count */
-    int wire_bytes;    /* bytes per value on the wire: 4 (fp32) or 2 (fp16, bf16) */
+    int wire_bytes;    /* bytes per gradient value: 4 (fp32) or 2 (fp16, bf16) */
     double bucket_mb;  /* overlap: a bucket closes once it holds this many MiB of fp32
-                        * gradient (PyTorch DDP's rule); 0 = one per layer */
+                        * gradient; 0 = one per layer */
+    int fc_exchange;   /* multistep: -1 exchange activations where that moves fewer
+                        * bytes, 0 never, 1 always (parallel.fc_exchange) */
     int lazy_layers;   /* lazy: layers with parameters, from the input side */
     int lazy_k;        /* lazy: steps between their reductions */
-    int groups;        /* localsgd: G, must divide the rank count */
-    int tau;           /* localsgd: steps between inter-group averages */
+    int groups;        /* localsgd: G, dividing the rank count; 0 = one rank per group */
+    int tau;           /* localsgd: steps between averages across groups */
 } lmn_sim_options;
 
-/* link 10 Gbit/s + 5 us, best algorithm, batch 64, fp32, per-layer
- * reduction, lazy 8 layers every 4 steps, 2 groups averaging every 4 steps. */
+/* link 10 Gbit/s + 5 us, ring, batch 64, fp32, per-layer reduction,
+ * exchange by bytes, lazy 8 layers every 4 steps, local SGD with one rank
+ * per group averaging every 8 steps. */
 lmn_sim_options lmn_sim_options_default(void);
 
 /* How a layer's parameters are synchronised. */
 typedef enum lmn_sim_path {
     LMN_SIM_PATH_NONE,        /* no parameters */
     LMN_SIM_PATH_GRADIENT,    /* its gradient (or parameter slices) */
-    LMN_SIM_PATH_ACTIVATIONS  /* multistep: activations + errors, then weight slices */
+    LMN_SIM_PATH_ACTIVATIONS  /* multistep: activations + errors, then weight rows */
 } lmn_sim_path;
 
 typedef struct lmn_sim_result {
@@ -126,6 +133,7 @@ typedef struct lmn_sim_result {
     double speedup;           /* single-rank step at batch B / step_seconds */
     double efficiency;        /* speedup / N */
     int buckets;              /* overlap: reductions per step */
+    int groups;               /* localsgd: G */
 } lmn_sim_result;
 
 /* Simulates `strategy` at `ranks` ranks. paths (may be NULL) receives
@@ -148,9 +156,10 @@ lmn_status lmn_step_profile_from_network(const lmn_network *net, lmn_step_profil
 
 /* Measures net: `warmup` untimed then `steps` timed training steps
  * (forward, softmax cross-entropy on random labels, backward) on random
- * inputs at local batch `batch`, the same at a small batch (batch / 8, at
- * least 1) for the fixed part of each layer, and `steps` optimizer updates
- * (learning rate 0: parameters do not change). Enables net's profile. */
+ * inputs at local batch `batch`, interleaved with steps at a small batch
+ * (batch / 8, at least 1) that give each layer's fixed part, and `steps`
+ * optimizer updates (learning rate 0: parameters do not change). Every
+ * time is the median over the steps. Enables net's profile. */
 lmn_status lmn_step_profile_measure(lmn_network *net, lmn_optimizer *optimizer, int batch,
                                     int steps, int warmup, uint64_t seed,
                                     lmn_step_profile *out);

@@ -10,7 +10,7 @@
  *   multistep  reduce-scatter, sharded update, allgather of parameters
  *              (overlapping the next forward); fully connected layers may
  *              exchange activations and errors instead of gradients;
- *   lazy       the first parallel.lazy_layers layers accumulate gradients
+ *   lazy       the first parallel.lazy_layers convolutions accumulate gradients
  *              locally and sync every k steps (k adapted at run time);
  *   localsgd   groups train with multistep inside the group and average
  *              parameters across groups every tau steps.

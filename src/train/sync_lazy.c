@@ -1,5 +1,5 @@
-/* lazy (ALGORITHMS.md 3): the first parallel.lazy_layers layers with
- * parameters (input side) add their local gradient into an accumulator
+/* lazy (ALGORITHMS.md 3): the first parallel.lazy_layers convolution
+ * layers (input side) add their local gradient into an accumulator
  * and communicate nothing until k steps have accumulated; then the
  * accumulator G is reduced, the layers are updated once with it and k is
  * adapted with the angle / magnitude test on the top-most lazy layer. The
@@ -8,6 +8,7 @@
  * reduction. lmn_sync_settle flushes the accumulators (an update with what
  * has accumulated, k unchanged), so evaluations and checkpoints see one
  * model on every rank. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,18 +25,26 @@ typedef struct lazy {
     float *packed;             /* G for the lazy layers, then the top layer's g */
 } lazy;
 
+static bool is_conv(const lmn_sync *s, int layer)
+{
+    const lmn_layer_kind kind = s->net->spec.layers[layer].kind;
+    return kind == LMN_LAYER_CONV || kind == LMN_LAYER_CONV3D;
+}
+
+/* The lazy layers are the first lazy_layers convolutions and the layers
+ * with parameters between them (batch norm); the rule watches the last
+ * of those convolutions. */
 static lmn_status find_lazy_layers(lmn_sync *s, lazy *z)
 {
-    int found = 0, with_params = 0;
-    for (int i = 0; i < s->layers; i++) with_params += lmn_sync_layer_size(s, i) > 0;
-    /* The default (8) adapts to smaller models; an explicit count must fit. */
-    if (!s->settings.lazy_layers_given && s->settings.lazy_layers >= with_params)
-        s->settings.lazy_layers = with_params > 1 ? with_params - 1 : 0;
-    if (s->settings.lazy_layers > with_params)
-        return lmn_fail(LMN_ERR_CONFIG, "key 'parallel.lazy_layers': %d is more than the %d layers "
-                        "with parameters in this model", s->settings.lazy_layers, with_params);
+    int convs = 0, found = 0;
+    for (int i = 0; i < s->layers; i++) convs += is_conv(s, i) && lmn_sync_layer_size(s, i) > 0;
+    /* The default (8) adapts to models with fewer convolutions; an explicit count must fit. */
+    if (!s->settings.lazy_layers_given && s->settings.lazy_layers > convs) s->settings.lazy_layers = convs;
+    if (s->settings.lazy_layers > convs)
+        return lmn_fail(LMN_ERR_CONFIG, "key 'parallel.lazy_layers': %d is more than the %d "
+                        "convolution layers of this model", s->settings.lazy_layers, convs);
     for (int i = 0; i < s->layers && found < s->settings.lazy_layers; i++) {
-        if (lmn_sync_layer_size(s, i) == 0) continue;
+        if (!is_conv(s, i) || lmn_sync_layer_size(s, i) == 0) continue;
         found++;
         z->top_begin = s->begin[i];
         z->top_end = z->lazy_end = s->end[i];

@@ -195,7 +195,9 @@ static void update_slice(lmn_sync *s, int layer, double lr)
 static lmn_status step(lmn_sync *s, double lr)
 {
     multistep *m = s->impl;
-    for (int i = s->layers - 1; i >= 0; i--) {
+    /* Bottom layer first: its gather is first in the queue, so the next
+     * forward starts as soon as it arrives and the rest overlap it. */
+    for (int i = 0; i < s->layers; i++) {
         layer_state *l = &m->layers[i];
         if (l->mode == MODE_NONE) continue;
         LMN_TRY(lmn_sync_wait(s, l->first_ticket));

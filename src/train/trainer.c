@@ -131,6 +131,22 @@ static lmn_status allocate_buffers(lmn_trainer *t)
                            "epoch order");
 }
 
+/* out_dir/sync_plan.txt: what each layer synchronises (multistep's
+ * per-layer choice included), as `lamina train --dry-run` prints it. */
+static lmn_status write_sync_plan(const lmn_trainer *t, const char *out_dir)
+{
+    char *text = NULL, path[4096];
+    size_t length = 0;
+    FILE *stream = open_memstream(&text, &length);
+    if (!stream) return lmn_fail(LMN_ERR_NOMEM, "cannot describe the sync plan");
+    lmn_sync_describe(t->sync, t->settings.batch_size, stream);
+    fclose(stream);
+    snprintf(path, sizeof path, "%s/sync_plan.txt", out_dir);
+    const lmn_status status = lmn_write_file_atomic(path, text, length);
+    free(text);
+    return status;
+}
+
 static lmn_status open_outputs(lmn_trainer *t, lmn_cfg *cfg, const char *out_dir)
 {
     size_t length = 0;
@@ -142,7 +158,8 @@ static lmn_status open_outputs(lmn_trainer *t, lmn_cfg *cfg, const char *out_dir
     LMN_TRY(lmn_make_directory(out_dir));
     char path[4096];
     snprintf(path, sizeof path, "%s/config.yaml", out_dir);
-    return lmn_cfg_write_file(cfg, path);
+    LMN_TRY(lmn_cfg_write_file(cfg, path));
+    return t->sync ? write_sync_plan(t, out_dir) : LMN_OK;
 }
 
 /* metrics.jsonl starts empty, unless a resume kept its earlier epochs. */

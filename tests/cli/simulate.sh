@@ -51,5 +51,7 @@ expect_failure "groups not dividing" "3 groups do not divide 2 ranks" "${sim[@]}
 expect_failure "too many lazy layers" "--lazy-layers 9: the model has only 4 layers" \
   "${sim[@]}" --link 1,50 --ranks 2 --lazy-layers 9
 expect_failure "bad wire" "--wire fp8" "${sim[@]}" --link 1,50 --wire fp8
+expect_failure "bad fc exchange" "--fc-exchange sometimes: choose auto, never or always" \
+  "${sim[@]}" --link 1,50 --fc-exchange sometimes
 expect_failure "two ranks, bad link" "--link 1" $MPIRUN -n 2 "${sim[@]}" --link 1
 finish
