@@ -234,9 +234,9 @@ static void multistep_step(const sim *s, timeline *tl)
             s->first[l] = post_pieces(s, tl, b * layer->output_floats * 4.0, p);
         }
     }
-    /* As sync_multistep.c's step: top layer first, each slice's allgather
-     * queued as soon as it is updated. */
-    for (int l = s->count - 1; l >= 0; l--) {
+    /* As sync_multistep.c's step: bottom layer first, each slice's
+     * allgather queued as soon as it is updated. */
+    for (int l = 0; l < s->count; l++) {
         if (s->path[l] == LMN_SIM_PATH_NONE) continue;
         wait_until(tl, s->first[l]);
         if (s->path[l] == LMN_SIM_PATH_GRADIENT) {
