@@ -96,15 +96,21 @@ static lmn_status adapt_tau(lmn_sync *s, localsgd *l)
     return LMN_OK;
 }
 
-/* Averages this rank's slice across the groups. */
-static lmn_status average_slice(lmn_sync *s, localsgd *l)
+/* Averages this rank's slice of buffer across the groups. */
+static lmn_status average_across(localsgd *l, float *buffer)
 {
-    float *slice = s->net->params + l->first;
-    if (s->settings.tau == 0) LMN_TRY(adapt_tau(s, l));
+    float *slice = buffer + l->first;
     LMN_TRY(lmn_allreduce(&l->across_reducer, slice, l->length));
     const float scale = 1.0f / (float)l->groups;
     for (size_t j = 0; j < l->length; j++) slice[j] *= scale;
-    if (s->settings.tau == 0) memcpy(l->at_average, slice, l->length * sizeof(float));
+    return LMN_OK;
+}
+
+static lmn_status average_slice(lmn_sync *s, localsgd *l)
+{
+    if (s->settings.tau == 0) LMN_TRY(adapt_tau(s, l));
+    LMN_TRY(average_across(l, s->net->params));
+    if (s->settings.tau == 0) memcpy(l->at_average, s->net->params + l->first, l->length * sizeof(float));
     l->since_average = 0;
     return LMN_OK;
 }
@@ -138,12 +144,28 @@ static lmn_status step(lmn_sync *s, double lr)
     return synchronise(s, l, l->groups > 1 && l->since_average >= l->tau);
 }
 
+/* Averages the models if they drifted, and the optimizer state (each rank
+ * updated its own slice, and with one rank per group its own momentum):
+ * after a settle every rank holds the same model and optimizer state, so
+ * evaluations agree and a checkpoint written by rank 0 is complete. */
 static lmn_status settle(lmn_sync *s)
 {
     localsgd *l = s->impl;
-    if (l->groups == 1 || l->since_average == 0) return LMN_OK;
-    if (l->previous) memcpy(l->previous, s->net->params + l->first, l->length * sizeof(float));
-    return synchronise(s, l, true);
+    if (l->groups > 1 && l->since_average > 0) {
+        if (l->previous) memcpy(l->previous, s->net->params + l->first, l->length * sizeof(float));
+        LMN_TRY(synchronise(s, l, true));
+    }
+    float *state[2] = {s->optimizer->velocity, s->optimizer->second};
+    const double start = lmn_now();
+    lmn_status status = LMN_OK;
+    for (int k = 0; k < 2 && status == LMN_OK; k++) {
+        if (!state[k]) continue;
+        if (l->groups > 1) status = average_across(l, state[k]);
+        if (status == LMN_OK)
+            status = lmn_allgather_slices(&l->group_reducer, state[k], s->net->param_count);
+    }
+    lmn_sync_charge_exposed(s, start);
+    return status;
 }
 
 static size_t state_count(const lmn_sync *s)

@@ -150,26 +150,34 @@ static void rows_gradient(const lmn_sync *s, int layer, size_t first, size_t cou
     }
 }
 
-static lmn_status gather_rows(lmn_sync *s, float *values, size_t first, size_t count, size_t width)
+static lmn_status gather_rows(lmn_sync *s, lmn_reducer *reducer, float *values, size_t first,
+                              size_t count, size_t width)
 {
     multistep *m = s->impl;
     LMN_TRY(reserve(&m->rows, &m->rows_capacity, count * width + 1));
     memcpy(m->rows, values + first * width, count * width * sizeof(float));
     size_t total = 0;
-    return lmn_allgather_pieces(&s->thread_reducer, m->rows, count * width, values, &total);
+    return lmn_allgather_pieces(reducer, m->rows, count * width, values, &total);
+}
+
+/* Every rank's updated slice of layer's values in buffer (the parameters,
+ * or the optimizer state laid out like them) reaches every rank. */
+static lmn_status gather_layer(lmn_sync *s, lmn_reducer *reducer, int layer, float *buffer)
+{
+    const layer_state *l = &((multistep *)s->impl)->layers[layer];
+    float *values = buffer + s->begin[layer];
+    if (l->mode == MODE_GRADIENT)
+        return lmn_allgather_slices(reducer, values, lmn_sync_layer_size(s, layer));
+    size_t first, count;
+    lmn_slice((size_t)l->out, s->comm->size, s->comm->rank, &first, &count);
+    LMN_TRY(gather_rows(s, reducer, values, first, count, (size_t)l->in));
+    return l->bias ? gather_rows(s, reducer, values + (size_t)l->out * l->in, first, count, 1) : LMN_OK;
 }
 
 static lmn_status second_phase(void *ctx, int layer)
 {
     lmn_sync *s = ctx;
-    const layer_state *l = &((multistep *)s->impl)->layers[layer];
-    float *params = s->net->params + s->begin[layer];
-    if (l->mode == MODE_GRADIENT)
-        return lmn_allgather_slices(&s->thread_reducer, params, lmn_sync_layer_size(s, layer));
-    size_t first, count;
-    lmn_slice((size_t)l->out, s->comm->size, s->comm->rank, &first, &count);
-    LMN_TRY(gather_rows(s, params, first, count, (size_t)l->in));
-    return l->bias ? gather_rows(s, params + (size_t)l->out * l->in, first, count, 1) : LMN_OK;
+    return gather_layer(s, &s->thread_reducer, layer, s->net->params);
 }
 
 static void update_slice(lmn_sync *s, int layer, double lr)
@@ -217,10 +225,20 @@ static lmn_status before_forward(lmn_sync *s, int layer)
     return lmn_sync_wait(s, l->gather_ticket);
 }
 
+/* Besides the pending gathers, the optimizer state: each rank updated only
+ * its slices, and a checkpoint (written by rank 0) must hold all of them. */
 static lmn_status settle(lmn_sync *s)
 {
     for (int i = 0; i < s->layers; i++) LMN_TRY(before_forward(s, i));
-    return LMN_OK;
+    float *state[2] = {s->optimizer->velocity, s->optimizer->second};
+    const double start = lmn_now();
+    lmn_status status = LMN_OK;
+    for (int k = 0; k < 2 && status == LMN_OK; k++)
+        for (int i = 0; state[k] && i < s->layers && status == LMN_OK; i++)
+            if (((multistep *)s->impl)->layers[i].mode != MODE_NONE)
+                status = gather_layer(s, &s->reducer, i, state[k]);
+    lmn_sync_charge_exposed(s, start);
+    return status;
 }
 
 static lmn_layer_traffic traffic(const lmn_sync *s, int layer, int global_batch)

@@ -223,11 +223,18 @@ lmn_status lmn_task_check_network(const lmn_trainer *t)
         snprintf(output, sizeof output, "%d x %d x %d x %d", out.c, out.d, out.h, out.w);
     else
         snprintf(output, sizeof output, "%d x %d x %d", out.c, out.h, out.w);
+    const bool vector = want.d == 0 && want.h == 1 && want.w == 1;
+    char wanted[160];
+    if (vector)
+        snprintf(wanted, sizeof wanted, "a vector of %s values", target);
+    else
+        snprintf(wanted, sizeof wanted, "%s = %lld values", target,
+                 (long long)lmn_dataset_target_size(ds));
     return lmn_fail(LMN_ERR_SHAPE, "the model's output (last layer %d '%s', %s) is %s = %d values "
-                    "per sample, but the targets of data '%s' are %s = %lld values; the model must "
-                    "output the target shape",
+                    "per sample, but the targets of data '%s' are %s; the model must output the "
+                    "target shape",
                     last, net->spec.layers[last].name, lmn_layer_kind_name(net->spec.layers[last].kind),
-                    output, net->num_outputs, ds->name, target, (long long)lmn_dataset_target_size(ds));
+                    output, net->num_outputs, ds->name, wanted);
 }
 
 float *lmn_task_target_buffer(const lmn_trainer *t)

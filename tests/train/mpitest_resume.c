@@ -1,7 +1,9 @@
 /* Resuming is exact: 4 epochs straight equal 2 epochs, a checkpoint, and 2
  * more in a new trainer, bit for bit (parameters, statistics, optimizer
  * state and the metrics of the resumed epochs), with momentum SGD and with
- * Adam, on a model with batch norm. Runs on any rank count. */
+ * Adam, on a model with batch norm; and with the sync policies and epoch
+ * controllers whose state checkpoints carry (lazy's k, adaptive tau, the
+ * batch schedule, two-phase). Runs on any rank count. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,19 +84,23 @@ static void epoch_line(const char *dir, int epoch, char *out, size_t size)
     if (file) fclose(file);
 }
 
-static void check_resume(const char *optimizer, const char *root, int rank)
+static void check_resume(const char *optimizer, const char *extra, const char *set,
+                         const char *root, int rank)
 {
     char text[2048], straight[600], split[600];
     config(optimizer, text, sizeof text);
+    if (extra) snprintf(text + strlen(text), sizeof text - strlen(text), "%s\n", extra);
     snprintf(straight, sizeof straight, "%s/straight", root);
     snprintf(split, sizeof split, "%s/split", root);
     outcome a = {0}, b = {0};
-    CHECK_OK(train(text, straight, NULL, 0, NULL, &a));
-    const char *stop_early[] = {"train.max_steps=24"}; /* 2 epochs of 12 steps */
-    CHECK_OK(train(text, split, stop_early, 1, NULL, NULL));
-    CHECK_OK(train(text, split, NULL, 0, split, &b));
+    const char *sets[] = {set, "train.max_steps=24"}; /* 2 epochs of 12 steps */
+    const int set_count = set ? 1 : 0;
+    CHECK_OK(train(text, straight, sets, set_count, NULL, &a));
+    CHECK_OK(train(text, split, set ? sets : sets + 1, set_count + 1, NULL, NULL));
+    CHECK_OK(train(text, split, sets, set_count, split, &b));
     if (!a.params || !b.params) return;
-    CHECK(memcmp(a.params, b.params, a.params_count * sizeof(float)) == 0);
+    CHECK_MSG(memcmp(a.params, b.params, a.params_count * sizeof(float)) == 0, "%s %s: parameters",
+              optimizer, extra ? extra : "");
     CHECK(memcmp(a.state, b.state, a.state_count * sizeof(float)) == 0);
     CHECK(memcmp(a.velocity, b.velocity, a.params_count * sizeof(float)) == 0);
     if (rank == 0) {
@@ -102,8 +108,8 @@ static void check_resume(const char *optimizer, const char *root, int rank)
             char line_a[4096], line_b[4096];
             epoch_line(straight, epoch, line_a, sizeof line_a);
             epoch_line(split, epoch, line_b, sizeof line_b);
-            CHECK_MSG(line_a[0] && strcmp(line_a, line_b) == 0, "%s epoch %d: %s vs %s", optimizer,
-                      epoch, line_a, line_b);
+            CHECK_MSG(line_a[0] && strcmp(line_a, line_b) == 0, "%s %s epoch %d: %s vs %s", optimizer,
+                      extra ? extra : "", epoch, line_a, line_b);
         }
     }
     lmn_free(a.params), lmn_free(a.state), lmn_free(a.velocity);
@@ -112,7 +118,7 @@ static void check_resume(const char *optimizer, const char *root, int rank)
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
+    lmn_mpi_init(&argc, &argv);
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     char root[] = "/tmp/lamina-resume-XXXXXX";
@@ -120,9 +126,26 @@ int main(int argc, char **argv)
     MPI_Bcast(root, sizeof root, MPI_CHAR, 0, MPI_COMM_WORLD);
     char dir[128];
     snprintf(dir, sizeof dir, "%s/sgd", root);
-    check_resume("{name: sgd, lr: 0.05, momentum: 0.9, weight_decay: 0.0005, schedule: cosine}", dir, rank);
+    const char *sgd = "{name: sgd, lr: 0.05, momentum: 0.9, weight_decay: 0.0005, schedule: cosine}";
+    check_resume(sgd, NULL, NULL, dir, rank);
     snprintf(dir, sizeof dir, "%s/adam", root);
-    check_resume("{name: adam, lr: 0.003}", dir, rank);
+    check_resume("{name: adam, lr: 0.003}", NULL, NULL, dir, rank);
+    const char *variants[] = {
+        "parallel: {strategy: overlap}",
+        "parallel: {strategy: lazy, lazy_layers: 1}",
+        "parallel: {strategy: localsgd, tau: adaptive}",
+        "parallel: {strategy: multistep, fc_exchange: always}",
+    };
+    for (int v = 0; v < 4; v++) {
+        snprintf(dir, sizeof dir, "%s/variant%d", root, v);
+        check_resume(sgd, variants[v], NULL, dir, rank);
+    }
+    /* Epochs 1-2 keep 12 steps of 25 so the split run stops after epoch 2. */
+    snprintf(dir, sizeof dir, "%s/schedule", root);
+    check_resume("{name: sgd, lr: 0.05, momentum: 0.9, schedule: two_phase, "
+                 "two_phase: {extra_epochs: 0, threshold: 0.5}}",
+                 "parallel: {strategy: lazy, lazy_layers: 1}",
+                 "train.batch_schedule=[{epoch: 3, batch_size: 50, lr: 0.08}]", dir, rank);
     MPI_Barrier(MPI_COMM_WORLD);
     if (rank == 0) {
         char command[256];
@@ -132,6 +155,6 @@ int main(int argc, char **argv)
     const int failed = lmn_test_summary("resume") != 0;
     int any_failed = 0;
     MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    MPI_Finalize();
+    lmn_mpi_finalize();
     return any_failed;
 }
