@@ -550,14 +550,14 @@ static lmn_status write_json(const char *path, const run_info *info, const predi
 static lmn_status fit_lazy_layers(const simulate_args *args, const lmn_step_profile *profile,
                                   sim_setup *setup)
 {
-    const int layers = lmn_step_profile_param_layers(profile);
+    const int layers = lmn_step_profile_conv_layers(profile);
     if (!setup->lazy_layers_given && setup->options.lazy_layers >= layers) {
-        setup->options.lazy_layers = layers > 1 ? layers - 1 : 0;
+        setup->options.lazy_layers = layers;
         return LMN_OK;
     }
     if (setup->options.lazy_layers <= layers) return LMN_OK;
     if (!args->strategy_on[LMN_SIM_LAZY]) return LMN_OK;
-    return lmn_fail(LMN_ERR_ARG, "%s %d: the model has only %d layers with parameters",
+    return lmn_fail(LMN_ERR_ARG, "%s %d: the model has only %d convolution layers",
                     args->lazy_layers ? "--lazy-layers" : "parallel.lazy_layers",
                     setup->options.lazy_layers, layers);
 }

@@ -293,6 +293,9 @@ lmn_status lmn_dataset_gather_targets(const lmn_dataset *ds, const uint32_t *ind
                    ds->targets + (size_t)indices[i] * (size_t)size, (size_t)size * sizeof(float));
         return LMN_OK;
     }
+    if (!ds->source.produce)
+        return lmn_fail(LMN_ERR_INTERNAL, "dataset '%s' promises targets but neither stores nor "
+                        "makes them", ds->name);
     loop_failure failure = {LMN_OK, ""};
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < count; i++) {

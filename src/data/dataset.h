@@ -66,7 +66,7 @@ typedef struct lmn_dataset {
      * NCHW per sample, used as they are (no /255 scaling) before
      * normalization. When non-NULL it takes precedence; pixels is NULL. */
     float *values;
-    int32_t *labels;          /* count labels */
+    int32_t *labels;          /* count labels (regression sets: 0, or the base set's when derived) */
 
     /* Synthetic sets (pixels == NULL): sample i is
      * prototypes[labels[i]] + uniform noise of standard deviation

@@ -72,31 +72,54 @@ void lmn_fft_1d(const lmn_fft *fft, double *data, bool inverse)
     }
 }
 
-/* Transforms the line of n values at data whose consecutive elements lie
- * `stride` complex values apart, through a contiguous copy (cache-friendly). */
-static void transform_strided(const lmn_fft *fft, double *data, size_t stride, bool inverse,
-                              double *line)
+/* Transforms along the middle axis of an [outer][n][inner] complex array:
+ * every butterfly acts on `inner` contiguous values at once, which keeps
+ * the strided axes cache-friendly and lets the compiler vectorize. */
+static void transform_blocks(const lmn_fft *fft, double *data, size_t outer, size_t inner,
+                             bool inverse)
 {
-    const int n = fft->n;
-    for (int i = 0; i < n; i++) {
-        line[2 * i] = data[2 * (size_t)i * stride];
-        line[2 * i + 1] = data[2 * (size_t)i * stride + 1];
-    }
-    lmn_fft_1d(fft, line, inverse);
-    for (int i = 0; i < n; i++) {
-        data[2 * (size_t)i * stride] = line[2 * i];
-        data[2 * (size_t)i * stride + 1] = line[2 * i + 1];
+    const size_t n = (size_t)fft->n, block = 2 * inner;
+    const double sign = inverse ? 1.0 : -1.0;
+    for (size_t o = 0; o < outer; o++) {
+        double *a = data + o * n * block;
+        for (size_t i = 1, j = 0; i < n; i++) {
+            size_t bit = n >> 1;
+            for (; j & bit; bit >>= 1) j ^= bit;
+            j ^= bit;
+            if (i < j)
+                for (size_t e = 0; e < block; e++) {
+                    const double swap = a[i * block + e];
+                    a[i * block + e] = a[j * block + e];
+                    a[j * block + e] = swap;
+                }
+        }
+        for (size_t length = 2; length <= n; length <<= 1) {
+            const size_t half = length / 2, stride = n / length;
+            for (size_t first = 0; first < n; first += length)
+                for (size_t j = 0; j < half; j++) {
+                    const double wr = fft->twiddles[2 * j * stride];
+                    const double wi = sign * fft->twiddles[2 * j * stride + 1];
+                    double *u = a + (first + j) * block, *v = a + (first + j + half) * block;
+                    for (size_t e = 0; e < block; e += 2) {
+                        const double vr = v[e] * wr - v[e + 1] * wi, vi = v[e] * wi + v[e + 1] * wr;
+                        v[e] = u[e] - vr;
+                        v[e + 1] = u[e + 1] - vi;
+                        u[e] += vr;
+                        u[e + 1] += vi;
+                    }
+                }
+        }
+        if (inverse) {
+            const double scale = 1.0 / (double)n;
+            for (size_t e = 0; e < n * block; e++) a[e] *= scale;
+        }
     }
 }
 
-void lmn_fft_3d(const lmn_fft *fft, double *data, bool inverse, double *line)
+void lmn_fft_3d(const lmn_fft *fft, double *data, bool inverse)
 {
     const size_t n = (size_t)fft->n, plane = n * n;
     for (size_t row = 0; row < plane; row++) lmn_fft_1d(fft, data + 2 * row * n, inverse);
-    for (size_t z = 0; z < n; z++)
-        for (size_t x = 0; x < n; x++)
-            transform_strided(fft, data + 2 * (z * plane + x), n, inverse, line);
-    for (size_t y = 0; y < n; y++)
-        for (size_t x = 0; x < n; x++)
-            transform_strided(fft, data + 2 * (y * n + x), plane, inverse, line);
+    transform_blocks(fft, data, n, n, inverse);     /* along y: [z][y][x] */
+    transform_blocks(fft, data, 1, plane, inverse); /* along z: [1][z][y x] */
 }

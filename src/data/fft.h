@@ -27,7 +27,7 @@ void lmn_fft_free(lmn_fft *fft);
 void lmn_fft_1d(const lmn_fft *fft, double *data, bool inverse);
 
 /* The 3-D transform of an n x n x n complex array stored row-major
- * (z, y, x), in place. line: scratch of 2n doubles. */
-void lmn_fft_3d(const lmn_fft *fft, double *data, bool inverse, double *line);
+ * (z, y, x), in place. */
+void lmn_fft_3d(const lmn_fft *fft, double *data, bool inverse);
 
 #endif

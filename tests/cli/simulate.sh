@@ -48,7 +48,7 @@ expect_failure "empty rank" "--ranks 2,,4: '' is not a rank count" "${sim[@]}" -
 expect_failure "ranks not a number" "'x' is not a rank count" "${sim[@]}" --link 1,50 --ranks 2,x
 expect_failure "unknown strategy" "unknown strategy 'gossip'" "${sim[@]}" --link 1,50 --strategies allreduce,gossip
 expect_failure "groups not dividing" "3 groups do not divide 2 ranks" "${sim[@]}" --link 1,50 --ranks 2,4 --groups 3
-expect_failure "too many lazy layers" "--lazy-layers 9: the model has only 4 layers" \
+expect_failure "too many lazy layers" "--lazy-layers 9: the model has only 2 convolution layers" \
   "${sim[@]}" --link 1,50 --ranks 2 --lazy-layers 9
 expect_failure "bad wire" "--wire fp8" "${sim[@]}" --link 1,50 --wire fp8
 expect_failure "bad fc exchange" "--fc-exchange sometimes: choose auto, never or always" \
