@@ -237,12 +237,7 @@ lmn_status lmn_task_check_network(const lmn_trainer *t)
                     output, net->num_outputs, ds->name, wanted);
 }
 
-float *lmn_task_target_buffer(const lmn_trainer *t)
-{
-    /* allocate_buffers gives dlogits a second half of the same size for
-     * the targets (see trainer.c). */
-    return t->dlogits + (size_t)t->net->num_outputs * (size_t)t->batch_capacity;
-}
+float *lmn_task_target_buffer(const lmn_trainer *t) { return t->targets; }
 
 lmn_status lmn_task_batch_loss(lmn_trainer *t, const uint32_t *indices, int count,
                                const float *outputs, const int32_t *labels, float grad_scale,

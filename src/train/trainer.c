@@ -122,10 +122,10 @@ static lmn_status allocate_buffers(lmn_trainer *t)
     t->batch_capacity = local_batch > s->eval_batch_size ? local_batch : s->eval_batch_size;
     const size_t sample = (size_t)lmn_dataset_sample_size(t->train_set);
     LMN_TRY(lmn_alloc_floats(&t->inputs, sample * (size_t)t->batch_capacity, "input batch"));
-    /* The second half holds a regression batch's targets
-     * (lmn_task_target_buffer). */
-    LMN_TRY(lmn_alloc_floats(&t->dlogits, 2 * (size_t)t->net->num_outputs * (size_t)t->batch_capacity,
-                             "output gradients and targets"));
+    const size_t outputs = (size_t)t->net->num_outputs * (size_t)t->batch_capacity;
+    LMN_TRY(lmn_alloc_floats(&t->dlogits, outputs, "output gradients"));
+    if (t->settings.task.kind == LMN_TASK_REGRESSION)
+        LMN_TRY(lmn_alloc_floats(&t->targets, outputs, "regression targets"));
     LMN_TRY(lmn_alloc_bytes((void **)&t->labels, sizeof(int32_t) * (size_t)t->batch_capacity, "labels"));
     return lmn_alloc_bytes((void **)&t->order, sizeof(uint32_t) * (size_t)t->train_set->count,
                            "epoch order");
@@ -246,6 +246,7 @@ void lmn_trainer_free(lmn_trainer *t)
     lmn_free(t->order);
     lmn_free(t->inputs);
     lmn_free(t->dlogits);
+    lmn_free(t->targets);
     lmn_free(t->labels);
     free(t);
 }

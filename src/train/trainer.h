@@ -39,6 +39,7 @@ typedef struct lmn_trainer {
     double lr_factor;        /* the current epoch's learning-rate multiplier */
     uint32_t *order;         /* the epoch's visiting order */
     float *inputs, *dlogits;
+    float *targets;          /* regression: a batch's targets (NULL otherwise) */
     int32_t *labels;
     int batch_capacity;      /* samples the buffers hold */
     int64_t global_step;

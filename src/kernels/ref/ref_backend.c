@@ -93,6 +93,13 @@ lmn_status lmn_ref_window_axis(const char *what, const char *axis, int in, int k
     return LMN_OK;
 }
 
+int lmn_ref_depth(const lmn_act_desc *desc) { return desc->d > 0 ? desc->d : 1; }
+
+lmn_act_desc lmn_ref_dense_like(const lmn_act_desc *in, int c, int d, int h, int w)
+{
+    return in->d > 0 ? lmn_act_dense3d(in->n, c, d, h, w) : lmn_act_dense(in->n, c, h, w);
+}
+
 void lmn_ref_op_destroy(lmn_op *op) { lmn_free(op); }
 
 static bool same_shape(const lmn_act_desc *a, const lmn_act_desc *b)

@@ -15,17 +15,17 @@ typedef enum lmn_ref_op_kind {
     LMN_REF_UPSAMPLE
 } lmn_ref_op_kind;
 
-/* Every ref op remembers what it was created for; all tensors are dense. */
+/* Every ref op remembers what it was created for; all tensors are dense.
+ * Convolution and pooling keep 3-D params for both kinds: a 2-D op is the
+ * 3-D one with a depth-1 window over a depth-1 input (see lmn_ref_depth). */
 struct lmn_op {
     lmn_ref_op_kind kind;
     lmn_act_desc in, out;
     union {
-        lmn_conv2d_params conv;
-        lmn_pool2d_params pool;
+        lmn_conv3d_params conv;
+        lmn_pool3d_params pool;
         lmn_batchnorm_params bn;
         lmn_linear_params linear;
-        lmn_conv3d_params conv3d;
-        lmn_pool3d_params pool3d;
         lmn_upsample_params upsample;
     } p;
 };
@@ -53,9 +53,15 @@ int lmn_ref_window_output(int in, int kernel, int stride, int pad);
  * length; fails with LMN_ERR_SHAPE when it would be empty. */
 lmn_status lmn_ref_window_axis(const char *what, const char *axis, int in, int kernel,
                                int stride, int pad, int *out);
+/* Depth of an activation as the 3-D loops see it: 1 for a 2-D one. */
+int lmn_ref_depth(const lmn_act_desc *desc);
+/* A dense desc of shape [in->n, c, d, h, w], 2-D (d dropped, must be 1)
+ * when `in` is 2-D: the output of an op keeps its input's rank. */
+lmn_act_desc lmn_ref_dense_like(const lmn_act_desc *in, int c, int d, int h, int w);
 void lmn_ref_op_destroy(lmn_op *op);
 
-/* --- the op functions (ref_conv.c, ref_pool.c, ref_batchnorm.c, ref_linear.c) */
+/* --- the op functions (ref_conv.c and ref_pool.c: 2-D and 3-D; ref_upsample.c,
+ * ref_batchnorm.c, ref_linear.c) */
 
 lmn_status lmn_ref_conv2d_create(lmn_backend *be, const lmn_conv2d_params *p,
                                  const lmn_act_desc *in, lmn_op **op, lmn_act_desc *out);
