@@ -1,21 +1,30 @@
 /* lamina eval and lamina export: using a checkpoint without training. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/commands.h"
 #include "io/checkpoint.h"
 #include "io/config.h"
 #include "io/safetensors.h"
+#include "train/task.h"
 #include "train/trainer.h"
 
 enum { MAX_SETS = 64 };
 
 /* Rebuilds the trainer a checkpoint was written by (its stored, resolved
  * configuration plus --set overrides) and loads the model into it. */
-static lmn_status open_checkpoint(lmn_comm *comm, const char *path, const char *const *sets,
+static lmn_status open_checkpoint(lmn_comm *comm, const char *given, const char *const *sets,
                                   int set_count, lmn_cfg **cfg, lmn_trainer **trainer)
 {
+    /* A directory stands for its newest complete checkpoint. */
+    char path[4096];
+    struct stat info;
+    snprintf(path, sizeof path, "%s", given);
+    if (stat(given, &info) == 0 && S_ISDIR(info.st_mode))
+        LMN_TRY(lmn_comm_agree(comm, lmn_checkpoint_find_latest(given, path, sizeof path)));
     char *yaml = NULL;
     lmn_status status = lmn_checkpoint_read_config(path, &yaml);
     if (status == LMN_OK) status = lmn_cfg_parse_string(yaml, path, cfg);
@@ -58,6 +67,22 @@ static lmn_status parse(int argc, char **argv, bool export, checkpoint_args *arg
     return LMN_OK;
 }
 
+/* Regression checkpoints report errors, not accuracy. */
+static lmn_status evaluate_regression(lmn_comm *comm, const checkpoint_args *args, lmn_trainer *trainer)
+{
+    lmn_regression_metrics metrics;
+    LMN_TRY(lmn_task_evaluate_regression(trainer, &metrics));
+    if (comm->rank != 0) return LMN_OK;
+    printf("checkpoint %s: %s on %s test set (%lld samples)\n", args->path, trainer->model_name,
+           trainer->test_set->name, (long long)trainer->test_set->count);
+    printf("test_loss %.6g  test_mse %.6g  test_mae %.6g", metrics.loss, metrics.mse, metrics.mae);
+    if (trainer->settings.task.psnr) printf("  test_psnr %.3f dB", metrics.psnr);
+    if (!isnan(trainer->settings.task.baseline_psnr))
+        printf("  (bicubic %.3f dB)", trainer->settings.task.baseline_psnr);
+    printf("\n");
+    return LMN_OK;
+}
+
 lmn_status lmn_command_eval(lmn_comm *comm, int argc, char **argv)
 {
     checkpoint_args args;
@@ -72,6 +97,12 @@ lmn_status lmn_command_eval(lmn_comm *comm, int argc, char **argv)
     lmn_cfg *cfg = NULL;
     lmn_trainer *trainer = NULL;
     lmn_status status = open_checkpoint(comm, args.path, args.sets, args.set_count, &cfg, &trainer);
+    if (status == LMN_OK && trainer->settings.task.kind == LMN_TASK_REGRESSION) {
+        status = evaluate_regression(comm, &args, trainer);
+        lmn_trainer_free(trainer);
+        lmn_cfg_free(cfg);
+        return status;
+    }
     const int classes = trainer ? trainer->net->num_outputs : 0;
     int64_t *correct = calloc((size_t)classes + 1, sizeof *correct);
     int64_t *total = calloc((size_t)classes + 1, sizeof *total);

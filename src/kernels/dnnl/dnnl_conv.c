@@ -52,42 +52,25 @@ static void conv_destroy(lmn_op *base)
     lmn_free(op);
 }
 
-/* Both parameter structs in one shape: spatial axes in oneDNN order
- * (h, w for 2-D; d, h, w for 3-D). */
+/* Both parameter structs in one shape. */
 typedef struct conv_spec {
-    const char *name; /* "conv2d" / "conv3d" */
-    int spatial;      /* 2 or 3 */
+    lmn_dnnl_window window;
     int out_channels;
-    int kernel[3], stride[3], pad[3];
     bool bias, fuse_relu;
 } conv_spec;
 
 static conv_spec spec_2d(const lmn_conv2d_params *p)
 {
-    conv_spec s = {.name = "conv2d", .spatial = 2, .out_channels = p->out_channels,
-                   .kernel = {p->kernel_h, p->kernel_w}, .stride = {p->stride_h, p->stride_w},
-                   .pad = {p->pad_h, p->pad_w}, .bias = p->bias, .fuse_relu = p->fuse_relu};
+    conv_spec s = {.window = LMN_DNNL_WINDOW_2D("conv2d", p), .out_channels = p->out_channels,
+                   .bias = p->bias, .fuse_relu = p->fuse_relu};
     return s;
 }
 
 static conv_spec spec_3d(const lmn_conv3d_params *p)
 {
-    conv_spec s = {.name = "conv3d", .spatial = 3, .out_channels = p->out_channels,
-                   .kernel = {p->kernel_d, p->kernel_h, p->kernel_w},
-                   .stride = {p->stride_d, p->stride_h, p->stride_w},
-                   .pad = {p->pad_d, p->pad_h, p->pad_w}, .bias = p->bias,
-                   .fuse_relu = p->fuse_relu};
+    conv_spec s = {.window = LMN_DNNL_WINDOW_3D("conv3d", p), .out_channels = p->out_channels,
+                   .bias = p->bias, .fuse_relu = p->fuse_relu};
     return s;
-}
-
-/* "3x3" / "3x3x3" for messages. */
-static const char *axes_text(const int *v, int spatial, char *buf, size_t size)
-{
-    if (spatial == 3)
-        snprintf(buf, size, "%dx%dx%d", v[0], v[1], v[2]);
-    else
-        snprintf(buf, size, "%dx%d", v[0], v[1]);
-    return buf;
 }
 
 /* Geometry shared by the three primitive descriptors. */
@@ -97,56 +80,26 @@ typedef struct conv_geometry {
     dnnl_dims_t strides, padding;
 } conv_geometry;
 
-static lmn_status check_spec(const conv_spec *p, const lmn_act_desc *in)
-{
-    char k[40], st[40], pd[40];
-    bool valid = p->out_channels > 0;
-    for (int a = 0; a < p->spatial; a++)
-        valid = valid && p->kernel[a] > 0 && p->stride[a] > 0 && p->pad[a] >= 0;
-    if (!valid)
-        return lmn_fail(LMN_ERR_ARG, "%s: invalid params (out_channels %d, kernel %s, stride "
-                        "%s, pad %s)", p->name, p->out_channels,
-                        axes_text(p->kernel, p->spatial, k, sizeof k),
-                        axes_text(p->stride, p->spatial, st, sizeof st),
-                        axes_text(p->pad, p->spatial, pd, sizeof pd));
-    if ((p->spatial == 3) != (in->d > 0))
-        return lmn_fail(LMN_ERR_SHAPE, "%s: input [%d,%d,%d,%d] has depth %d; %s", p->name,
-                        in->n, in->c, in->h, in->w, in->d,
-                        p->spatial == 3 ? "conv3d needs a 3-D (NCDHW) input"
-                                        : "conv2d needs a 2-D input (depth 0), use conv3d");
-    return LMN_OK;
-}
-
 static lmn_status conv_geometry_init(const conv_spec *p, const lmn_act_desc *in,
                                      conv_geometry *g)
 {
-    LMN_TRY(check_spec(p, in));
-    const int ndims = p->spatial + 2;
-    const int in_spatial[3] = {p->spatial == 3 ? in->d : in->h, p->spatial == 3 ? in->h : in->w,
-                               in->w};
-    g->ndims = ndims;
+    const lmn_dnnl_window *w = &p->window;
+    if (p->out_channels <= 0 || !lmn_dnnl_window_valid(w)) {
+        char text[160];
+        return lmn_fail(LMN_ERR_ARG, "%s: invalid params (out_channels %d, %s)", w->name,
+                        p->out_channels, lmn_dnnl_window_text(w, text, sizeof text));
+    }
+    LMN_TRY(lmn_dnnl_window_geometry(w, in, g->src_dims + 2, g->dst_dims + 2, g->strides,
+                                     g->padding));
+    g->ndims = w->spatial + 2;
     g->src_dims[0] = in->n;
     g->src_dims[1] = in->c;
     g->weights_dims[0] = p->out_channels;
     g->weights_dims[1] = in->c;
+    for (int a = 0; a < w->spatial; a++) g->weights_dims[2 + a] = w->kernel[a];
     g->dst_dims[0] = in->n;
     g->dst_dims[1] = p->out_channels;
     g->bias_dims[0] = p->out_channels;
-    for (int a = 0; a < p->spatial; a++) {
-        const int span = in_spatial[a] + 2 * p->pad[a] - p->kernel[a];
-        if (span < 0) {
-            char k[40], pd[40];
-            return lmn_fail(LMN_ERR_SHAPE, "%s: kernel %s larger than the padded input "
-                            "(axis %d of %d, pad %s)", p->name,
-                            axes_text(p->kernel, p->spatial, k, sizeof k), a, in_spatial[a],
-                            axes_text(p->pad, p->spatial, pd, sizeof pd));
-        }
-        g->src_dims[2 + a] = in_spatial[a];
-        g->weights_dims[2 + a] = p->kernel[a];
-        g->dst_dims[2 + a] = span / p->stride[a] + 1;
-        g->strides[a] = p->stride[a];
-        g->padding[a] = p->pad[a];
-    }
     return LMN_OK;
 }
 
@@ -363,13 +316,15 @@ static lmn_status conv_create(lmn_backend *be, const conv_spec *p, const lmn_act
     op->base.dnnl = (lmn_dnnl *)be->impl;
     op->base.destroy = conv_destroy;
     op->bias = p->bias;
-    op->name = p->name;
+    op->name = p->window.name;
     lmn_status st = conv_setup(op, p, in, out);
     if (st != LMN_OK) {
         conv_destroy(&op->base);
         char k[40];
         return lmn_fail_context(st, "%s %s -> %d channels on input [%d,%d,%d,%d] (depth %d)",
-                                p->name, axes_text(p->kernel, p->spatial, k, sizeof k),
+                                p->window.name,
+                                lmn_dnnl_axes_text(p->window.kernel, p->window.spatial, k,
+                                                   sizeof k),
                                 p->out_channels, in->n, in->c, in->h, in->w, in->d);
     }
     *out_op = &op->base;

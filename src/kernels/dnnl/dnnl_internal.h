@@ -58,6 +58,41 @@ bool lmn_dnnl_md_same_memory(const dnnl_memory_desc_t *a, const dnnl_memory_desc
 void lmn_dnnl_describe_act(const dnnl_memory_desc_t *md, lmn_layout *storage, lmn_act_desc *out);
 size_t lmn_dnnl_md_floats(const dnnl_memory_desc_t *md);
 
+/* --- sliding windows (convolution, pooling) ------------------------------ */
+
+/* Kernel, stride and padding of a 2-D or 3-D window, spatial axes in
+ * oneDNN order (h, w in 2-D; d, h, w in 3-D). */
+typedef struct lmn_dnnl_window {
+    const char *name; /* "conv2d", "pool3d", ...: names the op in messages */
+    int spatial;      /* 2 or 3 */
+    int kernel[3], stride[3], pad[3];
+} lmn_dnnl_window;
+
+/* The window of 2-D or 3-D params: any struct with kernel_h, stride_h,
+ * pad_h, ... fields (lmn_conv2d_params, lmn_pool3d_params, ...). */
+#define LMN_DNNL_WINDOW_2D(op_name, p)                                                        \
+    {.name = (op_name), .spatial = 2, .kernel = {(p)->kernel_h, (p)->kernel_w},               \
+     .stride = {(p)->stride_h, (p)->stride_w}, .pad = {(p)->pad_h, (p)->pad_w}}
+#define LMN_DNNL_WINDOW_3D(op_name, p)                                                        \
+    {.name = (op_name), .spatial = 3,                                                         \
+     .kernel = {(p)->kernel_d, (p)->kernel_h, (p)->kernel_w},                                 \
+     .stride = {(p)->stride_d, (p)->stride_h, (p)->stride_w},                                 \
+     .pad = {(p)->pad_d, (p)->pad_h, (p)->pad_w}}
+
+/* "3x3" / "3x3x3": one of the window's axis triples, for messages. */
+const char *lmn_dnnl_axes_text(const int *v, int spatial, char *buf, size_t size);
+/* "kernel 3x3, stride 1x1, pad 1x1", for messages. */
+const char *lmn_dnnl_window_text(const lmn_dnnl_window *w, char *buf, size_t size);
+/* True when kernel and stride are positive and padding non-negative. */
+bool lmn_dnnl_window_valid(const lmn_dnnl_window *w);
+/* Fills, for the window's spatial axes, the input's extents (in_dims), the
+ * output's (out_dims), and strides / padding as oneDNN takes them. Fails
+ * with LMN_ERR_SHAPE when the input's rank is not the window's (depth 0 for
+ * 2-D, > 0 for 3-D) or the kernel does not fit the padded input. */
+lmn_status lmn_dnnl_window_geometry(const lmn_dnnl_window *w, const lmn_act_desc *in,
+                                    dnnl_dim_t *in_dims, dnnl_dim_t *out_dims,
+                                    dnnl_dim_t *strides, dnnl_dim_t *padding);
+
 /* --- memory objects and execution --------------------------------------- */
 
 /* A memory object without a buffer; point it with lmn_dnnl_bind. */

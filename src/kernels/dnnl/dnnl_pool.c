@@ -31,40 +31,22 @@ static void pool_destroy(lmn_op *base)
     lmn_free(op);
 }
 
-/* Both parameter structs in one shape: spatial axes in oneDNN order
- * (h, w for 2-D; d, h, w for 3-D). */
+/* Both parameter structs in one shape. */
 typedef struct pool_spec {
-    const char *name; /* "pool2d" / "pool3d" */
-    int spatial;      /* 2 or 3 */
+    lmn_dnnl_window window;
     lmn_pool_kind kind;
-    int kernel[3], stride[3], pad[3];
 } pool_spec;
 
 static pool_spec spec_2d(const lmn_pool2d_params *p)
 {
-    pool_spec s = {.name = "pool2d", .spatial = 2, .kind = p->kind,
-                   .kernel = {p->kernel_h, p->kernel_w}, .stride = {p->stride_h, p->stride_w},
-                   .pad = {p->pad_h, p->pad_w}};
+    pool_spec s = {.window = LMN_DNNL_WINDOW_2D("pool2d", p), .kind = p->kind};
     return s;
 }
 
 static pool_spec spec_3d(const lmn_pool3d_params *p)
 {
-    pool_spec s = {.name = "pool3d", .spatial = 3, .kind = p->kind,
-                   .kernel = {p->kernel_d, p->kernel_h, p->kernel_w},
-                   .stride = {p->stride_d, p->stride_h, p->stride_w},
-                   .pad = {p->pad_d, p->pad_h, p->pad_w}};
+    pool_spec s = {.window = LMN_DNNL_WINDOW_3D("pool3d", p), .kind = p->kind};
     return s;
-}
-
-/* "3x3" / "3x3x3" for messages. */
-static const char *axes_text(const int *v, int spatial, char *buf, size_t size)
-{
-    if (spatial == 3)
-        snprintf(buf, size, "%dx%dx%d", v[0], v[1], v[2]);
-    else
-        snprintf(buf, size, "%dx%d", v[0], v[1]);
-    return buf;
 }
 
 typedef struct pool_geometry {
@@ -73,50 +55,31 @@ typedef struct pool_geometry {
     dnnl_dims_t dst_dims, strides, kernel, padding;
 } pool_geometry;
 
-static lmn_status check_spec(const pool_spec *p, const lmn_act_desc *in)
+/* Beyond half a kernel a window could lie entirely in the padding. */
+static bool padding_within_half_kernel(const lmn_dnnl_window *w)
 {
-    char k[40], st[40], pd[40];
-    bool valid = p->kind == LMN_POOL_MAX || p->kind == LMN_POOL_AVG;
-    for (int a = 0; a < p->spatial; a++)
-        valid = valid && p->kernel[a] > 0 && p->stride[a] > 0 && p->pad[a] >= 0 &&
-                2 * p->pad[a] <= p->kernel[a];
-    if (!valid)
-        return lmn_fail(LMN_ERR_ARG, "%s: invalid params (kernel %s, stride %s, pad %s; "
-                        "padding may be at most half the kernel)", p->name,
-                        axes_text(p->kernel, p->spatial, k, sizeof k),
-                        axes_text(p->stride, p->spatial, st, sizeof st),
-                        axes_text(p->pad, p->spatial, pd, sizeof pd));
-    if ((p->spatial == 3) != (in->d > 0))
-        return lmn_fail(LMN_ERR_SHAPE, "%s: input [%d,%d,%d,%d] has depth %d; %s", p->name,
-                        in->n, in->c, in->h, in->w, in->d,
-                        p->spatial == 3 ? "pool3d needs a 3-D (NCDHW) input"
-                                        : "pool2d needs a 2-D input (depth 0), use pool3d");
-    return LMN_OK;
+    bool within = true;
+    for (int a = 0; a < w->spatial; a++) within = within && 2 * w->pad[a] <= w->kernel[a];
+    return within;
 }
 
 static lmn_status pool_geometry_init(const pool_spec *p, const lmn_act_desc *in,
                                      pool_geometry *g)
 {
-    LMN_TRY(check_spec(p, in));
-    const int in_spatial[3] = {p->spatial == 3 ? in->d : in->h, p->spatial == 3 ? in->h : in->w,
-                               in->w};
-    g->ndims = p->spatial + 2;
+    const lmn_dnnl_window *w = &p->window;
+    const bool known_kind = p->kind == LMN_POOL_MAX || p->kind == LMN_POOL_AVG;
+    if (!known_kind || !lmn_dnnl_window_valid(w) || !padding_within_half_kernel(w)) {
+        char text[160];
+        return lmn_fail(LMN_ERR_ARG, "%s: invalid params (%s; padding may be at most half the "
+                        "kernel)", w->name, lmn_dnnl_window_text(w, text, sizeof text));
+    }
+    dnnl_dims_t in_dims;
+    LMN_TRY(lmn_dnnl_window_geometry(w, in, in_dims, g->dst_dims + 2, g->strides, g->padding));
+    g->ndims = w->spatial + 2;
     g->alg = p->kind == LMN_POOL_MAX ? dnnl_pooling_max : dnnl_pooling_avg_include_padding;
     g->dst_dims[0] = in->n;
     g->dst_dims[1] = in->c;
-    for (int a = 0; a < p->spatial; a++) {
-        if (in_spatial[a] + 2 * p->pad[a] < p->kernel[a]) {
-            char k[40];
-            return lmn_fail(LMN_ERR_SHAPE, "%s: window %s larger than the padded input "
-                            "(axis %d of %d, pad %d)", p->name,
-                            axes_text(p->kernel, p->spatial, k, sizeof k), a, in_spatial[a],
-                            p->pad[a]);
-        }
-        g->dst_dims[2 + a] = (in_spatial[a] + 2 * p->pad[a] - p->kernel[a]) / p->stride[a] + 1;
-        g->strides[a] = p->stride[a];
-        g->kernel[a] = p->kernel[a];
-        g->padding[a] = p->pad[a];
-    }
+    for (int a = 0; a < w->spatial; a++) g->kernel[a] = w->kernel[a];
     return LMN_OK;
 }
 
@@ -203,16 +166,17 @@ static lmn_status pool_create(lmn_backend *be, const pool_spec *p, const lmn_act
     LMN_TRY(lmn_alloc_bytes((void **)&op, sizeof *op, "dnnl pooling op"));
     op->base.dnnl = (lmn_dnnl *)be->impl;
     op->base.destroy = pool_destroy;
-    op->name = p->name;
+    op->name = p->window.name;
     lmn_status st = pool_setup(op, p, in, out, workspace_bytes);
     if (st != LMN_OK) {
         pool_destroy(&op->base);
         *workspace_bytes = 0;
         char k[40];
         return lmn_fail_context(st, "%s %s %s on input [%d,%d,%d,%d] (depth %d)",
-                                p->kind == LMN_POOL_MAX ? "max" : "avg", p->name,
-                                axes_text(p->kernel, p->spatial, k, sizeof k), in->n, in->c,
-                                in->h, in->w, in->d);
+                                p->kind == LMN_POOL_MAX ? "max" : "avg", p->window.name,
+                                lmn_dnnl_axes_text(p->window.kernel, p->window.spatial, k,
+                                                   sizeof k),
+                                in->n, in->c, in->h, in->w, in->d);
     }
     *out_op = &op->base;
     return LMN_OK;

@@ -1,6 +1,7 @@
-/* Helpers shared by the oneDNN ops: memory descs, memory objects, layout
- * conversions. */
+/* Helpers shared by the oneDNN ops: sliding windows, memory descs, memory
+ * objects, layout conversions. */
 #include <oneapi/dnnl/dnnl_debug.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/memory.h"
@@ -26,6 +27,66 @@ static int act_dims(const lmn_act_desc *desc, dnnl_dims_t dims)
     dims[ndims - 2] = desc->h;
     dims[ndims - 1] = desc->w;
     return ndims;
+}
+
+const char *lmn_dnnl_axes_text(const int *v, int spatial, char *buf, size_t size)
+{
+    if (spatial == 3)
+        snprintf(buf, size, "%dx%dx%d", v[0], v[1], v[2]);
+    else
+        snprintf(buf, size, "%dx%d", v[0], v[1]);
+    return buf;
+}
+
+const char *lmn_dnnl_window_text(const lmn_dnnl_window *w, char *buf, size_t size)
+{
+    char k[40], st[40], pd[40];
+    snprintf(buf, size, "kernel %s, stride %s, pad %s",
+             lmn_dnnl_axes_text(w->kernel, w->spatial, k, sizeof k),
+             lmn_dnnl_axes_text(w->stride, w->spatial, st, sizeof st),
+             lmn_dnnl_axes_text(w->pad, w->spatial, pd, sizeof pd));
+    return buf;
+}
+
+bool lmn_dnnl_window_valid(const lmn_dnnl_window *w)
+{
+    bool valid = true;
+    for (int a = 0; a < w->spatial; a++)
+        valid = valid && w->kernel[a] > 0 && w->stride[a] > 0 && w->pad[a] >= 0;
+    return valid;
+}
+
+static lmn_status check_window_rank(const lmn_dnnl_window *w, const lmn_act_desc *in)
+{
+    if ((w->spatial == 3) == (in->d > 0)) return LMN_OK;
+    return lmn_fail(LMN_ERR_SHAPE, "%s: input [%d,%d,%d,%d] has depth %d; %s", w->name, in->n,
+                    in->c, in->h, in->w, in->d,
+                    w->spatial == 3 ? "a 3-D op needs a 3-D (NCDHW) input"
+                                    : "a 2-D op needs a 2-D input (depth 0), use its 3-D version");
+}
+
+lmn_status lmn_dnnl_window_geometry(const lmn_dnnl_window *w, const lmn_act_desc *in,
+                                    dnnl_dim_t *in_dims, dnnl_dim_t *out_dims,
+                                    dnnl_dim_t *strides, dnnl_dim_t *padding)
+{
+    LMN_TRY(check_window_rank(w, in));
+    const int extent[3] = {w->spatial == 3 ? in->d : in->h, w->spatial == 3 ? in->h : in->w,
+                           in->w};
+    for (int a = 0; a < w->spatial; a++) {
+        const int span = extent[a] + 2 * w->pad[a] - w->kernel[a];
+        if (span < 0) {
+            char k[40], pd[40];
+            return lmn_fail(LMN_ERR_SHAPE, "%s: kernel %s larger than the padded input "
+                            "(axis %d of %d, pad %s)", w->name,
+                            lmn_dnnl_axes_text(w->kernel, w->spatial, k, sizeof k), a,
+                            extent[a], lmn_dnnl_axes_text(w->pad, w->spatial, pd, sizeof pd));
+        }
+        in_dims[a] = extent[a];
+        out_dims[a] = span / w->stride[a] + 1;
+        strides[a] = w->stride[a];
+        padding[a] = w->pad[a];
+    }
+    return LMN_OK;
 }
 
 lmn_status lmn_dnnl_dense_md(const lmn_act_desc *desc, dnnl_memory_desc_t *md)
