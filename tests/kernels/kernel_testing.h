@@ -15,10 +15,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/memory.h"
 #include "core/rng.h"
 #include "core/status.h"
+#include "kernels/elementwise.h"
 #include "kernels/kernels.h"
 #include "test.h"
 
@@ -209,6 +211,26 @@ static inline lmn_op *lmn_kt_upsample(lmn_backend *be, const lmn_upsample_params
     return op;
 }
 
+/* 3-D params with the same stride and padding on every axis. */
+static inline lmn_conv3d_params lmn_kt_conv3d_params(int out_channels, int kd, int kh, int kw,
+                                                     int stride, int pad, bool bias, bool relu)
+{
+    const lmn_conv3d_params p = {.out_channels = out_channels, .kernel_d = kd, .kernel_h = kh,
+                                 .kernel_w = kw, .stride_d = stride, .stride_h = stride,
+                                 .stride_w = stride, .pad_d = pad, .pad_h = pad, .pad_w = pad,
+                                 .bias = bias, .fuse_relu = relu};
+    return p;
+}
+
+static inline lmn_pool3d_params lmn_kt_pool3d_params(lmn_pool_kind kind, int kd, int kh, int kw,
+                                                     int stride, int pad)
+{
+    const lmn_pool3d_params p = {.kind = kind, .kernel_d = kd, .kernel_h = kh, .kernel_w = kw,
+                                 .stride_d = stride, .stride_h = stride, .stride_w = stride,
+                                 .pad_d = pad, .pad_h = pad, .pad_w = pad};
+    return p;
+}
+
 /* The dense desc (NCHW, or NCDHW when d > 0) of desc's logical shape. */
 static inline lmn_act_desc lmn_kt_dense_like(const lmn_act_desc *desc)
 {
@@ -227,6 +249,164 @@ static inline size_t lmn_kt_conv3d_weights(const lmn_conv3d_params *p, const lmn
 static inline size_t lmn_kt_conv_weights(const lmn_conv2d_params *p, const lmn_act_desc *in)
 {
     return (size_t)p->out_channels * (size_t)in->c * (size_t)p->kernel_h * (size_t)p->kernel_w;
+}
+
+/* --- one test body for 2-D and 3-D ops ------------------------------------
+ * The 2-D and 3-D entry points of conv and pool take the same arguments
+ * once the op exists, so a test creates its op of either rank and the
+ * helpers below pick the entry points by the input's rank (d > 0: 3-D). */
+
+typedef struct lmn_kt_conv_calls {
+    lmn_status (*forward)(lmn_op *op, const float *x, const float *w, const float *b, float *y);
+    lmn_status (*backward_data)(lmn_op *op, const float *dy, const float *w, float *dx);
+    lmn_status (*backward_weights)(lmn_op *op, const float *x, const float *dy, float *dw,
+                                   float *db);
+} lmn_kt_conv_calls;
+
+static inline lmn_kt_conv_calls lmn_kt_conv_calls_of(const lmn_backend *be,
+                                                     const lmn_act_desc *in)
+{
+    const lmn_kt_conv_calls deep = {be->conv3d_forward, be->conv3d_backward_data,
+                                    be->conv3d_backward_weights};
+    const lmn_kt_conv_calls flat = {be->conv2d_forward, be->conv2d_backward_data,
+                                    be->conv2d_backward_weights};
+    return in->d > 0 ? deep : flat;
+}
+
+typedef struct lmn_kt_pool_calls {
+    lmn_status (*forward)(lmn_op *op, const float *x, float *y, void *workspace);
+    lmn_status (*backward)(lmn_op *op, const float *dy, const void *workspace, float *dx);
+} lmn_kt_pool_calls;
+
+static inline lmn_kt_pool_calls lmn_kt_pool_calls_of(const lmn_backend *be,
+                                                     const lmn_act_desc *in)
+{
+    const lmn_kt_pool_calls deep = {be->pool3d_forward, be->pool3d_backward};
+    const lmn_kt_pool_calls flat = {be->pool2d_forward, be->pool2d_backward};
+    return in->d > 0 ? deep : flat;
+}
+
+/* A pool op under a gradient check: objective sum(pool(x) * R). */
+typedef struct lmn_kt_pool_grad {
+    lmn_kt_pool_calls calls;
+    lmn_op *op;
+    lmn_act_desc out;
+    float *x, *y, *r;
+    void *workspace;
+} lmn_kt_pool_grad;
+
+static inline double lmn_kt_pool_objective(void *ctx)
+{
+    lmn_kt_pool_grad *t = ctx;
+    CHECK_OK(t->calls.forward(t->op, t->x, t->y, t->workspace));
+    return lmn_kt_dot(t->y, t->r, t->out.floats);
+}
+
+/* Checks the backward of a pool op (2-D or 3-D, created by the caller on
+ * `in` with output `out`) against finite differences; the input values are
+ * distinct so a max pool's choice is stable under the step. */
+static inline void lmn_kt_check_pool_gradient(lmn_backend *be, lmn_op *op, const lmn_act_desc *in,
+                                              const lmn_act_desc *out, size_t workspace_bytes,
+                                              uint64_t seed, const char *what)
+{
+    lmn_kt_pool_grad t = {.calls = lmn_kt_pool_calls_of(be, in), .op = op, .out = *out};
+    t.x = lmn_kt_zeros(in->floats);
+    lmn_kt_fill_distinct(t.x, in->floats, seed);
+    t.r = lmn_kt_random(out->floats, seed + 1);
+    t.y = lmn_kt_zeros(out->floats);
+    CHECK_OK(lmn_alloc_bytes(&t.workspace, workspace_bytes, "workspace"));
+    float *dx = lmn_kt_zeros(in->floats);
+    memset(dx, 0x7f, in->floats * sizeof(float)); /* backward must overwrite */
+
+    lmn_kt_pool_objective(&t);
+    CHECK_OK(t.calls.backward(op, t.r, t.workspace, dx));
+    lmn_kt_check_grad(lmn_kt_pool_objective, &t, t.x, in->floats, dx, 1e-3f, 1e-2, what);
+    lmn_free(t.x), lmn_free(t.r), lmn_free(t.y), lmn_free(t.workspace), lmn_free(dx);
+}
+
+/* A conv op under a gradient check: objective sum(conv(x, w, b) * R),
+ * fused ReLU included. The caller creates `op` (2-D or 3-D) and, when the
+ * ReLU is fused, `plain`: the same conv without it (NULL otherwise). */
+typedef struct lmn_kt_conv_grad {
+    lmn_backend *be;
+    lmn_op *op, *plain;
+    lmn_act_desc in, out;
+    size_t weights, biases; /* biases 0: the conv has no bias */
+    const char *name;
+    uint64_t seed;
+} lmn_kt_conv_grad;
+
+typedef struct lmn_kt_conv_state {
+    lmn_kt_conv_calls calls;
+    lmn_op *op;
+    size_t out_floats;
+    float *x, *w, *b, *y, *r;
+} lmn_kt_conv_state;
+
+static inline double lmn_kt_conv_objective(void *ctx)
+{
+    lmn_kt_conv_state *t = ctx;
+    CHECK_OK(t->calls.forward(t->op, t->x, t->w, t->b, t->y));
+    return lmn_kt_dot(t->y, t->r, t->out_floats);
+}
+
+/* Smallest |conv(x) + b| before the fused ReLU: finite differences of the
+ * fused op are only valid when no output sits on the kink. */
+static inline double lmn_kt_min_abs_preactivation(const lmn_kt_conv_grad *c,
+                                                  const lmn_kt_conv_state *t)
+{
+    float *pre = lmn_kt_zeros(c->out.floats);
+    CHECK_OK(t->calls.forward(c->plain, t->x, t->w, t->b, pre));
+    double smallest = INFINITY;
+    for (size_t i = 0; i < c->out.floats; i++) smallest = fmin(smallest, fabs(pre[i]));
+    lmn_free(pre);
+    return smallest;
+}
+
+/* dy for the objective: R, masked by the stored output when the ReLU is
+ * fused (the caller's job, see kernels.h). */
+static inline void lmn_kt_conv_dy(const lmn_kt_conv_grad *c, const lmn_kt_conv_state *t,
+                                  float *dy)
+{
+    if (!c->plain) {
+        memcpy(dy, t->r, c->out.floats * sizeof(float));
+        return;
+    }
+    CHECK_MSG(lmn_kt_min_abs_preactivation(c, t) > 0.01,
+              "%s: pick another seed, an output is too close to the ReLU kink", c->name);
+    lmn_relu_backward(t->y, t->r, dy, c->out.floats);
+}
+
+/* Checks dx, dw and (with a bias) db against finite differences. */
+static inline void lmn_kt_check_conv_gradients(const lmn_kt_conv_grad *c)
+{
+    lmn_kt_conv_state t = {.calls = lmn_kt_conv_calls_of(c->be, &c->in), .op = c->op,
+                           .out_floats = c->out.floats};
+    t.x = lmn_kt_random(c->in.floats, c->seed);
+    t.w = lmn_kt_random(c->weights, c->seed + 1);
+    t.b = c->biases ? lmn_kt_random(c->biases, c->seed + 2) : NULL;
+    t.r = lmn_kt_random(c->out.floats, c->seed + 3);
+    t.y = lmn_kt_zeros(c->out.floats);
+    /* junk in the gradients: backward overwrites them */
+    float *dy = lmn_kt_zeros(c->out.floats), *dx = lmn_kt_random(c->in.floats, 5);
+    float *dw = lmn_kt_random(c->weights, 6), *db = lmn_kt_random(c->biases, 7);
+
+    lmn_kt_conv_objective(&t);
+    lmn_kt_conv_dy(c, &t, dy);
+    CHECK_OK(t.calls.backward_data(c->op, dy, t.w, dx));
+    CHECK_OK(t.calls.backward_weights(c->op, t.x, dy, dw, c->biases ? db : NULL));
+
+    char what[160];
+    snprintf(what, sizeof what, "%s: dx", c->name);
+    lmn_kt_check_grad(lmn_kt_conv_objective, &t, t.x, c->in.floats, dx, 1e-3f, 1e-2, what);
+    snprintf(what, sizeof what, "%s: dw", c->name);
+    lmn_kt_check_grad(lmn_kt_conv_objective, &t, t.w, c->weights, dw, 1e-3f, 1e-2, what);
+    if (c->biases) {
+        snprintf(what, sizeof what, "%s: db", c->name);
+        lmn_kt_check_grad(lmn_kt_conv_objective, &t, t.b, c->biases, db, 1e-3f, 1e-2, what);
+    }
+    float *buffers[] = {t.x, t.w, t.b, t.r, t.y, dy, dx, dw, db};
+    for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++) lmn_free(buffers[i]);
 }
 
 #endif

@@ -13,8 +13,7 @@ typedef struct conv_case {
     bool blocked_input; /* input in the layout of a previous dnnl conv */
 } conv_case;
 
-static void check_rel(const float *got, const float *want, size_t count, const char *what,
-                      const conv_case *t)
+static void run_case(lmn_backend *ref, lmn_backend *dnnl, const conv_case *t, uint64_t seed)
 {
     char name[160];
     snprintf(name, sizeof name,
@@ -22,63 +21,17 @@ static void check_rel(const float *got, const float *want, size_t count, const c
              t->c, t->h, t->w, t->p.out_channels, t->p.kernel_h, t->p.kernel_w, t->p.stride_h,
              t->p.stride_w, t->p.pad_h, t->p.pad_w, t->p.bias, t->p.fuse_relu,
              t->blocked_input);
-    lmn_dt_check(got, want, count, what, name);
-}
-
-static void run_case(lmn_backend *ref, lmn_backend *dnnl, const conv_case *t, uint64_t seed)
-{
     lmn_op *producer = NULL;
-    const lmn_act_desc ref_in = lmn_act_dense(t->n, t->c, t->h, t->w);
-    const lmn_act_desc dnnl_in =
-        t->blocked_input ? lmn_dt_blocked_desc(dnnl, t->n, t->c, t->h, t->w, &producer) : ref_in;
-    lmn_act_desc ref_out, dnnl_out;
-    lmn_op *ref_op = lmn_kt_conv(ref, &t->p, &ref_in, &ref_out);
-    lmn_op *dnnl_op = lmn_kt_conv(dnnl, &t->p, &dnnl_in, &dnnl_out);
-    if (!ref_op || !dnnl_op) return;
-    CHECK(dnnl_out.n == ref_out.n && dnnl_out.c == ref_out.c && dnnl_out.h == ref_out.h &&
-          dnnl_out.w == ref_out.w);
-    CHECK(dnnl_out.floats >= ref_out.floats);
-
-    const size_t n_w = lmn_kt_conv_weights(&t->p, &ref_in);
-    const size_t n_b = (size_t)t->p.out_channels;
-    float *x = lmn_kt_random(ref_in.floats, seed);
-    float *w = lmn_kt_random(n_w, seed + 1);
-    float *b = t->p.bias ? lmn_kt_random(n_b, seed + 2) : NULL;
-    float *dy = lmn_kt_random(ref_out.floats, seed + 3);
-    float *x_dnnl = lmn_dt_from_dense(dnnl, x, &dnnl_in);
-    float *dy_dnnl = lmn_dt_from_dense(dnnl, dy, &dnnl_out);
-
-    /* forward */
-    float *y_ref = lmn_kt_zeros(ref_out.floats), *y_dnnl = lmn_kt_zeros(dnnl_out.floats);
-    CHECK_OK(ref->conv2d_forward(ref_op, x, w, b, y_ref));
-    CHECK_OK(dnnl->conv2d_forward(dnnl_op, x_dnnl, w, b, y_dnnl));
-    float *y_dense = lmn_dt_to_dense(dnnl, y_dnnl, &dnnl_out);
-    check_rel(y_dense, y_ref, ref_out.floats, "forward", t);
-    lmn_dt_check_padding(dnnl, y_dnnl, &dnnl_out, "forward", "conv");
-
-    /* backward data */
-    float *dx_ref = lmn_kt_zeros(ref_in.floats), *dx_dnnl = lmn_kt_zeros(dnnl_in.floats);
-    CHECK_OK(ref->conv2d_backward_data(ref_op, dy, w, dx_ref));
-    CHECK_OK(dnnl->conv2d_backward_data(dnnl_op, dy_dnnl, w, dx_dnnl));
-    float *dx_dense = lmn_dt_to_dense(dnnl, dx_dnnl, &dnnl_in);
-    check_rel(dx_dense, dx_ref, ref_in.floats, "backward data", t);
-    lmn_dt_check_padding(dnnl, dx_dnnl, &dnnl_in, "backward data", "conv");
-
-    /* backward weights: gradients are overwritten, so pre-fill with junk */
-    float *dw_ref = lmn_kt_zeros(n_w), *dw_dnnl = lmn_kt_random(n_w, seed + 4);
-    float *db_ref = lmn_kt_zeros(n_b), *db_dnnl = lmn_kt_random(n_b, seed + 5);
-    CHECK_OK(ref->conv2d_backward_weights(ref_op, x, dy, dw_ref, t->p.bias ? db_ref : NULL));
-    CHECK_OK(dnnl->conv2d_backward_weights(dnnl_op, x_dnnl, dy_dnnl, dw_dnnl,
-                                           t->p.bias ? db_dnnl : NULL));
-    check_rel(dw_dnnl, dw_ref, n_w, "backward weights", t);
-    if (t->p.bias) check_rel(db_dnnl, db_ref, n_b, "backward bias", t);
-
-    float *buffers[] = {x, w, b, dy, x_dnnl, dy_dnnl, y_ref, y_dnnl, y_dense, dx_ref,
-                        dx_dnnl, dx_dense, dw_ref, dw_dnnl, db_ref, db_dnnl};
-    for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++) lmn_free(buffers[i]);
-    ref->op_destroy(ref_op);
-    dnnl->op_destroy(dnnl_op);
-    if (producer) dnnl->op_destroy(producer);
+    lmn_dt_op_pair o = {.ref_in = lmn_act_dense(t->n, t->c, t->h, t->w)};
+    o.dnnl_in = t->blocked_input
+                    ? lmn_dt_blocked_desc(dnnl, t->n, t->c, t->h, t->w, &producer)
+                    : o.ref_in;
+    o.ref_op = lmn_kt_conv(ref, &t->p, &o.ref_in, &o.ref_out);
+    o.dnnl_op = lmn_kt_conv(dnnl, &t->p, &o.dnnl_in, &o.dnnl_out);
+    if (o.ref_op && o.dnnl_op)
+        lmn_dt_compare_conv(ref, dnnl, &o, lmn_kt_conv_weights(&t->p, &o.ref_in),
+                            t->p.bias ? (size_t)t->p.out_channels : 0, seed, name);
+    lmn_dt_op_pair_destroy(ref, dnnl, &o, producer);
 }
 
 static lmn_conv2d_params conv(int k, int kh, int kw, int s, int pad, bool bias, bool relu)

@@ -13,8 +13,7 @@ typedef struct conv3d_case {
     bool blocked_input;
 } conv3d_case;
 
-static void check_rel(const float *got, const float *want, size_t count, const char *what,
-                      const conv3d_case *t)
+static void run_case(lmn_backend *ref, lmn_backend *dnnl, const conv3d_case *t, uint64_t seed)
 {
     char name[200];
     snprintf(name, sizeof name,
@@ -23,76 +22,23 @@ static void check_rel(const float *got, const float *want, size_t count, const c
              t->n, t->c, t->d, t->h, t->w, t->p.out_channels, t->p.kernel_d, t->p.kernel_h,
              t->p.kernel_w, t->p.stride_d, t->p.stride_h, t->p.stride_w, t->p.pad_d,
              t->p.pad_h, t->p.pad_w, t->p.bias, t->p.fuse_relu, t->blocked_input);
-    lmn_dt_check(got, want, count, what, name);
-}
-
-static void run_case(lmn_backend *ref, lmn_backend *dnnl, const conv3d_case *t, uint64_t seed)
-{
     lmn_op *producer = NULL;
-    const lmn_act_desc ref_in = lmn_act_dense3d(t->n, t->c, t->d, t->h, t->w);
-    const lmn_act_desc dnnl_in =
-        t->blocked_input ? lmn_dt_blocked_desc3d(dnnl, t->n, t->c, t->d, t->h, t->w, &producer)
-                         : ref_in;
-    lmn_act_desc ref_out, dnnl_out;
-    lmn_op *ref_op = lmn_kt_conv3d(ref, &t->p, &ref_in, &ref_out);
-    lmn_op *dnnl_op = lmn_kt_conv3d(dnnl, &t->p, &dnnl_in, &dnnl_out);
-    if (!ref_op || !dnnl_op) return;
-    CHECK(dnnl_out.n == ref_out.n && dnnl_out.c == ref_out.c && dnnl_out.d == ref_out.d &&
-          dnnl_out.h == ref_out.h && dnnl_out.w == ref_out.w);
-    CHECK(dnnl_out.floats >= ref_out.floats);
-
-    const size_t n_w = lmn_kt_conv3d_weights(&t->p, &ref_in);
-    const size_t n_b = (size_t)t->p.out_channels;
-    float *x = lmn_kt_random(ref_in.floats, seed);
-    float *w = lmn_kt_random(n_w, seed + 1);
-    float *b = t->p.bias ? lmn_kt_random(n_b, seed + 2) : NULL;
-    float *dy = lmn_kt_random(ref_out.floats, seed + 3);
-    float *x_dnnl = lmn_dt_from_dense(dnnl, x, &dnnl_in);
-    float *dy_dnnl = lmn_dt_from_dense(dnnl, dy, &dnnl_out);
-
-    float *y_ref = lmn_kt_zeros(ref_out.floats), *y_dnnl = lmn_dt_junk(dnnl_out.floats);
-    CHECK_OK(ref->conv3d_forward(ref_op, x, w, b, y_ref));
-    CHECK_OK(dnnl->conv3d_forward(dnnl_op, x_dnnl, w, b, y_dnnl));
-    float *y_dense = lmn_dt_to_dense(dnnl, y_dnnl, &dnnl_out);
-    check_rel(y_dense, y_ref, ref_out.floats, "forward", t);
-    lmn_dt_check_padding(dnnl, y_dnnl, &dnnl_out, "forward", "conv3d");
-
-    float *dx_ref = lmn_kt_zeros(ref_in.floats), *dx_dnnl = lmn_dt_junk(dnnl_in.floats);
-    CHECK_OK(ref->conv3d_backward_data(ref_op, dy, w, dx_ref));
-    CHECK_OK(dnnl->conv3d_backward_data(dnnl_op, dy_dnnl, w, dx_dnnl));
-    float *dx_dense = lmn_dt_to_dense(dnnl, dx_dnnl, &dnnl_in);
-    check_rel(dx_dense, dx_ref, ref_in.floats, "backward data", t);
-    lmn_dt_check_padding(dnnl, dx_dnnl, &dnnl_in, "backward data", "conv3d");
-
-    float *dw_ref = lmn_kt_zeros(n_w), *dw_dnnl = lmn_dt_junk(n_w);
-    float *db_ref = lmn_kt_zeros(n_b), *db_dnnl = lmn_dt_junk(n_b);
-    CHECK_OK(ref->conv3d_backward_weights(ref_op, x, dy, dw_ref, t->p.bias ? db_ref : NULL));
-    CHECK_OK(dnnl->conv3d_backward_weights(dnnl_op, x_dnnl, dy_dnnl, dw_dnnl,
-                                           t->p.bias ? db_dnnl : NULL));
-    check_rel(dw_dnnl, dw_ref, n_w, "backward weights", t);
-    if (t->p.bias) check_rel(db_dnnl, db_ref, n_b, "backward bias", t);
-
-    float *buffers[] = {x, w, b, dy, x_dnnl, dy_dnnl, y_ref, y_dnnl, y_dense, dx_ref,
-                        dx_dnnl, dx_dense, dw_ref, dw_dnnl, db_ref, db_dnnl};
-    for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++) lmn_free(buffers[i]);
-    ref->op_destroy(ref_op);
-    dnnl->op_destroy(dnnl_op);
-    if (producer) dnnl->op_destroy(producer);
-}
-
-static lmn_conv3d_params conv3d(int k, int kd, int kh, int kw, int s, int pad, bool bias,
-                                bool relu)
-{
-    lmn_conv3d_params p = {.out_channels = k, .kernel_d = kd, .kernel_h = kh, .kernel_w = kw,
-                           .stride_d = s, .stride_h = s, .stride_w = s, .pad_d = pad,
-                           .pad_h = pad, .pad_w = pad, .bias = bias, .fuse_relu = relu};
-    return p;
+    lmn_dt_op_pair o = {.ref_in = lmn_act_dense3d(t->n, t->c, t->d, t->h, t->w)};
+    o.dnnl_in = t->blocked_input
+                    ? lmn_dt_blocked_desc3d(dnnl, t->n, t->c, t->d, t->h, t->w, &producer)
+                    : o.ref_in;
+    o.ref_op = lmn_kt_conv3d(ref, &t->p, &o.ref_in, &o.ref_out);
+    o.dnnl_op = lmn_kt_conv3d(dnnl, &t->p, &o.dnnl_in, &o.dnnl_out);
+    if (o.ref_op && o.dnnl_op)
+        lmn_dt_compare_conv(ref, dnnl, &o, lmn_kt_conv3d_weights(&t->p, &o.ref_in),
+                            t->p.bias ? (size_t)t->p.out_channels : 0, seed, name);
+    lmn_dt_op_pair_destroy(ref, dnnl, &o, producer);
 }
 
 /* The output layout is reported as a 3-D desc a consumer can take. */
 static void test_layout_reporting(lmn_backend *dnnl)
 {
-    lmn_conv3d_params p = conv3d(5, 3, 3, 3, 1, 1, true, false);
+    lmn_conv3d_params p = lmn_kt_conv3d_params(5, 3, 3, 3, 1, 1, true, false);
     lmn_act_desc in = lmn_act_dense3d(2, 16, 4, 5, 6), out;
     lmn_op *op = lmn_kt_conv3d(dnnl, &p, &in, &out);
     if (!op) return;
@@ -112,14 +58,14 @@ static void test_layout_reporting(lmn_backend *dnnl)
 
 static void test_bad_params(lmn_backend *dnnl)
 {
-    lmn_conv3d_params p = conv3d(4, 3, 7, 3, 1, 0, false, false);
+    lmn_conv3d_params p = lmn_kt_conv3d_params(4, 3, 7, 3, 1, 0, false, false);
     lmn_act_desc in = lmn_act_dense3d(1, 3, 5, 5, 5), out;
     lmn_op *op = NULL;
     CHECK(dnnl->conv3d_create(dnnl, &p, &in, &op, &out) == LMN_ERR_SHAPE);
     CHECK(op == NULL);
-    p = conv3d(0, 3, 3, 3, 1, 1, false, false);
+    p = lmn_kt_conv3d_params(0, 3, 3, 3, 1, 1, false, false);
     CHECK(dnnl->conv3d_create(dnnl, &p, &in, &op, &out) == LMN_ERR_ARG);
-    p = conv3d(4, 3, 3, 3, 1, 1, false, false);
+    p = lmn_kt_conv3d_params(4, 3, 3, 3, 1, 1, false, false);
     const lmn_act_desc flat = lmn_act_dense(1, 3, 5, 5);
     CHECK(dnnl->conv3d_create(dnnl, &p, &flat, &op, &out) == LMN_ERR_SHAPE);
     const lmn_conv2d_params p2 = {.out_channels = 4, .kernel_h = 3, .kernel_w = 3,
@@ -133,17 +79,17 @@ int main(void)
     lmn_backend *ref = lmn_kt_backend("ref");
     lmn_backend *dnnl = lmn_kt_backend("dnnl");
     const conv3d_case cases[] = {
-        {2, 3, 5, 7, 6, conv3d(7, 3, 3, 3, 1, 1, true, false), false},
-        {2, 5, 7, 5, 5, conv3d(6, 3, 3, 3, 2, 1, false, true), false},
-        {2, 16, 5, 5, 5, conv3d(16, 3, 3, 3, 1, 1, true, true), true},
-        {2, 16, 6, 5, 7, conv3d(32, 3, 3, 3, 2, 1, false, false), true},
-        {3, 20, 3, 5, 4, conv3d(17, 1, 3, 3, 1, 0, true, false), true},
-        {2, 4, 5, 6, 7, conv3d(8, 3, 1, 3, 2, 0, true, false), false},
-        {1, 1, 7, 7, 7, conv3d(4, 5, 5, 5, 1, 2, true, false), false},
-        {2, 12, 4, 3, 5, conv3d(20, 1, 1, 1, 1, 0, false, false), true},
-        {3, 8, 5, 4, 3, conv3d(9, 2, 3, 2, 1, 1, true, true), false},
+        {2, 3, 5, 7, 6, lmn_kt_conv3d_params(7, 3, 3, 3, 1, 1, true, false), false},
+        {2, 5, 7, 5, 5, lmn_kt_conv3d_params(6, 3, 3, 3, 2, 1, false, true), false},
+        {2, 16, 5, 5, 5, lmn_kt_conv3d_params(16, 3, 3, 3, 1, 1, true, true), true},
+        {2, 16, 6, 5, 7, lmn_kt_conv3d_params(32, 3, 3, 3, 2, 1, false, false), true},
+        {3, 20, 3, 5, 4, lmn_kt_conv3d_params(17, 1, 3, 3, 1, 0, true, false), true},
+        {2, 4, 5, 6, 7, lmn_kt_conv3d_params(8, 3, 1, 3, 2, 0, true, false), false},
+        {1, 1, 7, 7, 7, lmn_kt_conv3d_params(4, 5, 5, 5, 1, 2, true, false), false},
+        {2, 12, 4, 3, 5, lmn_kt_conv3d_params(20, 1, 1, 1, 1, 0, false, false), true},
+        {3, 8, 5, 4, 3, lmn_kt_conv3d_params(9, 2, 3, 2, 1, 1, true, true), false},
     };
-    conv3d_case mixed = {2, 6, 7, 5, 9, conv3d(10, 3, 2, 3, 1, 0, true, false), true};
+    conv3d_case mixed = {2, 6, 7, 5, 9, lmn_kt_conv3d_params(10, 3, 2, 3, 1, 0, true, false), true};
     mixed.p.stride_d = mixed.p.stride_w = 2;
     mixed.p.pad_d = mixed.p.pad_w = 1;
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)

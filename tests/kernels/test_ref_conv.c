@@ -1,26 +1,10 @@
 /* Reference conv2d: hand-computed forwards, shape errors, and every
- * gradient against central finite differences of sum(y * R). */
+ * gradient against central finite differences of sum(y * R)
+ * (lmn_kt_check_conv_gradients, shared with the conv3d test). */
 #include <omp.h>
 #include <string.h>
 
 #include "kernel_testing.h"
-#include "kernels/elementwise.h"
-
-typedef struct conv_case {
-    lmn_backend *be;
-    lmn_op *op;
-    lmn_conv2d_params p;
-    lmn_act_desc in, out;
-    float *x, *w, *b, *y, *r;
-} conv_case;
-
-/* The scalar objective sum(conv(x, w, b) * R), fused ReLU included. */
-static double conv_objective(void *ctx)
-{
-    conv_case *t = ctx;
-    CHECK_OK(t->be->conv2d_forward(t->op, t->x, t->w, t->b, t->y));
-    return lmn_kt_dot(t->y, t->r, t->out.floats);
-}
 
 static void test_hand_computed_3x3(lmn_backend *be)
 {
@@ -95,23 +79,6 @@ static void test_errors(lmn_backend *be)
     CHECK(be->conv2d_create(be, &p, &in, &op, &out) == LMN_ERR_ARG);
 }
 
-/* Smallest |conv(x) + b| before the fused ReLU: finite differences of the
- * fused op are only valid when no output sits on the kink. */
-static double min_abs_preactivation(const conv_case *t)
-{
-    lmn_conv2d_params plain = t->p;
-    plain.fuse_relu = false;
-    lmn_act_desc out;
-    lmn_op *op = lmn_kt_conv(t->be, &plain, &t->in, &out);
-    float *pre = lmn_kt_zeros(out.floats);
-    CHECK_OK(t->be->conv2d_forward(op, t->x, t->w, t->b, pre));
-    double smallest = INFINITY;
-    for (size_t i = 0; i < out.floats; i++) smallest = fmin(smallest, fabs(pre[i]));
-    lmn_free(pre);
-    t->be->op_destroy(op);
-    return smallest;
-}
-
 typedef struct conv_config {
     int n, c, h, w;
     lmn_conv2d_params p;
@@ -121,45 +88,21 @@ typedef struct conv_config {
 
 static void check_gradients(lmn_backend *be, const conv_config *cfg)
 {
-    const uint64_t seed = cfg->seed;
-    conv_case t = {.be = be, .p = cfg->p};
-    t.in = lmn_act_dense(cfg->n, cfg->c, cfg->h, cfg->w);
-    t.op = lmn_kt_conv(be, &t.p, &t.in, &t.out);
-    if (!t.op) return;
-    const size_t nw = lmn_kt_conv_weights(&t.p, &t.in), nb = (size_t)t.p.out_channels;
-    t.x = lmn_kt_random(t.in.floats, seed);
-    t.w = lmn_kt_random(nw, seed + 1);
-    t.b = t.p.bias ? lmn_kt_random(nb, seed + 2) : NULL;
-    t.r = lmn_kt_random(t.out.floats, seed + 3);
-    t.y = lmn_kt_zeros(t.out.floats);
-    float *dy = lmn_kt_zeros(t.out.floats), *dx = lmn_kt_zeros(t.in.floats);
-    float *dw = lmn_kt_zeros(nw), *db = lmn_kt_zeros(nb);
-
-    /* The caller masks dy by the stored output when ReLU is fused. */
-    conv_objective(&t);
-    if (t.p.fuse_relu)
-        CHECK_MSG(min_abs_preactivation(&t) > 0.01,
-                  "%s: pick another seed, an output is too close to the ReLU kink", cfg->name);
-    if (t.p.fuse_relu)
-        lmn_relu_backward(t.y, t.r, dy, t.out.floats);
-    else
-        memcpy(dy, t.r, t.out.floats * sizeof(float));
-    CHECK_OK(be->conv2d_backward_data(t.op, dy, t.w, dx));
-    CHECK_OK(be->conv2d_backward_weights(t.op, t.x, dy, dw, t.p.bias ? db : NULL));
-
-    char what[128];
-    snprintf(what, sizeof what, "%s: dx", cfg->name);
-    lmn_kt_check_grad(conv_objective, &t, t.x, t.in.floats, dx, 1e-3f, 1e-2, what);
-    snprintf(what, sizeof what, "%s: dw", cfg->name);
-    lmn_kt_check_grad(conv_objective, &t, t.w, nw, dw, 1e-3f, 1e-2, what);
-    if (t.p.bias) {
-        snprintf(what, sizeof what, "%s: db", cfg->name);
-        lmn_kt_check_grad(conv_objective, &t, t.b, nb, db, 1e-3f, 1e-2, what);
+    lmn_kt_conv_grad c = {.be = be, .name = cfg->name, .seed = cfg->seed};
+    c.in = lmn_act_dense(cfg->n, cfg->c, cfg->h, cfg->w);
+    c.op = lmn_kt_conv(be, &cfg->p, &c.in, &c.out);
+    if (!c.op) return;
+    if (cfg->p.fuse_relu) {
+        lmn_conv2d_params plain = cfg->p;
+        plain.fuse_relu = false;
+        lmn_act_desc plain_out;
+        c.plain = lmn_kt_conv(be, &plain, &c.in, &plain_out);
     }
-
-    lmn_free(t.x), lmn_free(t.w), lmn_free(t.b), lmn_free(t.r), lmn_free(t.y);
-    lmn_free(dy), lmn_free(dx), lmn_free(dw), lmn_free(db);
-    be->op_destroy(t.op);
+    c.weights = lmn_kt_conv_weights(&cfg->p, &c.in);
+    c.biases = cfg->p.bias ? (size_t)cfg->p.out_channels : 0;
+    lmn_kt_check_conv_gradients(&c);
+    be->op_destroy(c.op);
+    if (c.plain) be->op_destroy(c.plain);
 }
 
 static void test_gradients(lmn_backend *be)

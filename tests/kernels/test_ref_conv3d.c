@@ -5,37 +5,12 @@
 #include <string.h>
 
 #include "kernel_testing.h"
-#include "kernels/elementwise.h"
-
-typedef struct conv3d_case {
-    lmn_backend *be;
-    lmn_op *op;
-    lmn_conv3d_params p;
-    lmn_act_desc in, out;
-    float *x, *w, *b, *y, *r;
-} conv3d_case;
-
-static double conv3d_objective(void *ctx)
-{
-    conv3d_case *t = ctx;
-    CHECK_OK(t->be->conv3d_forward(t->op, t->x, t->w, t->b, t->y));
-    return lmn_kt_dot(t->y, t->r, t->out.floats);
-}
-
-static lmn_conv3d_params conv3d(int k, int kd, int kh, int kw, int s, int pad, bool bias,
-                                bool relu)
-{
-    lmn_conv3d_params p = {.out_channels = k, .kernel_d = kd, .kernel_h = kh, .kernel_w = kw,
-                           .stride_d = s, .stride_h = s, .stride_w = s, .pad_d = pad,
-                           .pad_h = pad, .pad_w = pad, .bias = bias, .fuse_relu = relu};
-    return p;
-}
 
 /* x[d][h][w] = 1 + 9d + 3h + w, all-ones 3x3x3 kernel, pad 1: each output
  * is the sum of its zero-padded neighbourhood plus the bias. */
 static void test_hand_computed(lmn_backend *be)
 {
-    lmn_conv3d_params p = conv3d(1, 3, 3, 3, 1, 1, true, false);
+    lmn_conv3d_params p = lmn_kt_conv3d_params(1, 3, 3, 3, 1, 1, true, false);
     lmn_act_desc in = lmn_act_dense3d(1, 1, 3, 3, 3), out;
     lmn_op *op = lmn_kt_conv3d(be, &p, &in, &out);
     if (!op) return;
@@ -52,7 +27,7 @@ static void test_hand_computed(lmn_backend *be)
 
     /* stride 2, 2x1x2 kernel picking (d, w) pairs, fused ReLU on a negated
      * second channel */
-    p = conv3d(2, 2, 1, 2, 2, 0, false, true);
+    p = lmn_kt_conv3d_params(2, 2, 1, 2, 2, 0, false, true);
     in = lmn_act_dense3d(1, 1, 2, 1, 4);
     op = lmn_kt_conv3d(be, &p, &in, &out);
     if (!op) return;
@@ -72,7 +47,7 @@ static void test_matches_conv2d(lmn_backend *be)
     const lmn_conv2d_params p2 = {.out_channels = 5, .kernel_h = 3, .kernel_w = 2,
                                   .stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 1,
                                   .bias = true};
-    lmn_conv3d_params p3 = conv3d(5, 1, 3, 2, 1, 0, true, false);
+    lmn_conv3d_params p3 = lmn_kt_conv3d_params(5, 1, 3, 2, 1, 0, true, false);
     p3.stride_h = 2;
     p3.pad_h = p3.pad_w = 1;
     const lmn_act_desc in2 = lmn_act_dense(2, 3, 7, 6), in3 = lmn_act_dense3d(2, 3, 1, 7, 6);
@@ -107,7 +82,7 @@ static void test_errors(lmn_backend *be)
 {
     lmn_op *op = NULL;
     lmn_act_desc out;
-    lmn_conv3d_params p = conv3d(2, 3, 3, 3, 1, 0, false, false);
+    lmn_conv3d_params p = lmn_kt_conv3d_params(2, 3, 3, 3, 1, 0, false, false);
     const lmn_act_desc flat = lmn_act_dense(1, 2, 5, 5);
     CHECK(be->conv3d_create(be, &p, &flat, &op, &out) == LMN_ERR_SHAPE); /* 2-D input */
     CHECK(op == NULL);
@@ -136,23 +111,6 @@ static void test_errors(lmn_backend *be)
     CHECK(op == NULL);
 }
 
-/* Smallest |conv(x) + b| before the fused ReLU (finite differences are
- * only valid away from the kink). */
-static double min_abs_preactivation(const conv3d_case *t)
-{
-    lmn_conv3d_params plain = t->p;
-    plain.fuse_relu = false;
-    lmn_act_desc out;
-    lmn_op *op = lmn_kt_conv3d(t->be, &plain, &t->in, &out);
-    float *pre = lmn_kt_zeros(out.floats);
-    CHECK_OK(t->be->conv3d_forward(op, t->x, t->w, t->b, pre));
-    double smallest = INFINITY;
-    for (size_t i = 0; i < out.floats; i++) smallest = fmin(smallest, fabs(pre[i]));
-    lmn_free(pre);
-    t->be->op_destroy(op);
-    return smallest;
-}
-
 typedef struct conv3d_config {
     int n, c, d, h, w;
     lmn_conv3d_params p;
@@ -162,56 +120,41 @@ typedef struct conv3d_config {
 
 static void check_gradients(lmn_backend *be, const conv3d_config *cfg)
 {
-    conv3d_case t = {.be = be, .p = cfg->p};
-    t.in = lmn_act_dense3d(cfg->n, cfg->c, cfg->d, cfg->h, cfg->w);
-    t.op = lmn_kt_conv3d(be, &t.p, &t.in, &t.out);
-    if (!t.op) return;
-    const size_t nw = lmn_kt_conv3d_weights(&t.p, &t.in), nb = (size_t)t.p.out_channels;
-    t.x = lmn_kt_random(t.in.floats, cfg->seed);
-    t.w = lmn_kt_random(nw, cfg->seed + 1);
-    t.b = t.p.bias ? lmn_kt_random(nb, cfg->seed + 2) : NULL;
-    t.r = lmn_kt_random(t.out.floats, cfg->seed + 3);
-    t.y = lmn_kt_zeros(t.out.floats);
-    float *dy = lmn_kt_zeros(t.out.floats), *dx = lmn_kt_random(t.in.floats, 5);
-    float *dw = lmn_kt_random(nw, 6), *db = lmn_kt_random(nb, 7); /* junk: overwritten */
-
-    conv3d_objective(&t);
-    if (t.p.fuse_relu) {
-        CHECK_MSG(min_abs_preactivation(&t) > 0.01,
-                  "%s: pick another seed, an output is too close to the ReLU kink", cfg->name);
-        lmn_relu_backward(t.y, t.r, dy, t.out.floats);
-    } else {
-        memcpy(dy, t.r, t.out.floats * sizeof(float));
+    lmn_kt_conv_grad c = {.be = be, .name = cfg->name, .seed = cfg->seed};
+    c.in = lmn_act_dense3d(cfg->n, cfg->c, cfg->d, cfg->h, cfg->w);
+    c.op = lmn_kt_conv3d(be, &cfg->p, &c.in, &c.out);
+    if (!c.op) return;
+    if (cfg->p.fuse_relu) {
+        lmn_conv3d_params plain = cfg->p;
+        plain.fuse_relu = false;
+        lmn_act_desc plain_out;
+        c.plain = lmn_kt_conv3d(be, &plain, &c.in, &plain_out);
     }
-    CHECK_OK(be->conv3d_backward_data(t.op, dy, t.w, dx));
-    CHECK_OK(be->conv3d_backward_weights(t.op, t.x, dy, dw, t.p.bias ? db : NULL));
-
-    char what[128];
-    snprintf(what, sizeof what, "%s: dx", cfg->name);
-    lmn_kt_check_grad(conv3d_objective, &t, t.x, t.in.floats, dx, 1e-3f, 1e-2, what);
-    snprintf(what, sizeof what, "%s: dw", cfg->name);
-    lmn_kt_check_grad(conv3d_objective, &t, t.w, nw, dw, 1e-3f, 1e-2, what);
-    if (t.p.bias) {
-        snprintf(what, sizeof what, "%s: db", cfg->name);
-        lmn_kt_check_grad(conv3d_objective, &t, t.b, nb, db, 1e-3f, 1e-2, what);
-    }
-    float *buffers[] = {t.x, t.w, t.b, t.r, t.y, dy, dx, dw, db};
-    for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++) lmn_free(buffers[i]);
-    be->op_destroy(t.op);
+    c.weights = lmn_kt_conv3d_weights(&cfg->p, &c.in);
+    c.biases = cfg->p.bias ? (size_t)cfg->p.out_channels : 0;
+    lmn_kt_check_conv_gradients(&c);
+    be->op_destroy(c.op);
+    if (c.plain) be->op_destroy(c.plain);
 }
 
 static void test_gradients(lmn_backend *be)
 {
     conv3d_config configs[] = {
-        {2, 3, 5, 5, 5, conv3d(4, 3, 3, 3, 1, 1, true, false), "3x3x3 pad 1 bias", 210},
-        {2, 2, 5, 7, 6, conv3d(3, 3, 3, 3, 2, 1, false, false), "3x3x3 stride 2 odd", 220},
-        {1, 3, 3, 4, 5, conv3d(2, 1, 1, 1, 1, 0, true, false), "1x1x1", 230},
-        {2, 2, 4, 5, 3, conv3d(3, 2, 3, 1, 1, 0, true, false), "2x3x1 kernel pad 0", 240},
-        {3, 1, 5, 4, 5, conv3d(2, 3, 2, 3, 2, 0, true, false), "3x2x3 stride 2 pad 0", 250},
-        {2, 2, 4, 4, 4, conv3d(3, 3, 3, 3, 1, 1, true, true), "3x3x3 fused relu", 270},
+        {2, 3, 5, 5, 5, lmn_kt_conv3d_params(4, 3, 3, 3, 1, 1, true, false),
+         "3x3x3 pad 1 bias", 210},
+        {2, 2, 5, 7, 6, lmn_kt_conv3d_params(3, 3, 3, 3, 2, 1, false, false),
+         "3x3x3 stride 2 odd", 220},
+        {1, 3, 3, 4, 5, lmn_kt_conv3d_params(2, 1, 1, 1, 1, 0, true, false),
+         "1x1x1", 230},
+        {2, 2, 4, 5, 3, lmn_kt_conv3d_params(3, 2, 3, 1, 1, 0, true, false),
+         "2x3x1 kernel pad 0", 240},
+        {3, 1, 5, 4, 5, lmn_kt_conv3d_params(2, 3, 2, 3, 2, 0, true, false),
+         "3x2x3 stride 2 pad 0", 250},
+        {2, 2, 4, 4, 4, lmn_kt_conv3d_params(3, 3, 3, 3, 1, 1, true, true),
+         "3x3x3 fused relu", 270},
     };
     /* mixed strides and padding per axis */
-    conv3d_config mixed = {2, 2, 6, 5, 7, conv3d(3, 3, 2, 3, 1, 0, true, false),
+    conv3d_config mixed = {2, 2, 6, 5, 7, lmn_kt_conv3d_params(3, 3, 2, 3, 1, 0, true, false),
                            "k 3x2x3, stride 2x1x2, pad 1x0x1", 260};
     mixed.p.stride_d = mixed.p.stride_w = 2;
     mixed.p.pad_d = mixed.p.pad_w = 1;

@@ -4,21 +4,6 @@
 
 #include "kernel_testing.h"
 
-typedef struct pool_case {
-    lmn_backend *be;
-    lmn_op *op;
-    lmn_act_desc in, out;
-    float *x, *y, *r;
-    void *workspace;
-} pool_case;
-
-static double pool_objective(void *ctx)
-{
-    pool_case *t = ctx;
-    CHECK_OK(t->be->pool2d_forward(t->op, t->x, t->y, t->workspace));
-    return lmn_kt_dot(t->y, t->r, t->out.floats);
-}
-
 static lmn_pool2d_params pool_params(lmn_pool_kind kind, int kh, int kw, int sh, int sw, int ph,
                                      int pw)
 {
@@ -103,24 +88,12 @@ static void test_errors(lmn_backend *be)
 static void check_gradient(lmn_backend *be, lmn_pool2d_params p, lmn_act_desc in,
                            uint64_t seed, const char *what)
 {
-    pool_case t = {.be = be, .in = in};
+    lmn_act_desc out;
     size_t ws_bytes = 0;
-    t.op = lmn_kt_pool(be, &p, &t.in, &t.out, &ws_bytes);
-    if (!t.op) return;
-    t.x = lmn_kt_zeros(in.floats);
-    lmn_kt_fill_distinct(t.x, in.floats, seed);
-    t.r = lmn_kt_random(t.out.floats, seed + 1);
-    t.y = lmn_kt_zeros(t.out.floats);
-    CHECK_OK(lmn_alloc_bytes(&t.workspace, ws_bytes, "workspace"));
-    float *dx = lmn_kt_zeros(in.floats);
-    memset(dx, 0x7f, in.floats * sizeof(float)); /* backward must overwrite */
-
-    pool_objective(&t);
-    CHECK_OK(be->pool2d_backward(t.op, t.r, t.workspace, dx));
-    lmn_kt_check_grad(pool_objective, &t, t.x, in.floats, dx, 1e-3f, 1e-2, what);
-
-    lmn_free(t.x), lmn_free(t.r), lmn_free(t.y), lmn_free(t.workspace), lmn_free(dx);
-    be->op_destroy(t.op);
+    lmn_op *op = lmn_kt_pool(be, &p, &in, &out, &ws_bytes);
+    if (!op) return;
+    lmn_kt_check_pool_gradient(be, op, &in, &out, ws_bytes, seed, what);
+    be->op_destroy(op);
 }
 
 static void test_gradients(lmn_backend *be)

@@ -5,29 +5,6 @@
 
 #include "kernel_testing.h"
 
-typedef struct pool3d_case {
-    lmn_backend *be;
-    lmn_op *op;
-    lmn_act_desc in, out;
-    float *x, *y, *r;
-    void *workspace;
-} pool3d_case;
-
-static double pool3d_objective(void *ctx)
-{
-    pool3d_case *t = ctx;
-    CHECK_OK(t->be->pool3d_forward(t->op, t->x, t->y, t->workspace));
-    return lmn_kt_dot(t->y, t->r, t->out.floats);
-}
-
-static lmn_pool3d_params pool3d(lmn_pool_kind kind, int kd, int kh, int kw, int s, int pad)
-{
-    lmn_pool3d_params p = {.kind = kind, .kernel_d = kd, .kernel_h = kh, .kernel_w = kw,
-                           .stride_d = s, .stride_h = s, .stride_w = s, .pad_d = pad,
-                           .pad_h = pad, .pad_w = pad};
-    return p;
-}
-
 /* Forward with and without workspace (training / inference) against want. */
 static void check_forward(lmn_backend *be, const lmn_pool3d_params *p, lmn_act_desc in,
                           const float *x, const float *want, int od, int oh, int ow,
@@ -57,7 +34,7 @@ static void test_hand_computed(lmn_backend *be)
     /* x[d][h][w] = 1 + 4d + 2h + w on 2x2x2, 2x2x2 window: one output */
     const float x8[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     const float max8[1] = {8}, avg8[1] = {4.5f};
-    lmn_pool3d_params p = pool3d(LMN_POOL_MAX, 2, 2, 2, 2, 0);
+    lmn_pool3d_params p = lmn_kt_pool3d_params(LMN_POOL_MAX, 2, 2, 2, 2, 0);
     check_forward(be, &p, lmn_act_dense3d(1, 1, 2, 2, 2), x8, max8, 1, 1, 1, "max 2x2x2");
     p.kind = LMN_POOL_AVG;
     check_forward(be, &p, lmn_act_dense3d(1, 1, 2, 2, 2), x8, avg8, 1, 1, 1, "avg 2x2x2");
@@ -67,7 +44,7 @@ static void test_hand_computed(lmn_backend *be)
     const float one[1] = {5};
     const float max_pad[8] = {5, 5, 5, 5, 5, 5, 5, 5};
     const float avg_pad[8] = {0.625f, 0.625f, 0.625f, 0.625f, 0.625f, 0.625f, 0.625f, 0.625f};
-    p = pool3d(LMN_POOL_MAX, 2, 2, 2, 1, 1);
+    p = lmn_kt_pool3d_params(LMN_POOL_MAX, 2, 2, 2, 1, 1);
     check_forward(be, &p, lmn_act_dense3d(1, 1, 1, 1, 1), one, max_pad, 2, 2, 2, "max pad 1");
     p.kind = LMN_POOL_AVG;
     check_forward(be, &p, lmn_act_dense3d(1, 1, 1, 1, 1), one, avg_pad, 2, 2, 2, "avg pad 1");
@@ -75,7 +52,7 @@ static void test_hand_computed(lmn_backend *be)
     /* non-cubic 1x1x2 window stride 2 along w only, two channels */
     const float x2[8] = {1, -2, 3, 0, -1, -5, 4, 4};
     const float max_w[4] = {1, 3, -1, 4}, avg_w[4] = {-0.5f, 1.5f, -3, 4};
-    p = pool3d(LMN_POOL_MAX, 1, 1, 2, 1, 0);
+    p = lmn_kt_pool3d_params(LMN_POOL_MAX, 1, 1, 2, 1, 0);
     p.stride_w = 2;
     check_forward(be, &p, lmn_act_dense3d(1, 2, 1, 1, 4), x2, max_w, 1, 1, 2, "max 1x1x2");
     p.kind = LMN_POOL_AVG;
@@ -87,7 +64,7 @@ static void test_matches_pool2d(lmn_backend *be, lmn_pool_kind kind)
 {
     const lmn_pool2d_params p2 = {.kind = kind, .kernel_h = 3, .kernel_w = 2, .stride_h = 2,
                                   .stride_w = 1, .pad_h = 1, .pad_w = 1};
-    lmn_pool3d_params p3 = pool3d(kind, 1, 3, 2, 1, 0);
+    lmn_pool3d_params p3 = lmn_kt_pool3d_params(kind, 1, 3, 2, 1, 0);
     p3.stride_h = 2;
     p3.pad_h = p3.pad_w = 1;
     const lmn_act_desc in2 = lmn_act_dense(2, 3, 7, 6), in3 = lmn_act_dense3d(2, 3, 1, 7, 6);
@@ -120,7 +97,7 @@ static void test_errors(lmn_backend *be)
     lmn_op *op = NULL;
     lmn_act_desc out;
     size_t ws = 0;
-    lmn_pool3d_params p = pool3d(LMN_POOL_MAX, 2, 2, 2, 2, 0);
+    lmn_pool3d_params p = lmn_kt_pool3d_params(LMN_POOL_MAX, 2, 2, 2, 2, 0);
     const lmn_act_desc flat = lmn_act_dense(1, 1, 4, 4);
     CHECK(be->pool3d_create(be, &p, &flat, &op, &out, &ws) == LMN_ERR_SHAPE);
     CHECK(op == NULL);
@@ -141,44 +118,32 @@ static void test_errors(lmn_backend *be)
 static void check_gradient(lmn_backend *be, lmn_pool3d_params p, lmn_act_desc in,
                            uint64_t seed, const char *what)
 {
-    pool3d_case t = {.be = be, .in = in};
+    lmn_act_desc out;
     size_t ws_bytes = 0;
-    t.op = lmn_kt_pool3d(be, &p, &t.in, &t.out, &ws_bytes);
-    if (!t.op) return;
-    t.x = lmn_kt_zeros(in.floats);
-    lmn_kt_fill_distinct(t.x, in.floats, seed);
-    t.r = lmn_kt_random(t.out.floats, seed + 1);
-    t.y = lmn_kt_zeros(t.out.floats);
-    CHECK_OK(lmn_alloc_bytes(&t.workspace, ws_bytes, "workspace"));
-    float *dx = lmn_kt_zeros(in.floats);
-    memset(dx, 0x7f, in.floats * sizeof(float)); /* backward must overwrite */
-
-    pool3d_objective(&t);
-    CHECK_OK(be->pool3d_backward(t.op, t.r, t.workspace, dx));
-    lmn_kt_check_grad(pool3d_objective, &t, t.x, in.floats, dx, 1e-3f, 1e-2, what);
-
-    lmn_free(t.x), lmn_free(t.r), lmn_free(t.y), lmn_free(t.workspace), lmn_free(dx);
-    be->op_destroy(t.op);
+    lmn_op *op = lmn_kt_pool3d(be, &p, &in, &out, &ws_bytes);
+    if (!op) return;
+    lmn_kt_check_pool_gradient(be, op, &in, &out, ws_bytes, seed, what);
+    be->op_destroy(op);
 }
 
 static void test_gradients(lmn_backend *be)
 {
-    lmn_pool3d_params mixed = pool3d(LMN_POOL_MAX, 3, 2, 3, 1, 0);
+    lmn_pool3d_params mixed = lmn_kt_pool3d_params(LMN_POOL_MAX, 3, 2, 3, 1, 0);
     mixed.stride_d = mixed.stride_w = 2;
     mixed.pad_d = mixed.pad_w = 1;
-    check_gradient(be, pool3d(LMN_POOL_MAX, 2, 2, 2, 2, 0), lmn_act_dense3d(2, 3, 4, 4, 6), 1,
-                   "max 2x2x2 stride 2");
-    check_gradient(be, pool3d(LMN_POOL_MAX, 3, 3, 3, 2, 1), lmn_act_dense3d(2, 2, 5, 5, 5), 2,
-                   "max 3x3x3 stride 2 pad 1, odd size");
+    check_gradient(be, lmn_kt_pool3d_params(LMN_POOL_MAX, 2, 2, 2, 2, 0),
+                   lmn_act_dense3d(2, 3, 4, 4, 6), 1, "max 2x2x2 stride 2");
+    check_gradient(be, lmn_kt_pool3d_params(LMN_POOL_MAX, 3, 3, 3, 2, 1),
+                   lmn_act_dense3d(2, 2, 5, 5, 5), 2, "max 3x3x3 stride 2 pad 1, odd size");
     check_gradient(be, mixed, lmn_act_dense3d(1, 2, 5, 4, 7), 3,
                    "max 3x2x3 stride 2x1x2 pad 1x0x1");
-    check_gradient(be, pool3d(LMN_POOL_AVG, 3, 3, 3, 1, 1), lmn_act_dense3d(2, 2, 3, 5, 4), 4,
-                   "avg 3x3x3 pad 1");
+    check_gradient(be, lmn_kt_pool3d_params(LMN_POOL_AVG, 3, 3, 3, 1, 1),
+                   lmn_act_dense3d(2, 2, 3, 5, 4), 4, "avg 3x3x3 pad 1");
     mixed.kind = LMN_POOL_AVG;
     check_gradient(be, mixed, lmn_act_dense3d(2, 3, 5, 5, 3), 5,
                    "avg 3x2x3 stride 2x1x2 pad 1x0x1");
-    check_gradient(be, pool3d(LMN_POOL_AVG, 3, 5, 3, 1, 0), lmn_act_dense3d(2, 3, 3, 5, 3), 6,
-                   "global average 3x5x3");
+    check_gradient(be, lmn_kt_pool3d_params(LMN_POOL_AVG, 3, 5, 3, 1, 0),
+                   lmn_act_dense3d(2, 3, 3, 5, 3), 6, "global average 3x5x3");
 }
 
 int main(void)

@@ -11,8 +11,6 @@
  * are small next to the activations, and change at every step anyway).
  * 3-D weights are dense OIDHW, 3-D activations NCDHW or blocked (nCdhw16c,
  * nCdhw8c, ... as the primitive prefers). */
-#include <stdio.h>
-
 #include "core/memory.h"
 #include "kernels/dnnl/dnnl_internal.h"
 

@@ -5,8 +5,6 @@
  * matching src), so pooling between convs costs no reorder. Max pooling in
  * training records the argmax positions in a caller-owned workspace;
  * with a NULL workspace forward runs an inference primitive instead. */
-#include <stdio.h>
-
 #include "core/memory.h"
 #include "kernels/dnnl/dnnl_internal.h"
 

@@ -59,11 +59,13 @@ static bool feeds(const lmn_op *op, int c, int i, int j)
     return op->p.upsample.kind == LMN_UPSAMPLE_NEAREST || c % (r * r) == i * r + j;
 }
 
-lmn_status lmn_ref_upsample_forward(lmn_op *op, const float *x, float *y)
+/* Walks every input element and the output pixels it becomes: forward
+ * copies the element into them (from = x, to = y), backward sums them into
+ * it (from = dy, to = dx). One walk keeps the two passes exact transposes.
+ * Every output pixel comes from exactly one input element, so no two
+ * threads write the same element in either direction. */
+static void walk_pairs(const lmn_op *op, bool backward, const float *from, float *to)
 {
-    LMN_TRY(lmn_ref_check_op(op, LMN_REF_UPSAMPLE, upsample_name));
-    LMN_TRY(lmn_ref_require(x, upsample_name, "x"));
-    LMN_TRY(lmn_ref_require(y, upsample_name, "y"));
     const int N = op->in.n, C = op->in.c, H = op->in.h, W = op->in.w;
     const int r = op->p.upsample.factor;
 
@@ -72,12 +74,27 @@ lmn_status lmn_ref_upsample_forward(lmn_op *op, const float *x, float *y)
         for (int c = 0; c < C; c++)
             for (int h = 0; h < H; h++)
                 for (int w = 0; w < W; w++) {
-                    const float v = x[(((size_t)n * C + c) * H + h) * W + w];
+                    const size_t at = (((size_t)n * C + c) * H + h) * W + w;
+                    double sum = 0.0;
                     for (int i = 0; i < r; i++)
-                        for (int j = 0; j < r; j++)
-                            if (feeds(op, c, i, j))
-                                y[out_at(op, n, target_channel(op, c), h, i, w, j)] = v;
+                        for (int j = 0; j < r; j++) {
+                            if (!feeds(op, c, i, j)) continue;
+                            const size_t out = out_at(op, n, target_channel(op, c), h, i, w, j);
+                            if (backward)
+                                sum += from[out];
+                            else
+                                to[out] = from[at];
+                        }
+                    if (backward) to[at] = (float)sum;
                 }
+}
+
+lmn_status lmn_ref_upsample_forward(lmn_op *op, const float *x, float *y)
+{
+    LMN_TRY(lmn_ref_check_op(op, LMN_REF_UPSAMPLE, upsample_name));
+    LMN_TRY(lmn_ref_require(x, upsample_name, "x"));
+    LMN_TRY(lmn_ref_require(y, upsample_name, "y"));
+    walk_pairs(op, false, x, y);
     return LMN_OK;
 }
 
@@ -86,20 +103,6 @@ lmn_status lmn_ref_upsample_backward(lmn_op *op, const float *dy, float *dx)
     LMN_TRY(lmn_ref_check_op(op, LMN_REF_UPSAMPLE, upsample_name));
     LMN_TRY(lmn_ref_require(dy, upsample_name, "dy"));
     LMN_TRY(lmn_ref_require(dx, upsample_name, "dx"));
-    const int N = op->in.n, C = op->in.c, H = op->in.h, W = op->in.w;
-    const int r = op->p.upsample.factor;
-
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int n = 0; n < N; n++)
-        for (int c = 0; c < C; c++)
-            for (int h = 0; h < H; h++)
-                for (int w = 0; w < W; w++) {
-                    double sum = 0.0;
-                    for (int i = 0; i < r; i++)
-                        for (int j = 0; j < r; j++)
-                            if (feeds(op, c, i, j))
-                                sum += dy[out_at(op, n, target_channel(op, c), h, i, w, j)];
-                    dx[(((size_t)n * C + c) * H + h) * W + w] = (float)sum;
-                }
+    walk_pairs(op, true, dy, dx);
     return LMN_OK;
 }
