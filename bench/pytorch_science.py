@@ -329,10 +329,12 @@ def summarize_model(run_dir, model, repeats, failures):
         "pytorch_params": pytorch_last["params"] if pytorch_last else None,
         "lamina": {"windows": lamina_rates,
                    "median": round(statistics.median(lamina_rates), 3) if lamina_rates else None,
+                   "best": round(max(lamina_rates), 3) if lamina_rates else None,
                    "data_wait_seconds": round(wait, 4),
                    "data_wait_fraction": round(wait / train_seconds, 5) if train_seconds else None},
         "pytorch": {"windows": pytorch_rates,
                     "median": round(statistics.median(pytorch_rates), 3) if pytorch_rates else None,
+                    "best": round(max(pytorch_rates), 3) if pytorch_rates else None,
                     "torch": pytorch_last.get("torch") if pytorch_last else None},
         "ratio": None})
     for side in ("lamina", "pytorch"):
@@ -374,7 +376,11 @@ def summarize(args):
     result["failures"] = failures
     print(markdown(result))
     for model, s in result["models"].items():
-        lamina = s["lamina"]
+        lamina, pytorch = s["lamina"], s["pytorch"]
+        if lamina["best"] and pytorch["best"]:
+            # Load only slows a window down: the best ones show noise.
+            print(f"{model}: best window lamina {lamina['best']:.2f}, PyTorch {pytorch['best']:.2f} "
+                  f"samples/s ({lamina['best'] / pytorch['best']:.2f}x)")
         if lamina["data_wait_fraction"] is not None:
             print(f"{model}: lamina data_wait_seconds {lamina['data_wait_seconds']} "
                   f"({100 * lamina['data_wait_fraction']:.2f}% of the timed training time)")

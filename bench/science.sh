@@ -35,8 +35,9 @@ usage: bench/science.sh [options]
   --lr X                     SGD learning rate (default 0.001), momentum 0.9
   --profile                  one more lamina run per model with train.profile: true;
                              prints lamina's per-layer time table (not used for the figures)
-  --quick                    1 run per side, 2 windows of 2 steps: a smoke test, noisy figures;
-                             results go to the run directory unless --results is given
+  --quick                    1 run per side, 2 windows of 2 steps (other options given beside it
+                             still apply): a smoke test with noisy figures; its results go to
+                             the run directory unless --results is given
   --build DIR                lamina's build directory (default build)
   --results FILE             summary JSON (default bench/results/science.json)
   --data-dir DIR             cache of the generated HDF5 inputs (default runs/bench-science/data)
@@ -76,6 +77,12 @@ die() { echo "bench/science.sh: $*" >&2; exit 2; }
 positive_int() { [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 needs a positive integer, got '$2'"; }
 shape_list() { [[ $3 =~ ^[1-9][0-9]*(,[1-9][0-9]*){$(($2 - 1))}$ ]] || die "$1 needs $2 positive integers separated by commas, got '$3'"; }
 
+# --quick first sets its defaults; options given beside it still win.
+for arg in "$@"; do
+    if [[ $arg == --quick ]]; then
+        QUICK=1 REPEATS=1 WINDOWS=2 COSMO_STEPS=2 EDSR_STEPS=2
+    fi
+done
 while [[ $# -gt 0 ]]; do
     case $1 in
         --models) MODELS=${2:?--models needs a value}; shift 2 ;;
@@ -102,9 +109,6 @@ while [[ $# -gt 0 ]]; do
         *) usage >&2; die "unknown option '$1'" ;;
     esac
 done
-if [[ $QUICK == 1 ]]; then
-    REPEATS=1 WINDOWS=2 COSMO_STEPS=2 EDSR_STEPS=2
-fi
 
 LAMINA=$BUILD/lamina
 [[ -x $LAMINA ]] || die "$LAMINA not found or not executable: build lamina first (make build, or --build DIR)"
@@ -122,6 +126,7 @@ fi
 
 RUN_DIR=runs/bench-science/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RUN_DIR" "$DATA_DIR"
+DATA_DIR=$(cd "$DATA_DIR" && pwd)   # lamina's config names the files by absolute path
 echo "raw outputs: $RUN_DIR" >&2
 if [[ -z $RESULTS ]]; then
     RESULTS=bench/results/science.json
@@ -184,7 +189,7 @@ loss: $(loss_of "$model")
 model: $(lamina_model_yaml "$model")
 seed: 1
 threads: $THREADS
-data: {name: hdf5, path: $ROOT/$train, test_path: $ROOT/${train%.h5}-test.h5}
+data: {name: hdf5, path: $train, test_path: ${train%.h5}-test.h5}
 train: {epochs: $epochs, batch_size: $(batch_of "$model"), eval: false, shuffle: true}
 optimizer: {name: sgd, lr: $LR, momentum: $MOMENTUM}
 EOF
