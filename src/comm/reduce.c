@@ -98,12 +98,17 @@ static void sum_received(const lmn_reducer *r, float *slice, size_t length)
             for (size_t j = 0; j < length; j++) slice[j] += copies[(size_t)k * length + j];
         return;
     }
+    /* Decoded in blocks that stay in cache, then added in rank order. */
+    enum { BLOCK = 2048 };
     const uint16_t *copies = r->receive;
-    lmn_wire_decode(r->wire, copies, slice, length, 1.0f);
-    for (int k = 1; k < ranks; k++) {
-        const uint16_t *copy = copies + (size_t)k * length;
-        for (size_t j = 0; j < length; j++)
-            slice[j] += r->wire == LMN_WIRE_FP16 ? lmn_half_to_float(copy[j]) : lmn_bf16_to_float(copy[j]);
+    float decoded[BLOCK];
+    for (size_t begin = 0; begin < length; begin += BLOCK) {
+        const size_t n = length - begin < BLOCK ? length - begin : BLOCK;
+        lmn_wire_decode(r->wire, copies + begin, slice + begin, n, 1.0f);
+        for (int k = 1; k < ranks; k++) {
+            lmn_wire_decode(r->wire, copies + (size_t)k * length + begin, decoded, n, 1.0f);
+            for (size_t j = 0; j < n; j++) slice[begin + j] += decoded[j];
+        }
     }
 }
 

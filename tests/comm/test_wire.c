@@ -59,6 +59,28 @@ static void check_bf16(void)
     for (int i = 0; i < 4; i++) CHECK(fabsf(back[i] - values[i]) <= fabsf(values[i]) * 0x1p-8f);
 }
 
+/* The array conversions (vectorised where the CPU converts halves) give
+ * the bits of the scalar ones, for every kind of value. */
+static void check_arrays_match_scalars(void)
+{
+    enum { COUNT = 1003 };
+    float values[COUNT], back[COUNT];
+    uint16_t wire[COUNT];
+    for (int i = 0; i < COUNT; i++) {
+        const float magnitude = ldexpf(1.0f + (float)(i % 97) / 97.0f, (i % 60) - 30);
+        values[i] = (i % 2 ? -1.0f : 1.0f) * magnitude;
+    }
+    values[5] = 0x1p-25f, values[6] = 65519.0f, values[7] = 70000.0f, values[8] = 0.0f;
+    lmn_wire_encode(LMN_WIRE_FP16, values, wire, COUNT, 0.5f);
+    int same = 1;
+    for (int i = 0; i < COUNT; i++) same &= wire[i] == lmn_float_to_half(values[i] * 0.5f);
+    CHECK(same);
+    lmn_wire_decode(LMN_WIRE_FP16, wire, back, COUNT, 2.0f);
+    same = 1;
+    for (int i = 0; i < COUNT; i++) same &= back[i] == lmn_half_to_float(wire[i]) * 2.0f;
+    CHECK(same);
+}
+
 static void check_names(void)
 {
     lmn_wire wire;
@@ -84,6 +106,7 @@ int main(void)
 {
     check_half();
     check_bf16();
+    check_arrays_match_scalars();
     check_names();
     check_interval_rule();
     return lmn_test_summary("wire formats and interval rule");
