@@ -43,17 +43,18 @@ static void test_upsampling(void)
      * 0.2265625, -0.0234375); with edge repetition the value is
      * 1 * (0.2265625 - 0.0234375) = 0.203125. */
     const float pair[2] = {0.0f, 1.0f};
-    float four[4];
+    float four[2 * 4]; /* 1 x 2 upsampled by 2: 2 rows of 4 */
     lmn_bicubic_upsample(pair, 1, 1, 2, 2, 0.0f, 0.0f, four);
     CHECK_CLOSE(four[1], 0.203125, 1e-6);
     CHECK_CLOSE(four[2], 0.796875, 1e-6);
+    CHECK_CLOSE(four[4 + 1], 0.203125, 1e-6); /* the second row repeats the first */
     /* Clamping: an overshooting step is kept inside [0, 1]. */
     const float step[4] = {0.0f, 0.0f, 1.0f, 1.0f};
-    float eight[8], clamped[8];
+    float eight[2 * 8], clamped[2 * 8]; /* 1 x 4 upsampled by 2: 2 rows of 8 */
     lmn_bicubic_upsample(step, 1, 1, 4, 2, 0.0f, 0.0f, eight);
     lmn_bicubic_upsample(step, 1, 1, 4, 2, 0.0f, 1.0f, clamped);
     float lowest = 1.0f, highest = 0.0f;
-    for (int j = 0; j < 8; j++) {
+    for (int j = 0; j < 16; j++) {
         lowest = fminf(lowest, eight[j]);
         highest = fmaxf(highest, clamped[j]);
         CHECK(clamped[j] >= 0.0f && clamped[j] <= 1.0f);
