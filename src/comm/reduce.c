@@ -158,14 +158,20 @@ lmn_status lmn_reduce_scatter(lmn_reducer *r, float *values, size_t count)
     return LMN_OK;
 }
 
-static lmn_status gather_fp32(lmn_reducer *r, float *values, size_t count)
+/* Every rank's slice of buffer (count values of type) reaches every rank. */
+static lmn_status gather_in_place(lmn_reducer *r, void *buffer, size_t count, MPI_Datatype type)
 {
     slice_layout(r, count, 1);
     MPI_Request request;
-    int code = MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, values, r->counts, r->displacements,
-                               MPI_FLOAT, r->comm->comm, &request);
+    int code = MPI_Iallgatherv(MPI_IN_PLACE, 0, type, buffer, r->counts, r->displacements, type,
+                               r->comm->comm, &request);
     if (code == MPI_SUCCESS) code = finish(r, &request);
     return code == MPI_SUCCESS ? LMN_OK : mpi_failed("MPI_Allgatherv");
+}
+
+static lmn_status gather_fp32(lmn_reducer *r, float *values, size_t count)
+{
+    return gather_in_place(r, values, count, MPI_FLOAT);
 }
 
 lmn_status lmn_allgather_slices(lmn_reducer *r, float *values, size_t count)
@@ -188,12 +194,7 @@ static lmn_status gather_wire(lmn_reducer *r, float *values, size_t count)
     lmn_slice(count, r->comm->size, r->comm->rank, &first, &length);
     uint16_t *wire = r->send;
     lmn_wire_encode(r->wire, values + first, wire + first, length, 1.0f);
-    slice_layout(r, count, 1);
-    MPI_Request request;
-    int code = MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_UINT16_T, wire, r->counts, r->displacements,
-                               MPI_UINT16_T, r->comm->comm, &request);
-    if (code == MPI_SUCCESS) code = finish(r, &request);
-    if (code != MPI_SUCCESS) return mpi_failed("MPI_Allgatherv");
+    LMN_TRY(gather_in_place(r, wire, count, MPI_UINT16_T));
     lmn_wire_decode(r->wire, wire, values, count, r->predivide);
     return LMN_OK;
 }
