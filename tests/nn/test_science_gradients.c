@@ -16,11 +16,11 @@
 #include "nn/model.h"
 #include "nn/network.h"
 #include "nn/science_models.h"
+#include "gradient_check.h"
 #include "test.h"
 
 enum { BATCH = 3, SAMPLES_PER_TENSOR = 6 };
 
-static const double FD_REL_TOL = 2e-2;
 
 /* ---- finite differences ------------------------------------------------ */
 
@@ -42,55 +42,8 @@ static double mean_loss(const problem *pb, float *dout)
            pb->batch;
 }
 
-typedef enum { ENTRY_AGREES, ENTRY_DISAGREES, ENTRY_KINK } entry_outcome;
-
-static entry_outcome compare_at(const problem *pb, float *value, double eps, double analytic,
-                                double scale, double *central)
-{
-    const float saved = *value;
-    const double base = mean_loss(pb, NULL);
-    *value = (float)(saved + eps);
-    const double up = mean_loss(pb, NULL);
-    *value = (float)(saved - eps);
-    const double down = mean_loss(pb, NULL);
-    *value = saved;
-    const double step_up = (double)(float)(saved + eps) - saved;
-    const double step_down = saved - (double)(float)(saved - eps);
-    const double forward_slope = (up - base) / step_up, backward_slope = (base - down) / step_down;
-    *central = (up - down) / (step_up + step_down);
-    const double noise = 1e-3 * scale + 2e-7 / eps;
-    /* A ReLU / leaky / max-pool switch within eps makes the one-sided
-     * slopes jump. */
-    if (fabs(forward_slope - backward_slope) > 0.2 * fabs(*central) + 2.0 * noise) return ENTRY_KINK;
-    return fabs(analytic - *central) <= FD_REL_TOL * fmax(fabs(analytic), fabs(*central)) + noise
-               ? ENTRY_AGREES
-               : ENTRY_DISAGREES;
-}
-
-static entry_outcome check_entry(const problem *pb, const lmn_tensor_view *view, size_t k,
-                                 double analytic, double scale)
-{
-    static const double steps[] = {1e-3, 2.5e-4};
-    float *value = pb->net->params + view->offset + k;
-    entry_outcome outcome = ENTRY_KINK;
-    double central = 0.0;
-    for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
-        outcome = compare_at(pb, value, steps[s], analytic, scale, &central);
-        if (outcome == ENTRY_AGREES) return outcome;
-    }
-    if (outcome == ENTRY_DISAGREES)
-        fprintf(stderr, "  %s[%zu]: backprop %.7g vs finite difference %.7g\n", view->name, k,
-                analytic, central);
-    return outcome;
-}
-
-static double tensor_scale(const lmn_network *net, const lmn_tensor_view *view)
-{
-    double largest = 0.0;
-    for (size_t k = 0; k < view->count; k++)
-        largest = fmax(largest, fabs((double)net->grads[view->offset + k]));
-    return largest;
-}
+/* The finite-difference check's view of a problem: its mean loss. */
+static double problem_loss(const void *pb) { return mean_loss(pb, NULL); }
 
 static void fill_uniform(float *values, size_t count, lmn_rng *rng)
 {
@@ -148,7 +101,8 @@ static void check_gradients(const char *model, void (*build)(lmn_model_spec *),
         const int samples = view->count < SAMPLES_PER_TENSOR ? (int)view->count : SAMPLES_PER_TENSOR;
         for (int s = 0; s < samples; s++) {
             const size_t k = samples == 1 ? 0 : (size_t)s * (view->count - 1) / (size_t)(samples - 1);
-            const entry_outcome outcome = check_entry(&pb, view, k, analytic[view->offset + k], scale);
+            const entry_outcome outcome =
+                check_entry(problem_loss, &pb, net, view, k, analytic[view->offset + k], scale);
             if (outcome == ENTRY_KINK) {
                 kinks++;
                 continue;
