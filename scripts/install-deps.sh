@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Installs the Debian packages lamina needs, skipping those already present.
-# Usage: scripts/install-deps.sh [--with-bench]   (bench adds python3-torch)
+# Usage: scripts/install-deps.sh [--with-tests] [--with-bench]
+#   --with-tests adds what only the tests read with (Pillow, h5py);
+#   --with-bench adds PyTorch, the yardstick the benchmarks compare against.
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config
           libopenmpi-dev openmpi-bin
           libdnnl-dev libopenblas-openmp-dev libyaml-dev zlib1g-dev libhdf5-openmpi-dev
-          dataset-fashion-mnist python3 python3-h5py)
-if [[ "${1:-}" == "--with-bench" ]]; then
-  packages+=(python3-torch python3-numpy)
-fi
+          dataset-fashion-mnist python3)
+for option in "$@"; do
+  case "$option" in
+    --with-tests) packages+=(python3-h5py python3-pil) ;;
+    --with-bench) packages+=(python3-h5py python3-pil python3-torch python3-numpy) ;;
+    *) echo "lamina: install-deps: unknown option '$option' (--with-tests, --with-bench)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for pkg in "${packages[@]}"; do
