@@ -645,6 +645,19 @@ static double remaining_steps(const lmn_trainer *t, const lmn_epoch_plan *plan, 
     return by_epochs < by_limit ? by_epochs : by_limit;
 }
 
+/* A checkpoint inside epoch `epoch` after `step` of its steps: resuming
+ * continues with the next step and the epoch's running totals. */
+static lmn_status checkpoint_mid_epoch(lmn_trainer *t, int epoch, int64_t step,
+                                       const step_totals *totals, double run_start)
+{
+    t->resumed = (lmn_checkpoint_progress){
+        .epoch = epoch, .step_in_epoch = step, .global_step = t->global_step,
+        .epoch_loss = totals->loss, .epoch_correct = totals->correct,
+        .epoch_samples = totals->samples,
+        .elapsed_seconds = lmn_now() - run_start + t->resumed.elapsed_seconds};
+    return lmn_trainer_checkpoint(t);
+}
+
 static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *plan,
                             double run_start, int64_t total_steps, bool *finished)
 {
@@ -663,6 +676,7 @@ static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *pla
         totals = (step_totals){t->resumed.epoch_loss, t->resumed.epoch_correct, t->resumed.epoch_samples};
     }
     const int64_t first_step = step;
+    int64_t saved_step = -1; /* global step of this epoch's latest checkpoint */
     const int64_t last_step = plan->steps < step + (total_steps - t->global_step)
                                   ? plan->steps : step + (total_steps - t->global_step);
     if (t->prefetcher) LMN_TRY(lmn_prefetcher_start(t->prefetcher, step, last_step));
@@ -675,18 +689,18 @@ static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *pla
                           elapsed / (double)(step + 1 - first_step) *
                               remaining_steps(t, plan, epoch, step, total_steps));
         if (step + 1 < plan->steps && (t->stopped || checkpoint_due(t, false, epoch))) {
-            t->resumed = (lmn_checkpoint_progress){
-                .epoch = epoch, .step_in_epoch = step + 1, .global_step = t->global_step,
-                .epoch_loss = totals.loss, .epoch_correct = totals.correct,
-                .epoch_samples = totals.samples,
-                .elapsed_seconds = lmn_now() - run_start + t->resumed.elapsed_seconds};
-            LMN_TRY(lmn_trainer_checkpoint(t));
+            LMN_TRY(checkpoint_mid_epoch(t, epoch, step + 1, &totals, run_start));
+            saved_step = t->global_step;
         }
     }
     if (t->prefetcher) lmn_prefetcher_stop(t->prefetcher);
     /* Settling (pending updates, averages) is part of training time. */
     LMN_TRY(lmn_sync_settle(t->sync));
     if (t->stopped && step < plan->steps) return LMN_OK;
+    /* train.max_steps ended the run inside the epoch: the metrics report
+     * the steps so far, but the epoch is not over (no epoch-control
+     * decision) and the checkpoint resumes at the next step. */
+    const bool partial = step < plan->steps;
     *finished = t->global_step >= total_steps || epoch + 1 >= s->epochs;
     epoch_record r = {.epoch = epoch + 1, .test_loss = -1.0, .test_acc = -1.0};
     r.train_seconds = lmn_now() - start;
@@ -717,6 +731,10 @@ static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *pla
         lmn_progress_epoch(&t->progress, &summary);
     }
     LMN_TRY(lmn_comm_agree(t->comm, write_metrics(t, &r)));
+    if (partial)
+        return s->checkpoint_every > 0 && saved_step != t->global_step
+                   ? checkpoint_mid_epoch(t, epoch, step, &totals, run_start)
+                   : LMN_OK;
     if (lmn_epoch_control_end(&t->epoch_control, epoch, r.train_loss) && t->log) {
         char change[128];
         lmn_epoch_control_describe(&t->epoch_control, change, sizeof change);

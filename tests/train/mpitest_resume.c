@@ -3,7 +3,8 @@
  * state and the metrics of the resumed epochs), with momentum SGD and with
  * Adam, on a model with batch norm; and with the sync policies and epoch
  * controllers whose state checkpoints carry (lazy's k, adaptive tau, the
- * batch schedule, two-phase). Runs on any rank count. */
+ * batch schedule, two-phase); and after stops by train.max_steps inside an
+ * epoch. Runs on any rank count. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,49 @@ static void check_resume(const char *optimizer, const char *extra, const char *s
     lmn_free(b.params), lmn_free(b.state), lmn_free(b.velocity);
 }
 
+/* A run stopped by train.max_steps inside an epoch resumes at that step:
+ * stops at step 3 (epoch 1) and 30 (epoch 3), each resumed with --resume
+ * auto and a larger limit, end bit for bit where a straight run does. With
+ * checkpoint_every_steps the limit's step also gets a mid-epoch checkpoint
+ * under the same name, which the end of the run must not overwrite. */
+static void check_step_limits(const char *optimizer, const char *set, const char *root, int rank)
+{
+    char text[2048], straight[600], split[600];
+    config(optimizer, text, sizeof text);
+    snprintf(straight, sizeof straight, "%s/straight", root);
+    snprintf(split, sizeof split, "%s/split", root);
+    const char *first[] = {"train.max_steps=3", set}, *second[] = {"train.max_steps=30", set};
+    const int count = set ? 2 : 1;
+    outcome a = {0}, b = {0};
+    CHECK_OK(train(text, straight, first + 1, count - 1, NULL, &a));
+    CHECK_OK(train(text, split, first, count, NULL, NULL));
+    CHECK_OK(train(text, split, second, count, "auto", NULL));
+    CHECK_OK(train(text, split, first + 1, count - 1, "auto", &b));
+    if (!a.params || !b.params) return;
+    CHECK_MSG(memcmp(a.params, b.params, a.params_count * sizeof(float)) == 0,
+              "step limits %s: parameters differ from the straight run", set ? set : "");
+    CHECK(memcmp(a.velocity, b.velocity, a.params_count * sizeof(float)) == 0);
+    /* A mid-epoch checkpoint holds the ranks' averaged batch-norm statistics,
+     * not each rank's own: on several ranks they (and the test loss computed
+     * with them) differ from the straight run's by rounding until the next
+     * epoch's average. Training never reads them, so the parameters do not. */
+    int ranks = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+    if (ranks == 1)
+        CHECK(memcmp(a.state, b.state, a.state_count * sizeof(float)) == 0);
+    else
+        CHECK(lmn_test_max_rel_diff(b.state, a.state, a.state_count) < 1e-5);
+    for (int epoch = 1; rank == 0 && ranks == 1 && epoch <= 4; epoch++) {
+        char line_a[4096], line_b[4096];
+        epoch_line(straight, epoch, line_a, sizeof line_a);
+        epoch_line(split, epoch, line_b, sizeof line_b);
+        CHECK_MSG(line_a[0] && strcmp(line_a, line_b) == 0, "step limits epoch %d: %s vs %s", epoch,
+                  line_a, line_b);
+    }
+    lmn_free(a.params), lmn_free(a.state), lmn_free(a.velocity);
+    lmn_free(b.params), lmn_free(b.state), lmn_free(b.velocity);
+}
+
 int main(int argc, char **argv)
 {
     lmn_mpi_init(&argc, &argv);
@@ -146,6 +190,12 @@ int main(int argc, char **argv)
                  "two_phase: {extra_epochs: 0, threshold: 0.5}}",
                  "parallel: {strategy: lazy, lazy_layers: 1}",
                  "train.batch_schedule=[{epoch: 3, batch_size: 50, lr: 0.08}]", dir, rank);
+    snprintf(dir, sizeof dir, "%s/limits", root);
+    check_step_limits(sgd, NULL, dir, rank);
+    snprintf(dir, sizeof dir, "%s/limits_every_step", root);
+    check_step_limits(sgd, "train.checkpoint_every_steps=3", dir, rank);
+    snprintf(dir, sizeof dir, "%s/limits_overlap", root);
+    check_step_limits(sgd, "parallel={strategy: overlap}", dir, rank);
     MPI_Barrier(MPI_COMM_WORLD);
     if (rank == 0) {
         char command[256];
