@@ -14,6 +14,14 @@ static const uint64_t DIRICHLET_SHUFFLE_TAG = 0x706473687566ull; /* "pdshuf" */
 static const uint64_t SHARDS_STREAM_TAG = 0x707368617264ull;    /* "pshard" */
 static const uint64_t CLIENT_STREAM_TAG = 0x637374726561ull;    /* "cstrea" */
 static const uint64_t ACTIVE_STREAM_TAG = 0x616374697665ull;    /* "active" */
+static const uint64_t SIZES_STREAM_TAG = 0x7073697a6573ull;     /* "psizes" */
+static const uint64_t FILL_ORDER_TAG = 0x7066696c6c6full;       /* "pfillo" */
+static const uint64_t MIX_STREAM_TAG = 0x706d69786573ull;       /* "pmixes" */
+static const uint64_t MIX_SHUFFLE_TAG = 0x706d73687566ull;      /* "pmshuf" */
+
+const char *const lmn_partition_kind_names[] = {"iid", "dirichlet", "shards",
+                                                "dirichlet_per_class", NULL};
+const char *const lmn_client_sizes_names[] = {"equal", "lognormal", NULL};
 
 /* Feistel rounds of the pass permutation: enough that even tiny clients
  * (a 4-element domain) see well-mixed orders. */
@@ -46,9 +54,11 @@ static lmn_status check_inputs(const int32_t *labels, int64_t count, int num_cla
     return LMN_OK;
 }
 
-static lmn_status check_settings(int64_t count, lmn_partition_kind kind, int clients,
-                                 double alpha, int64_t min_size, int shards_per_client)
+static lmn_status check_settings(int64_t count, const lmn_partition_spec *spec)
 {
+    const int clients = spec->clients;
+    const bool dirichlet = spec->kind == LMN_PARTITION_DIRICHLET ||
+                           spec->kind == LMN_PARTITION_DIRICHLET_PER_CLASS;
     if (clients < 1)
         return lmn_fail(LMN_ERR_CONFIG, "key 'fl.clients': need at least 1 client, got %d",
                         clients);
@@ -56,27 +66,31 @@ static lmn_status check_settings(int64_t count, lmn_partition_kind kind, int cli
         return lmn_fail(LMN_ERR_CONFIG, "key 'fl.clients': %d clients but only %lld training "
                         "samples; every client needs a sample: lower fl.clients",
                         clients, (long long)count);
-    if (min_size < 0)
+    if (spec->min_size < 0)
         return lmn_fail(LMN_ERR_CONFIG, "key 'fl.min_partition_size': must be >= 0, got %lld",
-                        (long long)min_size);
-    if (min_size > count / clients)
+                        (long long)spec->min_size);
+    if (spec->kind == LMN_PARTITION_DIRICHLET_PER_CLASS && spec->min_size > count / clients)
         return lmn_fail(LMN_ERR_CONFIG, "key 'fl.min_partition_size': %d clients of at least "
                         "%lld samples each need more than the %lld training samples: lower "
-                        "fl.min_partition_size or fl.clients",
-                        clients, (long long)min_size, (long long)count);
-    if (kind == LMN_PARTITION_DIRICHLET && !(alpha > 0.0 && isfinite(alpha)))
+                        "fl.min_partition_size or fl.clients, or use fl.partition: dirichlet "
+                        "(non-empty clients at any count)",
+                        clients, (long long)spec->min_size, (long long)count);
+    if (dirichlet && !(spec->alpha > 0.0 && isfinite(spec->alpha)))
         return lmn_fail(LMN_ERR_CONFIG, "key 'fl.alpha': the Dirichlet concentration must be a "
-                        "finite number > 0, got %g", alpha);
-    if (kind == LMN_PARTITION_SHARDS && shards_per_client < 1)
+                        "finite number > 0, got %g", spec->alpha);
+    if (spec->kind == LMN_PARTITION_DIRICHLET &&
+        !(spec->size_sigma >= 0.0 && spec->size_sigma <= 10.0))
+        return lmn_fail(LMN_ERR_CONFIG, "key 'fl.client_size_sigma': must be in [0, 10], got %g",
+                        spec->size_sigma);
+    if (spec->kind == LMN_PARTITION_SHARDS && spec->shards_per_client < 1)
         return lmn_fail(LMN_ERR_CONFIG, "key 'fl.shards_per_client': must be at least 1, got %d",
-                        shards_per_client);
-    if (kind == LMN_PARTITION_SHARDS && (int64_t)clients * shards_per_client > count)
+                        spec->shards_per_client);
+    if (spec->kind == LMN_PARTITION_SHARDS && (int64_t)clients * spec->shards_per_client > count)
         return lmn_fail(LMN_ERR_CONFIG, "key 'fl.shards_per_client': %d clients x %d shards is "
                         "more shards than the %lld training samples: lower fl.shards_per_client "
-                        "or fl.clients", clients, shards_per_client, (long long)count);
-    if (kind != LMN_PARTITION_IID && kind != LMN_PARTITION_DIRICHLET &&
-        kind != LMN_PARTITION_SHARDS)
-        return lmn_fail(LMN_ERR_ARG, "partition kind %d is unknown", (int)kind);
+                        "or fl.clients", clients, spec->shards_per_client, (long long)count);
+    if ((unsigned)spec->kind > LMN_PARTITION_DIRICHLET_PER_CLASS)
+        return lmn_fail(LMN_ERR_ARG, "partition kind %d is unknown", (int)spec->kind);
     return LMN_OK;
 }
 
@@ -233,14 +247,191 @@ static lmn_status assign_dirichlet(const class_order *order, int clients, double
         deal_dirichlet_chunks(order, clients, seed, accepted, cuts, owner);
         *draws_out = accepted;
     } else if (status == LMN_OK) {
-        status = lmn_fail(LMN_ERR_CONFIG, "no Dir(%g) partition over %d clients with minimum "
-                          "size %lld was found in %d draws: lower fl.min_partition_size or "
-                          "raise fl.alpha", alpha, clients, (long long)min_size,
-                          LMN_PARTITION_MAX_DRAWS);
+        status = lmn_fail(LMN_ERR_CONFIG, "no per-class Dir(%g) partition over %d clients with "
+                          "minimum size %lld was found in %d draws (the per-class split leaves "
+                          "clients empty when there are many): use fl.partition: dirichlet, "
+                          "which gives every client samples at any count, or lower "
+                          "fl.min_partition_size, or raise fl.alpha",
+                          alpha, clients, (long long)min_size, LMN_PARTITION_MAX_DRAWS);
     }
     lmn_free(gammas);
     lmn_free(cuts);
     lmn_free(sizes);
+    return status;
+}
+
+/* ---- dirichlet: per-client label mixes ------------------------------ */
+
+typedef struct remainder_share {
+    double value;
+    int client;
+} remainder_share;
+
+/* Largest value first; ties by client index, so the order is total. */
+static int compare_remainders(const void *a, const void *b)
+{
+    const remainder_share *x = a, *y = b;
+    if (x->value != y->value) return x->value < y->value ? 1 : -1;
+    return (x->client > y->client) - (x->client < y->client);
+}
+
+/* Client sizes summing to count, each at least 1 (see partition.h). */
+static lmn_status draw_client_sizes(int64_t count, const lmn_partition_spec *spec, uint64_t seed,
+                                    int64_t *sizes)
+{
+    const int clients = spec->clients;
+    for (int k = 0; k < clients; k++)
+        sizes[k] = balanced_start(count, clients, k + 1) - balanced_start(count, clients, k);
+    if (spec->sizes == LMN_CLIENT_SIZES_EQUAL) return LMN_OK;
+    remainder_share *shares = NULL;
+    LMN_TRY(lmn_alloc_bytes((void **)&shares, (size_t)clients * sizeof *shares, "client sizes"));
+    lmn_rng rng = lmn_rng_make(seed, lmn_rng_stream_id(SIZES_STREAM_TAG, 0));
+    double total = 0.0;
+    for (int k = 0; k < clients; k++) {
+        shares[k] = (remainder_share){exp(spec->size_sigma * lmn_rng_normal(&rng)), k};
+        total += shares[k].value;
+    }
+    const double spare = (double)(count - clients);
+    int64_t given = 0;
+    for (int k = 0; k < clients; k++) {
+        const double share = spare * shares[k].value / total;
+        sizes[k] = 1 + (int64_t)floor(share);
+        shares[k].value = share - floor(share);
+        given += sizes[k];
+    }
+    /* Largest remainders take the samples the floors left over. */
+    qsort(shares, (size_t)clients, sizeof *shares, compare_remainders);
+    for (int64_t j = 0; given < count; j++, given++) sizes[shares[j % clients].client]++;
+    lmn_free(shares);
+    return LMN_OK;
+}
+
+/* log of a Gamma(shape) variate, finite even where the variate itself
+ * underflows (shape far below 1, as alpha * p_c is for small alpha). */
+static double log_gamma_variate(lmn_rng *rng, double shape)
+{
+    if (shape >= 1.0) return log(lmn_rng_gamma(rng, shape));
+    const double u = lmn_rng_uniform_double(rng);
+    return log(lmn_rng_gamma(rng, shape + 1.0)) + log(u > 1e-300 ? u : 1e-300) / shape;
+}
+
+/* q ~ Dir(alpha * C * share): each class's concentration is alpha for
+ * balanced classes, as in the per-class split, so a given alpha skews about
+ * as much under either scheme. Normalized in log space, so the largest
+ * component is never lost to underflow. */
+static void draw_label_mix(lmn_rng *rng, const double *share, int classes, double alpha,
+                           double *mix)
+{
+    double top = -INFINITY, sum = 0.0;
+    for (int c = 0; c < classes; c++) {
+        mix[c] = share[c] > 0.0 ? log_gamma_variate(rng, alpha * classes * share[c]) : -INFINITY;
+        top = mix[c] > top ? mix[c] : top;
+    }
+    for (int c = 0; c < classes; c++) sum += mix[c] = isinf(mix[c]) ? 0.0 : exp(mix[c] - top);
+    for (int c = 0; c < classes; c++) mix[c] /= sum;
+}
+
+/* Cumulative weights of the classes with samples left: the mix, or the
+ * remaining counts when the mix gives those classes no mass. Returns the
+ * total. */
+static double class_weights(const double *mix, const int64_t *left, int classes,
+                            double *cumulative)
+{
+    double total = 0.0;
+    for (int c = 0; c < classes; c++) cumulative[c] = total += left[c] > 0 ? mix[c] : 0.0;
+    if (total > 0.0) return total;
+    for (int c = 0; c < classes; c++) cumulative[c] = total += (double)left[c];
+    return total;
+}
+
+/* The first class whose cumulative weight exceeds point (< total). */
+static int pick_class(const double *cumulative, int classes, double point)
+{
+    int low = 0, high = classes - 1;
+    while (low < high) {
+        const int middle = (low + high) / 2;
+        if (cumulative[middle] > point) high = middle;
+        else low = middle + 1;
+    }
+    return low;
+}
+
+typedef struct mix_state {
+    const class_order *order;
+    int64_t *left;        /* per class: samples not yet taken */
+    double *share, *mix, *cumulative;
+} mix_state;
+
+/* Client k takes `size` samples by its own label mix. */
+static void fill_client(mix_state *st, int client, int64_t size, double alpha, uint64_t seed,
+                        int32_t *owner)
+{
+    const int classes = st->order->num_classes;
+    lmn_rng rng = lmn_rng_make(seed, lmn_rng_stream_id(MIX_STREAM_TAG, (uint64_t)client));
+    draw_label_mix(&rng, st->share, classes, alpha, st->mix);
+    double total = class_weights(st->mix, st->left, classes, st->cumulative);
+    for (int64_t j = 0; j < size; j++) {
+        const int c = pick_class(st->cumulative, classes, lmn_rng_uniform_double(&rng) * total);
+        const int64_t class_size = st->order->class_start[c + 1] - st->order->class_start[c];
+        owner[st->order->by_class[st->order->class_start[c] + class_size - st->left[c]]] = client;
+        if (--st->left[c] == 0) total = class_weights(st->mix, st->left, classes, st->cumulative);
+    }
+}
+
+static lmn_status alloc_mix_state(const class_order *order, int64_t count, mix_state *st)
+{
+    const size_t classes = (size_t)order->num_classes;
+    *st = (mix_state){.order = order};
+    LMN_TRY(lmn_alloc_bytes((void **)&st->left, classes * sizeof(int64_t), "class counts"));
+    LMN_TRY(lmn_alloc_bytes((void **)&st->share, classes * sizeof(double), "class shares"));
+    LMN_TRY(lmn_alloc_bytes((void **)&st->mix, classes * sizeof(double), "label mix"));
+    LMN_TRY(lmn_alloc_bytes((void **)&st->cumulative, classes * sizeof(double), "label mix"));
+    for (size_t c = 0; c < classes; c++) {
+        st->left[c] = order->class_start[c + 1] - order->class_start[c];
+        st->share[c] = (double)st->left[c] / (double)count;
+    }
+    return LMN_OK;
+}
+
+static void free_mix_state(mix_state *st)
+{
+    lmn_free(st->left);
+    lmn_free(st->share);
+    lmn_free(st->mix);
+    lmn_free(st->cumulative);
+}
+
+/* Sizes first, then every client (in a seeded order, so no client index is
+ * always the one left with the leftovers) fills itself by its mix. */
+static lmn_status assign_label_mixes(const class_order *order, int64_t count,
+                                     const lmn_partition_spec *spec, uint64_t seed,
+                                     int32_t *owner)
+{
+    const int clients = spec->clients;
+    int64_t *sizes = NULL;
+    uint32_t *fill_order = NULL;
+    mix_state st;
+    lmn_status status = alloc_mix_state(order, count, &st);
+    if (status == LMN_OK)
+        status = lmn_alloc_bytes((void **)&sizes, (size_t)clients * sizeof(int64_t), "client sizes");
+    if (status == LMN_OK)
+        status = lmn_alloc_bytes((void **)&fill_order, (size_t)clients * sizeof(uint32_t),
+                                 "client fill order");
+    if (status == LMN_OK) status = draw_client_sizes(count, spec, seed, sizes);
+    if (status == LMN_OK) {
+        for (int c = 0; c < order->num_classes; c++) {
+            lmn_rng rng = lmn_rng_make(seed, lmn_rng_stream_id(MIX_SHUFFLE_TAG, (uint64_t)c));
+            lmn_rng_shuffle(&rng, order->by_class + order->class_start[c],
+                            (size_t)(order->class_start[c + 1] - order->class_start[c]));
+        }
+        lmn_rng rng = lmn_rng_make(seed, lmn_rng_stream_id(FILL_ORDER_TAG, 0));
+        lmn_rng_permutation(&rng, fill_order, (size_t)clients);
+        for (int i = 0; i < clients; i++)
+            fill_client(&st, (int)fill_order[i], sizes[fill_order[i]], spec->alpha, seed, owner);
+    }
+    free_mix_state(&st);
+    lmn_free(sizes);
+    lmn_free(fill_order);
     return status;
 }
 
@@ -266,39 +457,39 @@ static lmn_status partition_from_owners(const int32_t *owner, int64_t count, int
 }
 
 static lmn_status assign_owners(const int32_t *labels, int64_t count, int num_classes,
-                                lmn_partition_kind kind, int clients, double alpha,
-                                int64_t min_size, int shards_per_client, uint64_t seed,
-                                int32_t *owner, int *draws)
+                                const lmn_partition_spec *spec, uint64_t seed, int32_t *owner,
+                                int *draws)
 {
     *draws = 1;
-    if (kind == LMN_PARTITION_IID) return assign_iid(count, clients, seed, owner);
+    if (spec->kind == LMN_PARTITION_IID) return assign_iid(count, spec->clients, seed, owner);
     class_order order;
     LMN_TRY(class_order_make(labels, count, num_classes, &order));
-    const lmn_status status =
-        kind == LMN_PARTITION_SHARDS
-            ? assign_shards(&order, count, clients, shards_per_client, seed, owner)
-            : assign_dirichlet(&order, clients, alpha, min_size, seed, owner, draws);
+    lmn_status status;
+    if (spec->kind == LMN_PARTITION_SHARDS)
+        status = assign_shards(&order, count, spec->clients, spec->shards_per_client, seed, owner);
+    else if (spec->kind == LMN_PARTITION_DIRICHLET)
+        status = assign_label_mixes(&order, count, spec, seed, owner);
+    else
+        status = assign_dirichlet(&order, spec->clients, spec->alpha, spec->min_size, seed,
+                                  owner, draws);
     class_order_free(&order);
     return status;
 }
 
 lmn_status lmn_partition_make(const int32_t *labels, int64_t count, int num_classes,
-                              lmn_partition_kind kind, int clients, double alpha,
-                              int64_t min_size, int shards_per_client, uint64_t seed,
-                              lmn_partition **out)
+                              const lmn_partition_spec *spec, uint64_t seed, lmn_partition **out)
 {
     *out = NULL;
     LMN_TRY(check_inputs(labels, count, num_classes));
-    LMN_TRY(check_settings(count, kind, clients, alpha, min_size, shards_per_client));
+    LMN_TRY(check_settings(count, spec));
     lmn_partition *partition = NULL;
     int32_t *owner = NULL;
     LMN_TRY(lmn_alloc_bytes((void **)&partition, sizeof *partition, "partition"));
     lmn_status status = lmn_alloc_bytes((void **)&owner, (size_t)count * sizeof(int32_t),
                                         "partition owners");
     if (status == LMN_OK)
-        status = assign_owners(labels, count, num_classes, kind, clients, alpha, min_size,
-                               shards_per_client, seed, owner, &partition->draws);
-    if (status == LMN_OK) status = partition_from_owners(owner, count, clients, partition);
+        status = assign_owners(labels, count, num_classes, spec, seed, owner, &partition->draws);
+    if (status == LMN_OK) status = partition_from_owners(owner, count, spec->clients, partition);
     lmn_free(owner);
     if (status != LMN_OK) {
         lmn_partition_free(partition);
@@ -343,49 +534,93 @@ static int compare_int64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void describe_rows(const lmn_partition *partition, const int32_t *labels,
-                          int num_classes, int64_t *counts, int64_t *sizes,
-                          double *mean_main_classes, FILE *out)
+/* Per client: its size and its number of main classes. */
+static lmn_status client_figures(const lmn_partition *partition, const int32_t *labels,
+                                 int num_classes, int64_t *sizes, int64_t *main_counts)
+{
+    int64_t *counts = NULL;
+    LMN_TRY(lmn_alloc_bytes((void **)&counts, (size_t)num_classes * sizeof(int64_t),
+                            "partition histogram"));
+    for (int k = 0; k < partition->clients; k++) {
+        sizes[k] = lmn_partition_size(partition, k);
+        lmn_partition_histogram(partition, labels, num_classes, k, counts);
+        main_counts[k] = main_classes(counts, num_classes, sizes[k]);
+    }
+    lmn_free(counts);
+    return LMN_OK;
+}
+
+/* "min / 10% / median / 90% / max (mean)" of values (sorted in place). */
+static void print_quantiles(FILE *out, const char *what, int64_t *values, int count)
+{
+    double mean = 0.0;
+    for (int i = 0; i < count; i++) mean += (double)values[i] / count;
+    qsort(values, (size_t)count, sizeof *values, compare_int64);
+    const double median = 0.5 * (double)(values[(count - 1) / 2] + values[count / 2]);
+    fprintf(out, "%s min / 10%% / median / 90%% / max: %lld / %lld / %.1f / %lld / %lld "
+            "(mean %.2f)\n", what, (long long)values[0], (long long)values[(count - 1) / 10],
+            median, (long long)values[(count - 1) - (count - 1) / 10],
+            (long long)values[count - 1], mean);
+}
+
+static void print_rows(const lmn_partition *partition, const int32_t *labels, int num_classes,
+                       int rows, int64_t *counts, FILE *out)
 {
     fprintf(out, "client  samples");
     for (int c = 0; c < num_classes; c++) fprintf(out, " %6d", c);
     fputc('\n', out);
-    int64_t main_total = 0;
-    for (int k = 0; k < partition->clients; k++) {
-        sizes[k] = lmn_partition_size(partition, k);
+    for (int k = 0; k < rows; k++) {
         lmn_partition_histogram(partition, labels, num_classes, k, counts);
-        main_total += main_classes(counts, num_classes, sizes[k]);
-        fprintf(out, "%6d %8lld", k, (long long)sizes[k]);
+        fprintf(out, "%6d %8lld", k, (long long)lmn_partition_size(partition, k));
         for (int c = 0; c < num_classes; c++) fprintf(out, " %6lld", (long long)counts[c]);
         fputc('\n', out);
     }
-    *mean_main_classes = (double)main_total / partition->clients;
+    if (rows < partition->clients)
+        fprintf(out, "... %d more clients\n", partition->clients - rows);
 }
 
 lmn_status lmn_partition_describe(const lmn_partition *partition, const int32_t *labels,
-                                  int num_classes, FILE *out)
+                                  int num_classes, int rows, FILE *out)
 {
-    int64_t *counts = NULL, *sizes = NULL;
-    lmn_status status = lmn_alloc_bytes((void **)&counts, (size_t)num_classes * sizeof(int64_t),
-                                        "partition histogram");
+    const int clients = partition->clients;
+    int64_t *sizes = NULL, *main_counts = NULL, *counts = NULL;
+    lmn_status status = lmn_alloc_bytes((void **)&sizes, (size_t)clients * sizeof(int64_t),
+                                        "partition sizes");
     if (status == LMN_OK)
-        status = lmn_alloc_bytes((void **)&sizes, (size_t)partition->clients * sizeof(int64_t),
-                                 "partition sizes");
+        status = lmn_alloc_bytes((void **)&counts, (size_t)num_classes * sizeof(int64_t),
+                                 "partition histogram");
+    if (status == LMN_OK)
+        status = lmn_alloc_bytes((void **)&main_counts, (size_t)clients * sizeof(int64_t),
+                                 "partition classes");
+    if (status == LMN_OK)
+        status = client_figures(partition, labels, num_classes, sizes, main_counts);
     if (status == LMN_OK) {
-        double mean_main = 0.0;
-        describe_rows(partition, labels, num_classes, counts, sizes, &mean_main, out);
-        const int clients = partition->clients;
-        qsort(sizes, (size_t)clients, sizeof *sizes, compare_int64);
-        const double median = 0.5 * (double)(sizes[(clients - 1) / 2] + sizes[clients / 2]);
-        fprintf(out, "%d clients, samples min / median / max: %lld / %.1f / %lld; classes "
-                "holding >= 5%% of a client's samples: %.2f on average\n",
-                clients, (long long)sizes[0], median, (long long)sizes[clients - 1], mean_main);
+        fprintf(out, "%d clients, %lld samples\n", clients, (long long)partition->total);
+        print_quantiles(out, "samples per client", sizes, clients);
+        print_quantiles(out, "classes holding >= 5% of a client's samples", main_counts, clients);
+        print_rows(partition, labels, num_classes, rows < 0 || rows > clients ? clients : rows,
+                   counts, out);
         if (fflush(out) != 0 || ferror(out))
-            status = lmn_fail(LMN_ERR_IO, "writing the partition table failed");
+            status = lmn_fail(LMN_ERR_IO, "writing the partition summary failed");
     }
-    lmn_free(counts);
     lmn_free(sizes);
+    lmn_free(main_counts);
+    lmn_free(counts);
     return status;
+}
+
+double lmn_partition_main_classes(const lmn_partition *partition, const int32_t *labels,
+                                  int num_classes)
+{
+    int64_t *counts = malloc((size_t)num_classes * sizeof *counts);
+    if (!counts) return NAN;
+    int64_t total = 0;
+    for (int k = 0; k < partition->clients; k++) {
+        lmn_partition_histogram(partition, labels, num_classes, k, counts);
+        total += main_classes(counts, num_classes, lmn_partition_size(partition, k));
+    }
+    free(counts);
+    return (double)total / partition->clients;
 }
 
 /* Pass permutation over [0, n): a balanced Feistel network on 2 * half_bits

@@ -74,8 +74,7 @@ static lmn_status make_partition(fl_run *run)
         return lmn_fail(LMN_ERR_CONFIG, "key 'fl.clients': %d clients cannot occupy %d ranks; "
                         "run fewer ranks or more clients", fl->clients, t->comm->size);
     return lmn_partition_make(t->train_set->labels, t->train_set->count, t->train_set->num_classes,
-                              fl->partition, fl->clients, fl->alpha, fl->min_partition_size,
-                              fl->shards_per_client, t->settings.seed, &run->partition);
+                              &fl->partition, t->settings.seed, &run->partition);
 }
 
 static lmn_status allocate(fl_run *run)
@@ -669,6 +668,8 @@ lmn_status lmn_federated_run(lmn_trainer *trainer)
     return status;
 }
 
+enum { DESCRIBED_CLIENTS_MAX = 32, DESCRIBED_CLIENTS_SHOWN = 10 };
+
 lmn_status lmn_federated_describe_partition(lmn_trainer *trainer, FILE *out)
 {
     fl_run run = {.t = trainer, .fl = &trainer->fl};
@@ -676,10 +677,11 @@ lmn_status lmn_federated_describe_partition(lmn_trainer *trainer, FILE *out)
     if (status == LMN_OK && trainer->comm->rank == 0) {
         const lmn_dataset *ds = trainer->train_set;
         fprintf(out, "partition: %s over %d clients (%d draw%s)\n",
-                trainer->fl.partition == LMN_PARTITION_IID ? "iid"
-                : trainer->fl.partition == LMN_PARTITION_SHARDS ? "shards" : "dirichlet",
-                trainer->fl.clients, run.partition->draws, run.partition->draws == 1 ? "" : "s");
-        status = lmn_partition_describe(run.partition, ds->labels, ds->num_classes, out);
+                lmn_partition_kind_names[trainer->fl.partition.kind], trainer->fl.clients,
+                run.partition->draws, run.partition->draws == 1 ? "" : "s");
+        /* Every client's row while the table stays readable; a summary beyond. */
+        const int rows = trainer->fl.clients <= DESCRIBED_CLIENTS_MAX ? -1 : DESCRIBED_CLIENTS_SHOWN;
+        status = lmn_partition_describe(run.partition, ds->labels, ds->num_classes, rows, out);
     }
     lmn_partition_free(run.partition);
     return lmn_comm_agree(trainer->comm, status);

@@ -337,7 +337,6 @@ lmn_status lmn_train_settings_read(lmn_cfg *cfg, lmn_train_settings *s)
     return read_two_phase(cfg, &s->schedule, &s->two_phase);
 }
 
-static const char *const partition_names[] = {"iid", "dirichlet", "shards", NULL};
 static const char *const aggregator_names[] = {"fedavg", "fedlama", "partial", "fedprox",
                                                "fedavgm", "fedadam", NULL};
 static const char *const weighting_names[] = {"samples", "plain", NULL};
@@ -369,6 +368,32 @@ static lmn_status read_server_optimizer(lmn_cfg *cfg, lmn_fl_settings *fl)
     return lmn_cfg_get_double_range(cfg, NULL, "fl.server_epsilon", &eps, 1e-30, 1.0, &fl->server_epsilon);
 }
 
+static lmn_status read_partition(lmn_cfg *cfg, int clients, lmn_partition_spec *p)
+{
+    int index = 0;
+    p->clients = clients;
+    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "fl.partition", lmn_partition_kind_names, "dirichlet",
+                             &index));
+    p->kind = (lmn_partition_kind)index;
+    const double alpha = 0.1, sigma = 1.0;
+    const int64_t min_size = 10;
+    /* Every kind's keys are read whatever the choice, so one config can
+     * switch partition with a single --set. */
+    LMN_TRY(lmn_cfg_get_double(cfg, NULL, "fl.alpha", &alpha, &p->alpha));
+    if (p->kind != LMN_PARTITION_IID && p->kind != LMN_PARTITION_SHARDS && !(p->alpha > 0.0))
+        return lmn_fail(LMN_ERR_CONFIG, "key 'fl.alpha': the Dirichlet concentration must be "
+                        "> 0, got %g", p->alpha);
+    LMN_TRY(lmn_cfg_get_int_range(cfg, NULL, "fl.min_partition_size", &min_size, 1, INT64_MAX,
+                                  &p->min_size));
+    if (p->kind != LMN_PARTITION_DIRICHLET_PER_CLASS) p->min_size = 0;
+    LMN_TRY(get_int(cfg, "fl.shards_per_client", 2, 1, 1 << 20, &p->shards_per_client));
+    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "fl.client_sizes", lmn_client_sizes_names, "equal",
+                             &index));
+    p->sizes = (lmn_client_sizes)index;
+    return lmn_cfg_get_double_range(cfg, NULL, "fl.client_size_sigma", &sigma, 0.0, 10.0,
+                                    &p->size_sigma);
+}
+
 static lmn_status read_fl_keys(lmn_cfg *cfg, lmn_fl_settings *fl)
 {
     int index = 0;
@@ -385,20 +410,7 @@ static lmn_status read_fl_keys(lmn_cfg *cfg, lmn_fl_settings *fl)
         return lmn_fail(LMN_ERR_CONFIG, "keys 'fl.local_steps' and 'fl.local_epochs': set exactly "
                         "one of them (the other to 0)");
     LMN_TRY(get_int(cfg, "fl.batch_size", 32, 1, 1 << 24, &fl->batch_size));
-    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "fl.partition", partition_names, "dirichlet", &index));
-    fl->partition = (lmn_partition_kind)index;
-    const double alpha = 0.1;
-    const int64_t min_size = 10;
-    /* Every method's keys are read whatever the choice, so one config can
-     * switch partition or aggregator with a single --set. */
-    LMN_TRY(lmn_cfg_get_double(cfg, NULL, "fl.alpha", &alpha, &fl->alpha));
-    if (fl->partition == LMN_PARTITION_DIRICHLET && !(fl->alpha > 0.0))
-        return lmn_fail(LMN_ERR_CONFIG, "key 'fl.alpha': the Dirichlet concentration must be "
-                        "> 0, got %g", fl->alpha);
-    LMN_TRY(lmn_cfg_get_int_range(cfg, NULL, "fl.min_partition_size", &min_size, 1, INT64_MAX,
-                                  &fl->min_partition_size));
-    if (fl->partition != LMN_PARTITION_DIRICHLET) fl->min_partition_size = 0;
-    LMN_TRY(get_int(cfg, "fl.shards_per_client", 2, 1, 1 << 20, &fl->shards_per_client));
+    LMN_TRY(read_partition(cfg, fl->clients, &fl->partition));
     LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "fl.aggregator", aggregator_names, "fedavg", &index));
     fl->aggregator = (lmn_aggregator_kind)index;
     LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "fl.weighting", weighting_names, "samples", &index));

@@ -77,10 +77,7 @@ typedef struct lmn_fl_settings {
     int local_steps;   /* tau': local steps per round, or 0 with local_epochs */
     int local_epochs;  /* passes over the client's data per round, or 0 */
     int batch_size;    /* local batch */
-    lmn_partition_kind partition;
-    double alpha;
-    int64_t min_partition_size;
-    int shards_per_client;
+    lmn_partition_spec partition; /* fl.partition and the keys of its kinds */
     lmn_aggregator_kind aggregator;
     bool weight_by_samples; /* else the plain mean over active clients */
     int phi;                /* FedLAMA interval factor; 1 otherwise */

@@ -52,9 +52,11 @@ strip "$WORK/phi1/metrics.jsonl" | sed 's/"relaxed_layers": \[\], //' > "$WORK/p
 strip "$WORK/avg/metrics.jsonl" | sed 's/"relaxed_layers": \[\], //' > "$WORK/avg.txt"
 cmp -s "$WORK/phi1.txt" "$WORK/avg.txt" || { fail "fedlama phi=1 differs from fedavg"; diff "$WORK/phi1.txt" "$WORK/avg.txt" | head -4 >&2; }
 
-# Every aggregator runs and learns something on 2 ranks.
+# Every aggregator runs and learns something on 2 ranks (on the per-class
+# split these thresholds were set on; the default partition is above).
 for agg in partial fedprox fedavgm fedadam; do
   $MPIRUN -n 2 "$LAMINA" fl "$WORK/fl.yaml" --set fl.aggregator=$agg --set fl.rounds=4 \
+    --set fl.partition=dirichlet_per_class \
     --out "$WORK/$agg" > "$WORK/$agg.log" 2>&1 || { fail "$agg failed"; tail -3 "$WORK/$agg.log" >&2; continue; }
   acc=$(tail -1 "$WORK/$agg/metrics.jsonl" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["test_acc"])')
   /usr/bin/python3 -c "import sys; sys.exit(0 if $acc > 0.3 else 1)" || fail "$agg reached only $acc"
@@ -67,6 +69,20 @@ $MPIRUN -n 2 "$LAMINA" fl "$WORK/fl.yaml" --set model=lenet --set fl.clients=100
   --out "$WORK/many" > "$WORK/many.log" 2>&1 || { fail "1000 clients failed"; tail -3 "$WORK/many.log" >&2; }
 grep -q '"active_clients":50' "$WORK/many/metrics.jsonl" || fail "1000 clients: not 50 active"
 
+# Label skew at cross-device scale: Dir(0.1) over 1,000 clients trains a
+# round (the per-class split cannot be drawn there), and 10,000 clients are
+# described in a few lines.
+$MPIRUN -n 2 "$LAMINA" fl "$WORK/fl.yaml" --set fl.clients=1000 --set fl.active_ratio=0.02 \
+  --set fl.rounds=1 --set fl.local_steps=2 --set fl.alpha=0.1 \
+  --out "$WORK/dir1000" > "$WORK/dir1000.log" 2>&1 || { fail "Dir(0.1) over 1000 clients failed"; tail -3 "$WORK/dir1000.log" >&2; }
+grep -q '"active_clients":20' "$WORK/dir1000/metrics.jsonl" || fail "Dir(0.1) 1000 clients: not 20 active"
+"$LAMINA" fl "$WORK/fl.yaml" --set fl.clients=10000 --set fl.client_sizes=lognormal \
+  --describe-partition > "$WORK/describe10k" 2>&1 || fail "describe 10000 clients failed"
+lines=$(wc -l < "$WORK/describe10k")
+(( lines < 30 )) || fail "describe of 10000 clients printed $lines lines"
+grep -q "samples per client min" "$WORK/describe10k" && grep -q "9990 more clients" "$WORK/describe10k" \
+  || { fail "describe 10000 lacks its summary"; head -20 "$WORK/describe10k" >&2; }
+
 mkdir -p "$WORK/cwd"
 (cd "$WORK/cwd" && "$LAMINA" fl "$WORK/fl.yaml" --describe-partition) > "$WORK/describe" 2>&1 || fail "describe failed"
 grep -q "16 clients" "$WORK/describe" || { fail "describe lacks the summary"; cat "$WORK/describe" >&2; }
@@ -76,7 +92,9 @@ cd "$WORK/cwd"
 expect_failure "active ratio 0" "fl.active_ratio" "$LAMINA" fl "$WORK/fl.yaml" --set fl.active_ratio=0
 expect_failure "active ratio 1.5" "fl.active_ratio" "$LAMINA" fl "$WORK/fl.yaml" --set fl.active_ratio=1.5
 expect_failure "alpha 0" "fl.alpha" "$LAMINA" fl "$WORK/fl.yaml" --set fl.alpha=0
-expect_failure "impossible minimum" "fl.min_partition_size" "$LAMINA" fl "$WORK/fl.yaml" --set fl.min_partition_size=5000
+expect_failure "impossible minimum" "fl.min_partition_size" "$LAMINA" fl "$WORK/fl.yaml" --set fl.partition=dirichlet_per_class --set fl.min_partition_size=5000
+expect_failure "per-class split at 1000 clients" "fl.partition: dirichlet" "$LAMINA" fl "$WORK/fl.yaml" --set fl.partition=dirichlet_per_class --set fl.clients=1000 --set fl.min_partition_size=1
+expect_failure "negative size sigma" "fl.client_size_sigma" "$LAMINA" fl "$WORK/fl.yaml" --set fl.client_sizes=lognormal --set fl.client_size_sigma=-1
 expect_failure "more ranks than clients" "fl.clients" $MPIRUN -n 4 "$LAMINA" fl "$WORK/fl.yaml" --set fl.clients=3
 expect_failure "unknown aggregator" "fedsgd" "$LAMINA" fl "$WORK/fl.yaml" --set fl.aggregator=fedsgd
 finish

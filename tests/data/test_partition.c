@@ -41,23 +41,37 @@ static int same_partition(const lmn_partition *a, const lmn_partition *b)
            memcmp(a->indices, b->indices, (size_t)a->total * sizeof(uint32_t)) == 0;
 }
 
+static lmn_partition_spec spec_of(lmn_partition_kind kind, int clients, double alpha,
+                                   int64_t min_size, int shards)
+{
+    return (lmn_partition_spec){.kind = kind, .clients = clients, .alpha = alpha,
+                                .min_size = min_size, .shards_per_client = shards,
+                                .sizes = LMN_CLIENT_SIZES_EQUAL};
+}
+
+static lmn_partition *make_spec(const int32_t *labels, int64_t count, int classes,
+                                const lmn_partition_spec *spec, uint64_t seed)
+{
+    lmn_partition *p = NULL;
+    CHECK_OK(lmn_partition_make(labels, count, classes, spec, seed, &p));
+    return p;
+}
+
 static lmn_partition *make(const int32_t *labels, int64_t count, int classes,
                            lmn_partition_kind kind, int clients, double alpha, int64_t min_size,
                            int shards, uint64_t seed)
 {
-    lmn_partition *p = NULL;
-    CHECK_OK(lmn_partition_make(labels, count, classes, kind, clients, alpha, min_size, shards,
-                                seed, &p));
-    return p;
+    const lmn_partition_spec spec = spec_of(kind, clients, alpha, min_size, shards);
+    return make_spec(labels, count, classes, &spec, seed);
 }
 
 static void test_small_kinds(void)
 {
     int32_t labels[SMALL];
     small_labels(labels);
-    const lmn_partition_kind kinds[3] = {LMN_PARTITION_IID, LMN_PARTITION_DIRICHLET,
-                                         LMN_PARTITION_SHARDS};
-    for (int t = 0; t < 3; t++) {
+    const lmn_partition_kind kinds[4] = {LMN_PARTITION_IID, LMN_PARTITION_DIRICHLET,
+                                         LMN_PARTITION_SHARDS, LMN_PARTITION_DIRICHLET_PER_CLASS};
+    for (int t = 0; t < 4; t++) {
         lmn_partition *a = make(labels, SMALL, SMALL_CLASSES, kinds[t], 7, 0.5, 3, 2, 11);
         lmn_partition *b = make(labels, SMALL, SMALL_CLASSES, kinds[t], 7, 0.5, 3, 2, 11);
         lmn_partition *c = make(labels, SMALL, SMALL_CLASSES, kinds[t], 7, 0.5, 3, 2, 12);
@@ -87,9 +101,11 @@ static void test_small_kinds(void)
     lmn_partition_free(iid);
     lmn_partition_free(shards);
     /* One client owns everything, in index order. */
-    lmn_partition *one = make(labels, SMALL, SMALL_CLASSES, LMN_PARTITION_DIRICHLET, 1, 0.1, 0, 0, 5);
-    for (int i = 0; one && i < SMALL; i++) CHECK(one->indices[i] == (uint32_t)i);
-    lmn_partition_free(one);
+    for (int kind = LMN_PARTITION_DIRICHLET; kind <= LMN_PARTITION_DIRICHLET_PER_CLASS; kind += 2) {
+        lmn_partition *one = make(labels, SMALL, SMALL_CLASSES, kind, 1, 0.1, 0, 0, 5);
+        for (int i = 0; one && i < SMALL; i++) CHECK(one->indices[i] == (uint32_t)i);
+        lmn_partition_free(one);
+    }
 }
 
 /* With classes sorted into equal blocks, one shard per client gives each
@@ -112,16 +128,20 @@ static void test_shards_exact_and_describe(void)
     }
     for (int c = 0; c < 4; c++) CHECK(seen_class[c] == 1);
     FILE *file = tmpfile();
-    CHECK_OK(lmn_partition_describe(p, labels, 4, file));
+    CHECK_OK(lmn_partition_describe(p, labels, 4, -1, file));
     rewind(file);
     char text[2048] = {0};
     const size_t length = fread(text, 1, sizeof text - 1, file);
     fclose(file);
     int lines = 0;
     for (size_t i = 0; i < length; i++) lines += text[i] == '\n';
-    CHECK_MSG(lines == 6, "%d lines:\n%s", lines, text);
-    CHECK_MSG(strstr(text, "min / median / max: 10 / 10.0 / 10") != NULL, "%s", text);
-    CHECK_MSG(strstr(text, "1.00 on average") != NULL, "%s", text);
+    CHECK_MSG(lines == 8, "%d lines:\n%s", lines, text);
+    CHECK_MSG(strstr(text, "4 clients, 40 samples") != NULL, "%s", text);
+    CHECK_MSG(strstr(text, "samples per client min / 10% / median / 90% / max: 10 / 10 / 10.0 / "
+                           "10 / 10 (mean 10.00)") != NULL, "%s", text);
+    CHECK_MSG(strstr(text, "client's samples min / 10% / median / 90% / max: 1 / 1 / 1.0 / 1 / "
+                           "1 (mean 1.00)") != NULL, "%s", text);
+    CHECK(fabs(lmn_partition_main_classes(p, labels, 4) - 1.0) < 1e-12);
     lmn_partition_free(p);
 }
 
@@ -130,8 +150,8 @@ static void expect_config_error(const int32_t *labels, int64_t count, lmn_partit
                                 const char *key)
 {
     lmn_partition *p = (lmn_partition *)&p; /* must be reset to NULL */
-    const lmn_status status = lmn_partition_make(labels, count, SMALL_CLASSES, kind, clients,
-                                                 alpha, min_size, shards, 1, &p);
+    const lmn_partition_spec spec = spec_of(kind, clients, alpha, min_size, shards);
+    const lmn_status status = lmn_partition_make(labels, count, SMALL_CLASSES, &spec, 1, &p);
     CHECK_MSG(status == LMN_ERR_CONFIG && p == NULL, "expected a config error naming %s", key);
     CHECK_MSG(strstr(lmn_last_error(), key) != NULL, "message '%s' lacks %s", lmn_last_error(),
               key);
@@ -145,19 +165,25 @@ static void test_errors(void)
     expect_config_error(labels, SMALL, LMN_PARTITION_IID, SMALL + 1, 0, 0, 0, "fl.clients");
     expect_config_error(labels, SMALL, LMN_PARTITION_DIRICHLET, 4, 0.0, 1, 0, "fl.alpha");
     expect_config_error(labels, SMALL, LMN_PARTITION_DIRICHLET, 4, -1.0, 1, 0, "fl.alpha");
-    expect_config_error(labels, SMALL, LMN_PARTITION_DIRICHLET, 10, 1.0, 11, 0,
+    expect_config_error(labels, SMALL, LMN_PARTITION_DIRICHLET_PER_CLASS, 10, 1.0, 11, 0,
                         "fl.min_partition_size");
     expect_config_error(labels, SMALL, LMN_PARTITION_SHARDS, 10, 0, 0, 0, "fl.shards_per_client");
     expect_config_error(labels, SMALL, LMN_PARTITION_SHARDS, 10, 0, 0, 11, "fl.shards_per_client");
     /* Possible in principle (10 x 10 <= 103) but Dir(0.01) essentially never
      * splits that evenly. */
-    expect_config_error(labels, SMALL, LMN_PARTITION_DIRICHLET, 10, 0.01, 10, 0,
+    expect_config_error(labels, SMALL, LMN_PARTITION_DIRICHLET_PER_CLASS, 10, 0.01, 10, 0,
                         "fl.min_partition_size");
-    CHECK(strstr(lmn_last_error(), "1000 draws") && strstr(lmn_last_error(), "fl.alpha"));
+    CHECK(strstr(lmn_last_error(), "1000 draws") && strstr(lmn_last_error(), "fl.alpha") &&
+          strstr(lmn_last_error(), "fl.partition: dirichlet"));
+    lmn_partition_spec sigma = spec_of(LMN_PARTITION_DIRICHLET, 10, 1.0, 0, 0);
+    sigma.sizes = LMN_CLIENT_SIZES_LOGNORMAL;
+    sigma.size_sigma = -1.0;
+    lmn_partition *p = (lmn_partition *)&p;
+    CHECK(lmn_partition_make(labels, SMALL, SMALL_CLASSES, &sigma, 1, &p) == LMN_ERR_CONFIG);
+    CHECK(p == NULL && strstr(lmn_last_error(), "fl.client_size_sigma") != NULL);
     labels[17] = SMALL_CLASSES;
-    lmn_partition *p = NULL;
-    CHECK(lmn_partition_make(labels, SMALL, SMALL_CLASSES, LMN_PARTITION_IID, 2, 0, 0, 0, 1, &p) ==
-          LMN_ERR_ARG);
+    const lmn_partition_spec iid = spec_of(LMN_PARTITION_IID, 2, 0, 0, 0);
+    CHECK(lmn_partition_make(labels, SMALL, SMALL_CLASSES, &iid, 1, &p) == LMN_ERR_ARG);
     CHECK(p == NULL && strstr(lmn_last_error(), "sample 17") != NULL);
 }
 
@@ -292,7 +318,7 @@ static void test_fashion_mnist(void)
     int64_t histogram[MAX_CLASSES];
 
     /* The reference setting: 128 clients, Dir(0.1), minimum 10 needs redraws. */
-    lmn_partition *skewed = make(ds->labels, ds->count, classes, LMN_PARTITION_DIRICHLET, 128,
+    lmn_partition *skewed = make(ds->labels, ds->count, classes, LMN_PARTITION_DIRICHLET_PER_CLASS, 128,
                                  0.1, 10, 0, 1);
     int dominated = 0;
     if (skewed) {
@@ -309,7 +335,7 @@ static void test_fashion_mnist(void)
     lmn_partition_free(skewed);
 
     /* Dir(0.1) over 10 clients: skewed too, on average 2 classes hold most. */
-    lmn_partition *skewed10 = make(ds->labels, ds->count, classes, LMN_PARTITION_DIRICHLET, 10,
+    lmn_partition *skewed10 = make(ds->labels, ds->count, classes, LMN_PARTITION_DIRICHLET_PER_CLASS, 10,
                                    0.1, 10, 0, 2);
     double mean_top_two = 0.0;
     for (int k = 0; skewed10 && k < 10; k++) {
@@ -320,7 +346,7 @@ static void test_fashion_mnist(void)
     lmn_partition_free(skewed10);
 
     /* Dir(1000) over 10 clients: every client close to the balanced 10%. */
-    lmn_partition *flat = make(ds->labels, ds->count, classes, LMN_PARTITION_DIRICHLET, 10,
+    lmn_partition *flat = make(ds->labels, ds->count, classes, LMN_PARTITION_DIRICHLET_PER_CLASS, 10,
                                1000.0, 10, 0, 3);
     for (int k = 0; flat && k < 10; k++) {
         lmn_partition_histogram(flat, ds->labels, classes, k, histogram);
@@ -373,6 +399,101 @@ static void test_fashion_mnist(void)
     lmn_dataset_free(ds);
 }
 
+/* Every client non-empty at any K, every sample once, sizes equal, and
+ * label skew that falls with alpha, alpha 100 close to IID. */
+static void test_label_mixes_any_count(const lmn_dataset *ds)
+{
+    const int counts[4] = {10, 128, 1000, 10000};
+    const double alphas[4] = {0.05, 0.1, 1.0, 100.0};
+    for (int i = 0; i < 4; i++) {
+        const int clients = counts[i];
+        double skew[4] = {0};
+        for (int a = 0; a < 4; a++) {
+            lmn_partition *p = make(ds->labels, ds->count, ds->num_classes,
+                                    LMN_PARTITION_DIRICHLET, clients, alphas[a], 0, 0, 7);
+            if (!p) continue;
+            CHECK_MSG(covers_once(p, ds->count), "K %d alpha %g", clients, alphas[a]);
+            int64_t smallest = INT64_MAX, largest = 0;
+            for (int k = 0; k < clients; k++) {
+                const int64_t n = lmn_partition_size(p, k);
+                smallest = n < smallest ? n : smallest;
+                largest = n > largest ? n : largest;
+            }
+            CHECK_MSG(smallest >= 1 && largest - smallest <= 1, "K %d alpha %g: sizes %lld..%lld",
+                      clients, alphas[a], (long long)smallest, (long long)largest);
+            skew[a] = lmn_partition_main_classes(p, ds->labels, ds->num_classes);
+            lmn_partition_free(p);
+        }
+        lmn_partition *iid = make(ds->labels, ds->count, ds->num_classes, LMN_PARTITION_IID,
+                                  clients, 0, 0, 0, 7);
+        const double iid_skew = iid ? lmn_partition_main_classes(iid, ds->labels, ds->num_classes) : 0;
+        lmn_partition_free(iid);
+        printf("K %5d: main classes per client at alpha 0.05 / 0.1 / 1 / 100: %.2f / %.2f / "
+               "%.2f / %.2f (iid %.2f)\n", clients, skew[0], skew[1], skew[2], skew[3], iid_skew);
+        CHECK_MSG(skew[0] <= skew[1] + 0.05 && skew[1] < skew[2] && skew[2] < skew[3],
+                  "K %d: skew does not fall with alpha", clients);
+        CHECK_MSG(fabs(skew[3] - iid_skew) <= 0.05 * iid_skew, "K %d: alpha 100 gives %.2f main "
+                  "classes, iid %.2f", clients, skew[3], iid_skew);
+    }
+}
+
+/* Lognormal sizes: every client non-empty, sizes spread, all samples used;
+ * the same seed gives the same partition, another seed another. */
+static void test_lognormal_sizes(const lmn_dataset *ds)
+{
+    lmn_partition_spec spec = spec_of(LMN_PARTITION_DIRICHLET, 1000, 0.1, 0, 0);
+    spec.sizes = LMN_CLIENT_SIZES_LOGNORMAL;
+    spec.size_sigma = 1.0;
+    lmn_partition *a = make_spec(ds->labels, ds->count, ds->num_classes, &spec, 3);
+    lmn_partition *b = make_spec(ds->labels, ds->count, ds->num_classes, &spec, 3);
+    lmn_partition *c = make_spec(ds->labels, ds->count, ds->num_classes, &spec, 4);
+    if (a && b && c) {
+        CHECK(covers_once(a, ds->count) && same_partition(a, b) && !same_partition(a, c));
+        int64_t smallest = INT64_MAX, largest = 0;
+        for (int k = 0; k < 1000; k++) {
+            smallest = lmn_partition_size(a, k) < smallest ? lmn_partition_size(a, k) : smallest;
+            largest = lmn_partition_size(a, k) > largest ? lmn_partition_size(a, k) : largest;
+        }
+        /* sigma 1 over 1000 clients: the extremes lie ~3 sigma apart. */
+        CHECK_MSG(smallest >= 1 && largest > 10 * smallest, "sizes %lld..%lld",
+                  (long long)smallest, (long long)largest);
+    }
+    lmn_partition_free(a);
+    lmn_partition_free(b);
+    lmn_partition_free(c);
+}
+
+/* Ten thousand clients summarised in a few lines. */
+static void test_describe_large(const lmn_dataset *ds)
+{
+    lmn_partition *p = make(ds->labels, ds->count, ds->num_classes, LMN_PARTITION_DIRICHLET,
+                            10000, 0.1, 0, 0, 1);
+    if (!p) return;
+    FILE *file = tmpfile();
+    CHECK_OK(lmn_partition_describe(p, ds->labels, ds->num_classes, 10, file));
+    rewind(file);
+    char text[8192] = {0};
+    const size_t length = fread(text, 1, sizeof text - 1, file);
+    fclose(file);
+    int lines = 0;
+    for (size_t i = 0; i < length; i++) lines += text[i] == '\n';
+    CHECK_MSG(lines == 15, "%d lines:\n%s", lines, text);
+    CHECK_MSG(strstr(text, "10000 clients, 60000 samples") && strstr(text, "9990 more clients"),
+              "%s", text);
+    lmn_partition_free(p);
+}
+
+static void test_label_mixes(void)
+{
+    lmn_dataset *ds = NULL;
+    CHECK_OK(lmn_dataset_load_named("fashion-mnist", test_data_dir(), true, &ds));
+    if (!ds) return;
+    test_label_mixes_any_count(ds);
+    test_lognormal_sizes(ds);
+    test_describe_large(ds);
+    lmn_dataset_free(ds);
+}
+
 int main(void)
 {
     test_small_kinds();
@@ -382,5 +503,6 @@ int main(void)
     test_client_stream_uniformity();
     test_sample_clients();
     test_fashion_mnist();
+    test_label_mixes();
     return lmn_test_summary("partition");
 }
