@@ -670,9 +670,14 @@ static lmn_status read_progress(hid_t file, lmn_checkpoint_progress *progress, c
     hid_t group;
     LMN_TRY(open_group(file, "/progress", path, &group));
     lmn_status status = LMN_OK;
-    for (int i = 0; i < PROGRESS_INTEGERS && status == LMN_OK; i++)
+    /* ranks only informs a warning: a file without it (written by other
+     * tools from the documented layout) reads as "unknown", 0. */
+    progress->ranks = 0;
+    for (int i = 0; i < PROGRESS_INTEGERS && status == LMN_OK; i++) {
+        if (fields.integers[i].value == &progress->ranks && H5Aexists(group, "ranks") <= 0) continue;
         status = read_scalar_attribute(group, "/progress", fields.integers[i].name, H5T_INTEGER,
                                        H5T_NATIVE_INT64, fields.integers[i].value, path);
+    }
     for (int i = 0; i < PROGRESS_REALS && status == LMN_OK; i++)
         status = read_scalar_attribute(group, "/progress", fields.reals[i].name, H5T_FLOAT,
                                        H5T_NATIVE_DOUBLE, fields.reals[i].value, path);
@@ -684,8 +689,9 @@ static lmn_status read_policy_state(hid_t file, double *out, int count, const ch
 {
     if (H5Lexists(file, "policy_state", H5P_DEFAULT) <= 0) {
         if (count == 0) return LMN_OK;
-        return lmn_fail(LMN_ERR_FORMAT, "%s holds no sync-policy state but the policy needs %d "
-                        "values (was it saved with another sync policy?)", path, count);
+        return lmn_fail(LMN_ERR_FORMAT, "%s has no /policy_state dataset, but %d values are "
+                        "needed (the epoch controller's state, then the sync policy's; see "
+                        "src/io/checkpoint.h)", path, count);
     }
     h5_value value;
     LMN_TRY(open_dataset(file, "policy_state", "/policy_state", path, &value));
@@ -740,6 +746,30 @@ lmn_status lmn_checkpoint_load(const char *path, lmn_network *net, lmn_optimizer
                    sizeof *policy_state * (size_t)policy_state_count);
     }
     free_contents(&contents);
+    return status;
+}
+
+lmn_status lmn_checkpoint_policy_state_count(const char *path, int *count)
+{
+    *count = 0;
+    hid_t file;
+    LMN_TRY(open_valid_checkpoint(path, &file));
+    lmn_status status = LMN_OK;
+    if (H5Lexists(file, "policy_state", H5P_DEFAULT) > 0) {
+        h5_value value;
+        status = open_dataset(file, "policy_state", "/policy_state", path, &value);
+        if (status == LMN_OK) {
+            hid_t space = H5Dget_space(value.id);
+            const hssize_t points = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+            if (space >= 0) H5Sclose(space);
+            if (points < 0 || points > INT32_MAX)
+                status = lmn_fail(LMN_ERR_FORMAT, "%s: cannot read the size of /policy_state", path);
+            else
+                *count = (int)points;
+            value_close(value);
+        }
+    }
+    H5Fclose(file);
     return status;
 }
 

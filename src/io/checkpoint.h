@@ -2,30 +2,63 @@
  * a run bit for bit (model, optimizer state, loop position, sync-policy
  * state) plus the resolved configuration that produced it.
  *
- * File layout (format_version 1), readable with h5py:
+ * File layout (format_version 1), readable and writable with h5py. Every
+ * item is required unless marked optional; a file written by another tool
+ * from this list alone loads (tests/cli/h5py_writes_checkpoint.sh):
  *
  *   /                       attrs: format = "lamina-checkpoint" (str),
- *                                  format_version = 1 (int64)
+ *                                  format_version = 1 (integer)
  *   /config                 scalar variable-length UTF-8 string: the
- *                           resolved YAML (h5py: f["config"].asstr()[()])
- *   /model/<tensor>         float32, one per learnable tensor and per
+ *                           resolved YAML (h5py: f["config"].asstr()[()]);
+ *                           `lamina eval` builds the model from it, resuming
+ *                           uses the run's own configuration
+ *   /model/<tensor>         float32, exactly one per learnable tensor and per
  *                           running statistic, named as in a PyTorch
- *                           state_dict ("conv1.weight", "bn1.running_mean")
- *                           with PyTorch shapes (OIHW, [out, in], [C])
- *   /optimizer              absent when saved without an optimizer;
- *                           attrs: kind = "sgd" | "adam" | "adamw" (str),
- *                                  steps (int64, completed updates)
- *   /optimizer/velocity/<tensor>   float32, SGD momentum or Adam first
- *                                  moment, one per LEARNABLE tensor, same
- *                                  shape as /model/<tensor>
+ *                           state_dict: <layer>.weight, <layer>.bias,
+ *                           <layer>.running_mean, <layer>.running_var, where
+ *                           <layer> is the layer's `name` in the model list
+ *                           or, unnamed, its type and index ("conv0",
+ *                           "batchnorm1"); PyTorch shapes (conv OI[D]HW,
+ *                           linear [out, in], batch norm [C])
+ *   /optimizer              attrs: kind = "sgd" | "adam" | "adamw" (str),
+ *                                  steps (integer, completed updates);
+ *                           required to resume (evaluation ignores it);
+ *                           absent when saved without an optimizer
+ *   /optimizer/velocity/<tensor>   float32, SGD momentum (zeros without
+ *                                  momentum) or Adam first moment, one per
+ *                                  LEARNABLE tensor, same shape as
+ *                                  /model/<tensor>
  *   /optimizer/second/<tensor>     float32, Adam second moment (adam and
  *                                  adamw only)
- *   /progress               attrs (int64): epoch (epochs completed),
- *                           step_in_epoch, global_step;
+ *   /progress               attrs (integer): epoch (epochs completed),
+ *                           step_in_epoch (steps done in the epoch in progress),
+ *                           global_step; optional `ranks` (the rank count
+ *                           that wrote it; absent = unknown, which only
+ *                           silences the warning about resuming on another
+ *                           rank count);
  *                           attrs (float64): epoch_loss, epoch_correct,
- *                           epoch_samples, elapsed_seconds
- *   /policy_state           float64 [n]: the sync policy's own state;
- *                           absent when the policy has none (n = 0)
+ *                           epoch_samples (the running sums of the
+ *                           interrupted epoch: summed loss, hits, samples;
+ *                           0 when step_in_epoch is 0), elapsed_seconds
+ *   /policy_state           float64 [7 + p], written for data-parallel runs:
+ *                           the epoch controller's 7 values
+ *                             [0] global batch of the current epoch
+ *                             [1] lowest epoch training loss so far (any
+ *                                 value while [2] is 0)
+ *                             [2] epoch losses seen so far
+ *                             [3] adaptive batch: flat epochs since growth
+ *                             [4] two-phase: phase 1 or 2 (0: not enabled)
+ *                             [5] two-phase: consecutive flat epochs
+ *                             [6] two-phase: lr decay factor so far, (0, 1]
+ *                           then the sync policy's p values: lazy: k (1),
+ *                           localsgd: tau (1), allreduce / overlap /
+ *                           multistep: none (p = 0). Optional when p = 0 and
+ *                           the run has neither train.batch_schedule:
+ *                           adaptive nor optimizer.schedule: two_phase: the
+ *                           batch and lr factor are then functions of the
+ *                           epoch and the other values are read by those
+ *                           two alone, so a fresh controller resumes
+ *                           exactly. Otherwise required, with 7 + p values.
  *
  * Files in a run directory are named ckpt-<global step, 12 digits>.h5
  * (lmn_checkpoint_name), so the newest sorts last. */
@@ -75,10 +108,15 @@ lmn_status lmn_checkpoint_save(const char *path, const lmn_network *net, const l
  *   LMN_ERR_CONFIG  the optimizer kind differs from opt's.
  * opt NULL loads the model only (evaluation); progress may be NULL;
  * policy_state NULL skips the policy state, otherwise the file must hold
- * exactly policy_state_count values. */
+ * exactly policy_state_count values (the caller decides, with
+ * lmn_checkpoint_policy_state_count, whether a missing one is fine). */
 lmn_status lmn_checkpoint_load(const char *path, lmn_network *net, lmn_optimizer *opt,
                                lmn_checkpoint_progress *progress, double *policy_state,
                                int policy_state_count);
+
+/* *count = the number of /policy_state values in the checkpoint at path
+ * (0 when it has none). */
+lmn_status lmn_checkpoint_policy_state_count(const char *path, int *count);
 
 /* Reads the /config string of a checkpoint. The caller frees *yaml_out
  * with free(). */

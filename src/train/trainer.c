@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -525,14 +526,16 @@ lmn_status lmn_trainer_checkpoint(lmn_trainer *t)
      * that are already equal changes nothing. */
     if (t->sync) LMN_TRY(lmn_sync_settle(t->sync));
     LMN_TRY(average_running_stats(t));
-    double policy_state[LMN_EPOCH_CONTROL_STATE + 8];
+    /* Sized by the policy: a policy may keep any number of values. */
     const int policy_count = policy_state_count(t);
-    if (t->sync) {
+    double *policy_state = calloc((size_t)policy_count + 1, sizeof *policy_state);
+    lmn_status status = policy_state ? LMN_OK
+                                     : lmn_fail(LMN_ERR_NOMEM, "cannot save the sync-policy state");
+    if (policy_state && t->sync) {
         lmn_epoch_control_save(&t->epoch_control, policy_state);
         lmn_sync_state_save(t->sync, policy_state + LMN_EPOCH_CONTROL_STATE);
     }
-    lmn_status status = LMN_OK;
-    if (t->comm->rank == 0) {
+    if (status == LMN_OK && t->comm->rank == 0) {
         char path[4096];
         lmn_checkpoint_name(path, sizeof path, t->out_dir, t->global_step);
         t->resumed.ranks = t->comm->size;
@@ -541,37 +544,57 @@ lmn_status lmn_trainer_checkpoint(lmn_trainer *t)
         if (status == LMN_OK) status = lmn_checkpoint_prune(t->out_dir, t->settings.keep_checkpoints);
         if (status == LMN_OK && t->log) fprintf(t->log, "lamina: checkpoint %s\n", path);
     }
+    free(policy_state);
     return lmn_comm_agree(t->comm, status);
 }
 
+/* Appends length bytes of line to the growing buffer *kept. */
+static bool keep_line(char **kept, size_t *used, size_t *capacity, const char *line, size_t length)
+{
+    if (*used + length > *capacity) {
+        const size_t grown_capacity = 2 * (*used + length);
+        char *grown = realloc(*kept, grown_capacity);
+        if (!grown) return false;
+        *kept = grown;
+        *capacity = grown_capacity;
+    }
+    memcpy(*kept + *used, line, length);
+    *used += length;
+    return true;
+}
+
 /* Keeps the metrics lines of epochs the checkpoint includes and drops the
- * rest (written after the checkpoint by the interrupted run). */
+ * rest (written after the checkpoint by the interrupted run). The file is
+ * replaced only once all of it was read: a read or memory failure leaves
+ * it as it was. */
 static lmn_status rewind_metrics(lmn_trainer *t)
 {
     if (t->comm->rank != 0 || !t->out_dir) return LMN_OK;
     char path[4096];
     snprintf(path, sizeof path, "%s/metrics.jsonl", t->out_dir);
     FILE *file = fopen(path, "r");
-    size_t used = 0, capacity = 1 << 16;
-    char *kept = malloc(capacity), line[1 << 14];
-    if (!kept) {
-        if (file) fclose(file);
-        return lmn_fail(LMN_ERR_NOMEM, "cannot read '%s'", path);
-    }
-    while (file && fgets(line, sizeof line, file)) {
+    if (!file && errno != ENOENT)
+        return lmn_fail(LMN_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+    char *kept = NULL, *line = NULL;
+    size_t used = 0, capacity = 0, line_capacity = 0;
+    bool ok = true;
+    ssize_t length;
+    errno = 0; /* getline reports running out of memory only through errno */
+    while (ok && file && (length = getline(&line, &line_capacity, file)) >= 0) {
         long long epoch = 0;
         if (sscanf(line, "{\"epoch\":%lld", &epoch) != 1 || epoch > t->resumed.epoch) continue;
-        const size_t length = strlen(line);
-        if (used + length + 1 > capacity) {
-            char *grown = realloc(kept, capacity = 2 * (used + length + 1));
-            if (!grown) break;
-            kept = grown;
-        }
-        memcpy(kept + used, line, length);
-        used += length;
+        ok = keep_line(&kept, &used, &capacity, line, (size_t)length);
     }
+    const bool read_failed = file && (ferror(file) || errno == ENOMEM);
     if (file) fclose(file);
-    lmn_status status = lmn_write_file_atomic(path, kept, used);
+    free(line);
+    lmn_status status = LMN_OK;
+    if (!ok || read_failed)
+        status = lmn_fail(ok ? LMN_ERR_IO : LMN_ERR_NOMEM, "cannot rewind '%s' to the checkpoint's "
+                          "epoch %lld: %s; the file is unchanged", path, (long long)t->resumed.epoch,
+                          ok ? "read error" : "out of memory");
+    else
+        status = lmn_write_file_atomic(path, kept ? kept : "", used);
     free(kept);
     return status;
 }
@@ -594,6 +617,44 @@ static lmn_status resume_source(const lmn_trainer *t, const char *from, char *pa
     return LMN_OK;
 }
 
+/* Whether the epoch controller remembers more than the epoch tells: the
+ * adaptive batch schedule and two-phase training decide on past losses. */
+static bool controller_has_memory(const lmn_epoch_control *c)
+{
+    return c->batch.kind == LMN_BATCH_ADAPTIVE || c->two_phase.enabled;
+}
+
+/* How many /policy_state values resuming reads from path: all this run
+ * keeps, or none when the file has none and a fresh controller and policy
+ * resume exactly (src/io/checkpoint.h). */
+static lmn_status policy_values_to_read(const lmn_trainer *t, const char *path, int *count)
+{
+    const int needed = policy_state_count(t);
+    *count = needed;
+    if (needed == 0) return LMN_OK;
+    int found = 0;
+    LMN_TRY(lmn_checkpoint_policy_state_count(path, &found));
+    const int policy = needed - LMN_EPOCH_CONTROL_STATE;
+    const char *strategy = lmn_strategy_name(t->settings.parallel.strategy);
+    if (found == 0 && policy == 0 && !controller_has_memory(&t->epoch_control)) {
+        *count = 0;
+        return LMN_OK;
+    }
+    if (found == 0)
+        return lmn_fail(LMN_ERR_FORMAT, "%s has no /policy_state, which resuming parallel.strategy "
+                        "'%s'%s needs: %d values, the epoch controller's %d and the policy's %d "
+                        "(see src/io/checkpoint.h)", path, strategy,
+                        controller_has_memory(&t->epoch_control)
+                            ? " with an adaptive batch schedule or two-phase training" : "",
+                        needed, LMN_EPOCH_CONTROL_STATE, policy);
+    if (found != needed)
+        return lmn_fail(LMN_ERR_FORMAT, "%s: /policy_state holds %d values, but parallel.strategy "
+                        "'%s' resumes from %d (the epoch controller's %d and the policy's %d): was "
+                        "it written with another parallel.strategy?", path, found, strategy, needed,
+                        LMN_EPOCH_CONTROL_STATE, policy);
+    return LMN_OK;
+}
+
 lmn_status lmn_trainer_resume(lmn_trainer *t, const char *from)
 {
     char path[4096] = {0};
@@ -604,18 +665,23 @@ lmn_status lmn_trainer_resume(lmn_trainer *t, const char *from)
         return LMN_OK;
     }
     /* Every rank reads the same file: no broadcast needed. */
-    double policy_state[LMN_EPOCH_CONTROL_STATE + 8];
-    const int policy_count = policy_state_count(t);
-    lmn_status status = lmn_checkpoint_load(path, t->net, t->optimizer, &t->resumed,
-                                            policy_count > 0 ? policy_state : NULL, policy_count);
-    if (status == LMN_OK && t->sync) {
+    int policy_count = 0;
+    lmn_status status = policy_values_to_read(t, path, &policy_count);
+    double *policy_state = calloc((size_t)policy_count + 1, sizeof *policy_state);
+    if (status == LMN_OK && !policy_state)
+        status = lmn_fail(LMN_ERR_NOMEM, "cannot read the sync-policy state");
+    if (status == LMN_OK)
+        status = lmn_checkpoint_load(path, t->net, t->optimizer, &t->resumed,
+                                     policy_count > 0 ? policy_state : NULL, policy_count);
+    if (status == LMN_OK && policy_count > 0) {
         status = lmn_epoch_control_restore(&t->epoch_control, policy_state);
         lmn_sync_state_restore(t->sync, policy_state + LMN_EPOCH_CONTROL_STATE);
     }
+    free(policy_state);
     if (status != LMN_OK) status = lmn_fail_context(status, "cannot resume from '%s'", path);
     LMN_TRY(lmn_comm_agree(t->comm, status));
     t->global_step = t->resumed.global_step;
-    if (t->log && t->resumed.ranks != t->comm->size)
+    if (t->log && t->resumed.ranks > 0 && t->resumed.ranks != t->comm->size)
         fprintf(t->log, "lamina: warning: the checkpoint was written by %lld ranks and resumes on "
                 "%d: training continues, but not bit for bit as it would have\n",
                 (long long)t->resumed.ranks, t->comm->size);
