@@ -110,6 +110,7 @@ void lmn_dataset_free(lmn_dataset *ds)
     lmn_free(ds->prototypes);
     lmn_free(ds->targets);
     if (ds->source.free) ds->source.free(ds->source.ctx);
+    if (ds->rows.free) ds->rows.free(ds->rows.ctx);
     lmn_free(ds);
 }
 
@@ -136,6 +137,20 @@ lmn_status lmn_dataset_synthetic(int64_t count, int channels, int height, int wi
     ds->synthetic_seed = seed;
     *out = ds;
     return LMN_OK;
+}
+
+/* A stored row's values before normalization: bytes scaled to [0, 1] or
+ * floats as they are, the same arithmetic as for in-memory pixels/values. */
+static void row_values(const lmn_dataset *ds, const void *rows, int position, float *values)
+{
+    const int64_t size = lmn_dataset_sample_size(ds);
+    if (ds->rows.float_rows) {
+        memcpy(values, (const float *)rows + (size_t)position * (size_t)size,
+               (size_t)size * sizeof(float));
+        return;
+    }
+    const uint8_t *pixels = (const uint8_t *)rows + (size_t)position * (size_t)size;
+    for (int64_t j = 0; j < size; j++) values[j] = (float)pixels[j] / 255.0f;
 }
 
 /* Sample `index` before normalization and augmentation: stored float
@@ -242,6 +257,35 @@ static lmn_status check_indices(const lmn_dataset *ds, const uint32_t *indices, 
     return LMN_OK;
 }
 
+/* Out-of-core: ONE read of the batch's raw rows into a staging buffer on
+ * the calling thread, then the in-memory path's placement on those bytes. */
+static lmn_status gather_rows(const lmn_dataset *ds, const uint32_t *indices, int count,
+                              uint64_t seed, uint64_t epoch, float *images_out,
+                              int32_t *labels_out)
+{
+    const int64_t size = lmn_dataset_sample_size(ds);
+    const size_t row_bytes = (size_t)size * (ds->rows.float_rows ? sizeof(float) : 1);
+    const int threads = omp_get_max_threads();
+    void *staging = NULL;
+    float *scratch = NULL;
+    LMN_TRY(lmn_alloc_bytes(&staging, (size_t)count * row_bytes, "batch rows being read"));
+    lmn_status status = lmn_alloc_floats(&scratch, (size_t)threads * (size_t)size, "gather scratch");
+    if (status == LMN_OK)
+        status = ds->rows.read(ds->rows.ctx, indices, count, staging, labels_out, NULL);
+    if (status == LMN_OK) {
+#pragma omp parallel for schedule(static) num_threads(threads)
+        for (int i = 0; i < count; i++) {
+            float *values = scratch + (size_t)omp_get_thread_num() * (size_t)size;
+            row_values(ds, staging, i, values);
+            place_sample(ds, values, draw_placement(ds, seed, epoch, indices[i]),
+                         images_out + (size_t)i * (size_t)size);
+        }
+    }
+    lmn_free(scratch);
+    lmn_free(staging);
+    return status;
+}
+
 lmn_status lmn_dataset_gather(const lmn_dataset *ds, const uint32_t *indices, int count,
                               uint64_t seed, uint64_t epoch, float *images_out,
                               int32_t *labels_out)
@@ -254,6 +298,7 @@ lmn_status lmn_dataset_gather(const lmn_dataset *ds, const uint32_t *indices, in
         return lmn_fail(LMN_ERR_ARG, "dataset '%s': augmentation (random crop and flip) applies "
                         "to 2-D classification sets only; turn data.augment off", ds->name);
     if (count == 0) return LMN_OK;
+    if (ds->rows.read) return gather_rows(ds, indices, count, seed, epoch, images_out, labels_out);
     const int64_t size = lmn_dataset_sample_size(ds);
     const int threads = omp_get_max_threads();
     float *scratch;
@@ -262,12 +307,18 @@ lmn_status lmn_dataset_gather(const lmn_dataset *ds, const uint32_t *indices, in
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int i = 0; i < count; i++) {
         float *values = scratch + (size_t)omp_get_thread_num() * (size_t)size;
-        const lmn_status status = sample_values(ds, indices[i], values);
+        /* A source that augments itself (image folders) gets the seed and
+         * epoch; gather then only normalizes, through the identity placement. */
+        const bool own_view = ds->augment && ds->source.produce_view;
+        const lmn_status status =
+            own_view ? ds->source.produce_view(ds->source.ctx, indices[i], seed, epoch, values)
+                     : sample_values(ds, indices[i], values);
         if (status != LMN_OK) {
             record_failure(&failure, status);
             continue;
         }
-        place_sample(ds, values, draw_placement(ds, seed, epoch, indices[i]),
+        const placement identity = {ds->crop_pad, ds->crop_pad, false};
+        place_sample(ds, values, own_view ? identity : draw_placement(ds, seed, epoch, indices[i]),
                      images_out + (size_t)i * (size_t)size);
         if (labels_out) labels_out[i] = ds->labels[indices[i]];
     }
@@ -287,6 +338,7 @@ lmn_status lmn_dataset_gather_targets(const lmn_dataset *ds, const uint32_t *ind
                         ds->name);
     LMN_TRY(check_indices(ds, indices, count));
     const int64_t size = lmn_dataset_target_size(ds);
+    if (ds->rows.read) return ds->rows.read(ds->rows.ctx, indices, count, NULL, NULL, targets_out);
     if (ds->targets) {
         for (int i = 0; i < count; i++)
             memcpy(targets_out + (size_t)i * (size_t)size,

@@ -53,8 +53,33 @@ typedef struct lmn_target_shape {
 typedef struct lmn_sample_source {
     void *ctx;
     lmn_status (*produce)(const void *ctx, uint32_t index, float *values, float *targets);
+    /* Optional, for sources that augment samples themselves (image folders:
+     * random-resized-crop + flip): writes sample `index` as augmented for
+     * (seed, epoch), raw values before normalization, under the same rules
+     * as produce. When it is set and ds->augment is true, gather calls it
+     * instead of produce and skips its own crop and flip (it still
+     * normalizes). */
+    lmn_status (*produce_view)(const void *ctx, uint32_t index, uint64_t seed, uint64_t epoch,
+                               float *values);
     void (*free)(void *ctx);
 } lmn_sample_source;
+
+/* Rows read from storage on demand (out-of-core sets, e.g. io/hdf5_rows.h).
+ * read writes rows indices[0..count) as stored (uint8 bytes, or float32
+ * values when float_rows) back to back into rows_out, their labels into
+ * labels_out and their regression targets (target_size floats each) into
+ * targets_out; any of the three may be NULL (not wanted). Indices may
+ * repeat and come in any order. One call serves a whole batch, so the
+ * reader can sort and coalesce its reads; it may keep state (buffers,
+ * open files) and must be safe to call from one thread at a time per
+ * dataset while another thread uses other datasets. free releases ctx. */
+typedef struct lmn_row_reader {
+    void *ctx;
+    lmn_status (*read)(void *ctx, const uint32_t *indices, int count, void *rows_out,
+                       int32_t *labels_out, float *targets_out);
+    void (*free)(void *ctx);
+    bool float_rows;
+} lmn_row_reader;
 
 typedef struct lmn_dataset {
     int64_t count;            /* samples; at most UINT32_MAX (indices are uint32) */
@@ -83,6 +108,10 @@ typedef struct lmn_dataset {
     lmn_target_shape target_shape;
     bool image_targets;       /* targets are images (PSNR is meaningful), not a vector */
     lmn_sample_source source; /* produce != NULL: samples are made on demand */
+    /* read != NULL: an out-of-core set. Pixels, values, labels and targets
+     * stay NULL; gather reads each batch's rows (with labels and targets)
+     * through it, then normalizes and augments exactly as in memory. */
+    lmn_row_reader rows;
 
     float mean[LMN_MAX_CHANNELS], std[LMN_MAX_CHANNELS];
     bool augment;             /* master switch for crop and flip */

@@ -12,6 +12,7 @@
 
 #include "core/memory.h"
 #include "io/files.h"
+#include "io/hdf5_lock.h"
 #include "io/text.h"
 
 static const char FORMAT_NAME[] = "lamina-checkpoint";
@@ -338,8 +339,11 @@ lmn_status lmn_checkpoint_save(const char *path, const lmn_network *net, const l
     silence_hdf5();
     void *image = NULL;
     size_t size = 0;
+    /* The out-of-core reader may be inside HDF5 on the I/O thread. */
+    lmn_hdf5_lock();
     lmn_status status = build_file_image(path, net, opt, progress, config_yaml, policy_state,
                                          policy_state_count, &image, &size);
+    lmn_hdf5_unlock();
     if (status == LMN_OK) status = lmn_write_file_atomic(path, image, size);
     lmn_free(image);
     if (status != LMN_OK) lmn_fail_context(status, "cannot save checkpoint '%s'", path);
@@ -727,11 +731,13 @@ lmn_status lmn_checkpoint_load(const char *path, lmn_network *net, lmn_optimizer
     checkpoint_contents contents = {0};
     lmn_status status = allocate_contents(&contents, net, opt, policy_state_count);
     hid_t file = -1;
+    lmn_hdf5_lock();
     if (status == LMN_OK) status = open_checkpoint(path, &file);
     if (status == LMN_OK)
         status = read_contents(file, net, opt, policy_state != NULL, policy_state_count, &contents,
                                path);
     if (file >= 0) H5Fclose(file);
+    lmn_hdf5_unlock();
     if (status == LMN_OK) {
         restore_floats(net->params, contents.params, net->param_count);
         restore_floats(net->state, contents.state, net->state_count);

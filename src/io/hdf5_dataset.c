@@ -9,6 +9,7 @@
 #include "comm/comm.h"
 #include "core/memory.h"
 #include "data/dataset_internal.h"
+#include "io/hdf5_source.h"
 
 /* ---- Shared helpers ---- */
 
@@ -102,18 +103,9 @@ void lmn_hdf5_join_names(const lmn_hdf5_names *names, char *out, size_t capacity
 
 /* ---- The loader ---- */
 
-/* The open handles of one load; all closed by close_source. */
-typedef struct hdf5_source {
-    const char *path, *images_name, *labels_name, *targets_name; /* labels or targets NULL */
-    hid_t file, images, labels, targets;
-    bool float_images;
-    int64_t count;
-    int channels, depth, height, width;
-    lmn_target_shape target_shape;
-    bool image_targets;
-} hdf5_source;
+typedef lmn_hdf5_source hdf5_source;
 
-static void close_source(hdf5_source *source)
+void lmn_hdf5_source_close(hdf5_source *source)
 {
     if (source->images >= 0) H5Dclose(source->images);
     if (source->labels >= 0) H5Dclose(source->labels);
@@ -122,17 +114,22 @@ static void close_source(hdf5_source *source)
 }
 
 /* Tells a missing file from a bad one before HDF5 folds both into "unable to open". */
-static lmn_status check_readable(const char *path)
+lmn_status lmn_hdf5_check_readable(const char *path)
 {
     if (access(path, R_OK) != 0)
         return lmn_fail(LMN_ERR_IO, "cannot read HDF5 file '%s': %s", path, strerror(errno));
     return LMN_OK;
 }
 
+/* MPI_COMM_NULL: the default (sec2) driver, for a rank reading on its own. */
 static lmn_status open_file(hdf5_source *source, MPI_Comm comm)
 {
     hid_t access_list = H5Pcreate(H5P_FILE_ACCESS);
-    if (access_list < 0 || H5Pset_fapl_mpio(access_list, comm, MPI_INFO_NULL) < 0) {
+    if (access_list < 0 ||
+        (comm != MPI_COMM_NULL && H5Pset_fapl_mpio(access_list, comm, MPI_INFO_NULL) < 0) ||
+        /* Alone, the reads are a batch's rows: a sieve buffer would pull
+         * 64 KiB around each of them. */
+        (comm == MPI_COMM_NULL && H5Pset_sieve_buf_size(access_list, 0) < 0)) {
         if (access_list >= 0) H5Pclose(access_list);
         return lmn_fail(LMN_ERR_INTERNAL, "cannot set up the MPI-IO driver to read '%s'",
                         source->path);
@@ -336,7 +333,7 @@ static lmn_status read_channel_attribute(const hdf5_source *source, const char *
 }
 
 /* The integer scalar attribute num_classes, or 0 if absent. */
-static lmn_status read_num_classes(const hdf5_source *source, int64_t *num_classes)
+lmn_status lmn_hdf5_source_num_classes(const hdf5_source *source, int64_t *num_classes)
 {
     *num_classes = 0;
     if (H5Aexists(source->file, "num_classes") <= 0) return LMN_OK;
@@ -388,7 +385,7 @@ static void read_name_attribute(const hdf5_source *source, char out[LMN_DATASET_
     H5Aclose(attribute);
 }
 
-static lmn_status open_and_check(hdf5_source *source, MPI_Comm comm)
+lmn_status lmn_hdf5_source_open(hdf5_source *source, MPI_Comm comm)
 {
     LMN_TRY(open_file(source, comm));
     LMN_TRY(open_dataset(source, source->images_name, &source->images));
@@ -404,8 +401,8 @@ static lmn_status open_and_check(hdf5_source *source, MPI_Comm comm)
  * leave the others waiting in a collective: agree before each one. */
 static lmn_status open_source(hdf5_source *source, lmn_comm *comm)
 {
-    LMN_TRY(lmn_comm_agree(comm, check_readable(source->path)));
-    return lmn_comm_agree(comm, open_and_check(source, comm->comm));
+    LMN_TRY(lmn_comm_agree(comm, lmn_hdf5_check_readable(source->path)));
+    return lmn_comm_agree(comm, lmn_hdf5_source_open(source, comm->comm));
 }
 
 /* Checks the gathered labels and stores them as int32. */
@@ -432,7 +429,7 @@ static lmn_status take_labels(const hdf5_source *source, const int64_t *labels,
     return LMN_OK;
 }
 
-static lmn_status set_normalization(const hdf5_source *source, lmn_dataset *ds)
+lmn_status lmn_hdf5_source_normalization(const hdf5_source *source, lmn_dataset *ds)
 {
     LMN_TRY(read_channel_attribute(source, "mean", ds->mean));
     LMN_TRY(read_channel_attribute(source, "std", ds->std));
@@ -516,7 +513,7 @@ static lmn_status read_and_gather(const hdf5_source *source, lmn_comm *comm, lmn
 }
 
 /* The dataset name: the file's `name` attribute, else the file's base name. */
-static void choose_name(const hdf5_source *source, char name[LMN_DATASET_NAME_MAX])
+void lmn_hdf5_source_name(const hdf5_source *source, char name[LMN_DATASET_NAME_MAX])
 {
     const char *slash = strrchr(source->path, '/');
     snprintf(name, LMN_DATASET_NAME_MAX, "%s", slash ? slash + 1 : source->path);
@@ -526,9 +523,9 @@ static void choose_name(const hdf5_source *source, char name[LMN_DATASET_NAME_MA
 static lmn_status load_open_source(const hdf5_source *source, lmn_comm *comm, lmn_dataset **out)
 {
     int64_t declared_classes;
-    LMN_TRY(read_num_classes(source, &declared_classes));
+    LMN_TRY(lmn_hdf5_source_num_classes(source, &declared_classes));
     char name[LMN_DATASET_NAME_MAX];
-    choose_name(source, name);
+    lmn_hdf5_source_name(source, name);
     lmn_dataset *ds;
     LMN_TRY(lmn_dataset_create_shaped(source->count, source->channels, source->depth,
                                       source->height, source->width, 1, !source->float_images,
@@ -552,7 +549,7 @@ static lmn_status load_open_source(const hdf5_source *source, lmn_comm *comm, lm
     if (status == LMN_OK) status = read_and_gather(source, comm, ds, labels);
     if (status == LMN_OK && source->labels_name)
         status = take_labels(source, labels, declared_classes, ds);
-    if (status == LMN_OK) status = set_normalization(source, ds);
+    if (status == LMN_OK) status = lmn_hdf5_source_normalization(source, ds);
     lmn_free(labels);
     if (status != LMN_OK) {
         lmn_dataset_free(ds);
@@ -570,7 +567,7 @@ static lmn_status load(hdf5_source *source, MPI_Comm comm, lmn_dataset **out)
     LMN_TRY(lmn_comm_create(comm, &group));
     lmn_status status = open_source(source, group);
     if (status == LMN_OK) status = load_open_source(source, group, out);
-    close_source(source);
+    lmn_hdf5_source_close(source);
     lmn_comm_free(group);
     return status;
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 
 static const char *const dataset_names[] = {"fashion-mnist", "mnist", "cifar10", "cifar100",
-                                            "hdf5", "synthetic", "grf-cubes", NULL};
+                                            "hdf5", "synthetic", "grf-cubes", "images", NULL};
 static const char *const derive_names[] = {"none", "super_resolution", NULL};
 static const char *const sr_input_names[] = {"low", "upsampled", NULL};
 static const char *const backend_names[] = {"dnnl", "ref", NULL};
@@ -89,6 +89,62 @@ static lmn_status read_derive(lmn_cfg *cfg, lmn_data_settings *data)
     return LMN_OK;
 }
 
+/* data.mean / data.std of an image folder: one value per channel. */
+static lmn_status read_channel_values(lmn_cfg *cfg, const char *key, int channels, float *values)
+{
+    double defaults[3];
+    for (int c = 0; c < channels; c++) defaults[c] = values[c];
+    const double *list = NULL;
+    size_t count = 0;
+    LMN_TRY(lmn_cfg_get_double_list(cfg, NULL, key, defaults, (size_t)channels, &list, &count));
+    if (count != (size_t)channels)
+        return lmn_fail(LMN_ERR_CONFIG, "key '%s': expected %d value%s (one per channel of "
+                        "data.channels), got %zu", key, channels, channels == 1 ? "" : "s", count);
+    for (int c = 0; c < channels; c++) {
+        if (strcmp(key, "data.std") == 0 && !(list[c] > 0.0))
+            return lmn_fail(LMN_ERR_CONFIG, "key '%s': every std must be > 0, got %g", key, list[c]);
+        values[c] = (float)list[c];
+    }
+    return LMN_OK;
+}
+
+/* data.name images: the crop side, evaluation resize, channels, mean/std
+ * (ImageNet's by default) and skip_bad_files (io/image_folder.h). */
+static lmn_status read_image_folder(lmn_cfg *cfg, lmn_image_folder_options *o)
+{
+    int size = 0, channels = 0;
+    LMN_TRY(get_int(cfg, "data.image_size", 224, 1, 8192, &size));
+    LMN_TRY(get_int(cfg, "data.channels", 3, 1, 3, &channels));
+    if (channels == 2)
+        return lmn_fail(LMN_ERR_CONFIG, "key 'data.channels': image folders give 1 (gray) or 3 "
+                        "(RGB) channels, got 2");
+    *o = lmn_image_folder_defaults(size, channels);
+    LMN_TRY(get_int(cfg, "data.resize", o->resize, size, 65536, &o->resize));
+    LMN_TRY(read_channel_values(cfg, "data.mean", channels, o->mean));
+    LMN_TRY(read_channel_values(cfg, "data.std", channels, o->std));
+    const bool no = false;
+    return lmn_cfg_get_bool(cfg, NULL, "data.skip_bad_files", &no, &o->skip_bad_files);
+}
+
+/* data.order and the out-of-core keys (ALGORITHMS.md section 10). */
+static lmn_status read_out_of_core(lmn_cfg *cfg, lmn_data_settings *data, bool hdf5)
+{
+    static const char *const order_names[] = {"global", "chunks", NULL};
+    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "data.order", order_names, "global", &data->order));
+    LMN_TRY(get_int(cfg, "data.chunk_rows", 0, 0, 1 << 24, &data->chunk_rows));
+    LMN_TRY(get_int(cfg, "data.chunks_per_buffer", 0, 0, 1 << 16, &data->chunks_per_buffer));
+    const double no_limit = 0.0;
+    LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "data.max_memory", &no_limit, 0.0, 1e12,
+                                     &data->max_memory_mb));
+    data->in_memory = -1;
+    if (hdf5 && lmn_cfg_find(cfg, NULL, "data.in_memory")) {
+        bool in_memory = false;
+        LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "data.in_memory", NULL, &in_memory));
+        data->in_memory = in_memory;
+    }
+    return LMN_OK;
+}
+
 static lmn_status read_data(lmn_cfg *cfg, lmn_data_settings *data, const lmn_task *task)
 {
     int index = 0;
@@ -99,6 +155,8 @@ static lmn_status read_data(lmn_cfg *cfg, lmn_data_settings *data, const lmn_tas
     const char *default_path = strstr(data->name, "mnist") ? "/usr/share/datasets/fashion-mnist"
                                                            : "data/cifar";
     if (strcmp(data->name, "mnist") == 0) default_path = "/usr/share/datasets/mnist";
+    const bool images = strcmp(data->name, "images") == 0;
+    if (images) default_path = NULL; /* ROOT of train/ and val/: no sensible default */
     const bool hdf5 = strcmp(data->name, "hdf5") == 0;
     if (hdf5) {
         LMN_TRY(lmn_cfg_get_string(cfg, NULL, "data.path", NULL, &data->path));
@@ -118,12 +176,15 @@ static lmn_status read_data(lmn_cfg *cfg, lmn_data_settings *data, const lmn_tas
     const double no_delay = 0.0;
     LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "data.read_delay_ms", &no_delay, 0.0, 1e6,
                                      &data->read_delay_ms));
+    LMN_TRY(read_out_of_core(cfg, data, hdf5));
     data->augment = -1;
     if (lmn_cfg_find(cfg, NULL, "data.augment")) {
         bool augment = false;
         LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "data.augment", NULL, &augment));
         data->augment = augment;
     }
+    LMN_TRY(get_int(cfg, "data.io_threads", 1, 1, 1024, &data->io_threads));
+    if (images) LMN_TRY(read_image_folder(cfg, &data->image_folder));
     if (grf) return read_grf(cfg, data);
     if (!synthetic) return read_derive(cfg, data);
     const int64_t shape_default[3] = {3, 32, 32};

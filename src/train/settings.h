@@ -11,11 +11,16 @@
 #include "data/partition.h"
 #include "data/super_resolution.h"
 #include "io/config.h"
+#include "io/image_folder.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
 #include "train/task.h"
 #include "train/epoch_control.h"
 #include "train/parallel_settings.h"
+
+/* data.order: the exact seeded permutation, or the paper's chunk scheme
+ * (data/chunk_order.h). */
+enum { LMN_ORDER_GLOBAL = 0, LMN_ORDER_CHUNKS = 1 };
 
 typedef struct lmn_data_settings {
     const char *name;   /* fashion-mnist, mnist, cifar10, cifar100, hdf5, synthetic, grf-cubes */
@@ -29,7 +34,14 @@ typedef struct lmn_data_settings {
     lmn_grf_config grf;               /* grf-cubes */
     int prefetch_samples;             /* asynchronous read-ahead; 0 = synchronous */
     double read_delay_ms;             /* benchmarks: emulate a slow file system per batch */
+    int in_memory;      /* hdf5: -1 unset (out of core; in memory for fl and data.derive), 0, 1 */
+    double max_memory_mb;             /* data memory limit per rank; 0 = none */
+    int order;                        /* LMN_ORDER_GLOBAL or LMN_ORDER_CHUNKS */
+    int chunk_rows;                   /* chunks order: 0 = the file's chunk rows, else 256 */
+    int chunks_per_buffer;            /* chunks order: 0 = from prefetch_samples */
     int augment;        /* -1: the dataset's default, 0: off, 1: on */
+    lmn_image_folder_options image_folder; /* images: size, resize, channels, mean/std, skip */
+    int io_threads;     /* decode threads on the I/O thread when prefetching */
     int shape[3];       /* synthetic: channels, height, width */
     int classes;        /* synthetic */
     int64_t train_size, test_size; /* synthetic, grf-cubes */

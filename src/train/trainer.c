@@ -17,8 +17,10 @@
 #include "data/prefetch.h"
 #include "data/sampler.h"
 #include "io/files.h"
+#include "io/image_folder.h"
 #include "io/model_config.h"
 #include "kernels/loss.h"
+#include "train/data_input.h"
 #include "train/stop.h"
 #include "train/sync.h"
 
@@ -49,14 +51,15 @@ static lmn_status load_data(lmn_trainer *t)
         /* Split 0 and 1: the same prior, different samples. */
         LMN_TRY(lmn_dataset_grf_cubes(&d->grf, d->train_size, t->settings.seed, 0, &t->train_set));
         LMN_TRY(lmn_dataset_grf_cubes(&d->grf, d->test_size, t->settings.seed, 1, &t->test_set));
-    } else if (strcmp(d->name, "hdf5") == 0 && d->targets) {
-        LMN_TRY(lmn_dataset_load_hdf5_regression(d->path, d->images, d->targets, t->comm->comm,
-                                                 &t->train_set));
-        LMN_TRY(lmn_dataset_load_hdf5_regression(d->test_path, d->images, d->targets, t->comm->comm,
-                                                 &t->test_set));
     } else if (strcmp(d->name, "hdf5") == 0) {
-        LMN_TRY(lmn_dataset_load_hdf5(d->path, d->images, d->labels, t->comm->comm, &t->train_set));
-        LMN_TRY(lmn_dataset_load_hdf5(d->test_path, d->images, d->labels, t->comm->comm, &t->test_set));
+        /* Out of core unless data.in_memory (train/data_input.h). */
+        LMN_TRY(lmn_trainer_load_hdf5(t));
+    } else if (strcmp(d->name, "images") == 0) {
+        /* Decoded on demand; only the file list is held (io/image_folder.h). */
+        LMN_TRY(lmn_dataset_load_image_folder(d->path, true, &d->image_folder, t->comm->comm,
+                                              &t->train_set));
+        LMN_TRY(lmn_dataset_load_image_folder(d->path, false, &d->image_folder, t->comm->comm,
+                                              &t->test_set));
     } else {
         LMN_TRY(lmn_dataset_load_named(d->name, d->path, true, &t->train_set));
         LMN_TRY(lmn_dataset_load_named(d->name, d->path, false, &t->test_set));
@@ -160,6 +163,7 @@ static lmn_status open_outputs(lmn_trainer *t, lmn_cfg *cfg, const char *out_dir
     char path[4096];
     snprintf(path, sizeof path, "%s/config.yaml", out_dir);
     LMN_TRY(lmn_cfg_write_file(cfg, path));
+    LMN_TRY(lmn_image_folder_write_outputs(t->train_set, t->test_set, out_dir, t->log));
     return t->sync ? write_sync_plan(t, out_dir) : LMN_OK;
 }
 
@@ -263,9 +267,10 @@ typedef struct step_totals {
 static lmn_status read_step(void *ctx, int64_t step, float *images, int32_t *labels, int *count)
 {
     lmn_trainer *t = ctx;
-    /* On the I/O thread, one thread: a second OpenMP team would spin on the
-     * cores the training step is using. */
-    if (t->prefetcher) omp_set_num_threads(1);
+    /* On the I/O thread, data.io_threads threads (default 1): a larger
+     * OpenMP team would spin on the cores the training step is using, but
+     * decoding image files needs more than one core to keep up. */
+    if (t->prefetcher) omp_set_num_threads(t->settings.data.io_threads);
     int64_t first = 0;
     lmn_epoch_plan_rank_slice(&t->plan, step, t->comm->rank, t->comm->size, &first, count);
     if (*count == 0) return LMN_OK;
@@ -301,7 +306,11 @@ static lmn_status local_gradient(lmn_trainer *t, int64_t step, int global, doubl
     const float *images = NULL;
     const int32_t *labels = NULL;
     int count = 0;
-    LMN_TRY(next_batch(t, step, &images, &labels, &count));
+    lmn_status read = next_batch(t, step, &images, &labels, &count);
+    /* Out-of-core reads can fail on one rank alone (a changed file): agree
+     * before the step's collectives, or the others would wait forever. */
+    if (t->train_set->rows.read || t->train_set->source.produce) read = lmn_comm_agree(t->comm, read);
+    LMN_TRY(read);
     if (count == 0) {
         memset(net->grads, 0, net->param_count * sizeof(float));
         return LMN_OK;
@@ -471,6 +480,7 @@ typedef struct epoch_record {
     double lr, train_loss, train_acc, test_loss, test_acc;
     double seconds, train_seconds, eval_seconds, elapsed_seconds, images_per_second;
     double comm_bytes, comm_seconds, exposed_comm_seconds, data_wait_seconds;
+    double peak_rss_mb; /* the largest over the ranks */
     int batch_size;
 } epoch_record;
 
@@ -507,6 +517,7 @@ static lmn_status write_metrics(lmn_trainer *t, const epoch_record *r)
     const char *policy_state = lmn_sync_state_name(t->sync, &policy_value);
     if (policy_state) LMN_TRY(lmn_metrics_double(m, policy_state, policy_value));
     LMN_TRY(lmn_metrics_double(m, "data_wait_seconds", r->data_wait_seconds));
+    LMN_TRY(lmn_metrics_double(m, "peak_rss_mb", r->peak_rss_mb));
     LMN_TRY(lmn_metrics_int(m, "ranks", t->comm->size));
     LMN_TRY(lmn_metrics_int(m, "threads", t->threads));
     return lmn_metrics_end(m);
@@ -731,7 +742,7 @@ static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *pla
     const double start = lmn_now();
     lmn_sync_totals before;
     lmn_sync_totals_get(t->sync, &before);
-    lmn_epoch_order(t->train_set->count, s->seed, (uint64_t)epoch, s->shuffle, t->order);
+    LMN_TRY(lmn_trainer_epoch_order(t, epoch, plan));
     t->epoch = epoch;
     t->data_wait_seconds = 0.0;
     step_totals totals = {0};
@@ -796,6 +807,7 @@ static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *pla
                                                                       total_steps)};
         lmn_progress_epoch(&t->progress, &summary);
     }
+    LMN_TRY(lmn_peak_rss_mb(t->comm, &r.peak_rss_mb));
     LMN_TRY(lmn_comm_agree(t->comm, write_metrics(t, &r)));
     if (partial)
         return s->checkpoint_every > 0 && saved_step != t->global_step
