@@ -12,8 +12,6 @@
 #include "train/task.h"
 #include "train/trainer.h"
 
-enum { MAX_SETS = 64 };
-
 /* Rebuilds the trainer a checkpoint was written by (its stored, resolved
  * configuration plus --set overrides) and loads the model into it. */
 static lmn_status open_checkpoint(lmn_comm *comm, const char *given, const char *const *sets,
@@ -40,7 +38,7 @@ static lmn_status open_checkpoint(lmn_comm *comm, const char *given, const char 
 
 typedef struct checkpoint_args {
     const char *path, *format, *out;
-    const char *sets[MAX_SETS];
+    const char **sets; /* into argv, at most one per argument; free() it */
     int set_count;
     bool help;
 } checkpoint_args;
@@ -48,6 +46,9 @@ typedef struct checkpoint_args {
 static lmn_status parse(int argc, char **argv, bool export, checkpoint_args *args)
 {
     memset(args, 0, sizeof *args);
+    /* As many --set options as the command line holds. */
+    args->sets = calloc((size_t)argc + 1, sizeof *args->sets);
+    if (!args->sets) return lmn_fail(LMN_ERR_NOMEM, "cannot list %d arguments", argc);
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
         const bool valued = !strcmp(arg, "--set") || !strcmp(arg, "--format") || !strcmp(arg, "--out");
@@ -56,7 +57,7 @@ static lmn_status parse(int argc, char **argv, bool export, checkpoint_args *arg
             return LMN_OK;
         }
         if (valued && i + 1 >= argc) return lmn_fail(LMN_ERR_ARG, "option %s needs a value", arg);
-        if (!strcmp(arg, "--set") && args->set_count < MAX_SETS) args->sets[args->set_count++] = argv[++i];
+        if (!strcmp(arg, "--set")) args->sets[args->set_count++] = argv[++i];
         else if (!strcmp(arg, "--format") && export) args->format = argv[++i];
         else if (!strcmp(arg, "--out") && export) args->out = argv[++i];
         else if (arg[0] == '-') return lmn_fail(LMN_ERR_ARG, "unknown option '%s'", arg);
@@ -83,10 +84,9 @@ static lmn_status evaluate_regression(lmn_comm *comm, const checkpoint_args *arg
     return LMN_OK;
 }
 
-lmn_status lmn_command_eval(lmn_comm *comm, int argc, char **argv)
+static lmn_status eval_checkpoint(lmn_comm *comm, const checkpoint_args *args_in)
 {
-    checkpoint_args args;
-    LMN_TRY(lmn_comm_agree(comm, parse(argc, argv, false, &args)));
+    const checkpoint_args args = *args_in;
     if (args.help) {
         if (comm->rank == 0)
             puts("usage: lamina eval CHECKPOINT [--set KEY=VALUE]...\n\n"
@@ -126,10 +126,9 @@ lmn_status lmn_command_eval(lmn_comm *comm, int argc, char **argv)
     return status;
 }
 
-lmn_status lmn_command_export(lmn_comm *comm, int argc, char **argv)
+static lmn_status export_checkpoint(lmn_comm *comm, const checkpoint_args *args_in)
 {
-    checkpoint_args args;
-    LMN_TRY(lmn_comm_agree(comm, parse(argc, argv, true, &args)));
+    const checkpoint_args args = *args_in;
     if (args.help) {
         if (comm->rank == 0)
             puts("usage: lamina export CHECKPOINT --format safetensors [--out FILE]\n\n"
@@ -160,4 +159,24 @@ lmn_status lmn_command_export(lmn_comm *comm, int argc, char **argv)
     lmn_trainer_free(trainer);
     lmn_cfg_free(cfg);
     return status;
+}
+
+/* Parses, runs eval or export, and frees the parsed arguments. */
+static lmn_status run(lmn_comm *comm, int argc, char **argv, bool export)
+{
+    checkpoint_args args;
+    lmn_status status = lmn_comm_agree(comm, parse(argc, argv, export, &args));
+    if (status == LMN_OK) status = export ? export_checkpoint(comm, &args) : eval_checkpoint(comm, &args);
+    free(args.sets);
+    return status;
+}
+
+lmn_status lmn_command_eval(lmn_comm *comm, int argc, char **argv)
+{
+    return run(comm, argc, argv, false);
+}
+
+lmn_status lmn_command_export(lmn_comm *comm, int argc, char **argv)
+{
+    return run(comm, argc, argv, true);
 }

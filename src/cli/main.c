@@ -2,6 +2,7 @@
 #include <dnnl.h>
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,12 +16,10 @@
 #include "train/sync.h"
 #include "train/trainer.h"
 
-enum { MAX_OVERRIDES = 256 };
-
 typedef struct train_args {
     const char *config;
     const char *out_dir;
-    const char *overrides[MAX_OVERRIDES];
+    const char **overrides; /* into argv, at most one per argument; free() it */
     int override_count;
     bool describe_partition; /* fl only */
     const char *resume;      /* train only: checkpoint file, directory or "auto" */
@@ -33,6 +32,9 @@ static lmn_status parse_train_args(int argc, char **argv, bool federated, train_
 {
     memset(args, 0, sizeof *args);
     *help = false;
+    /* As many --set options as the command line holds. */
+    args->overrides = calloc((size_t)argc + 1, sizeof *args->overrides);
+    if (!args->overrides) return lmn_fail(LMN_ERR_NOMEM, "cannot list %d arguments", argc);
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
@@ -43,8 +45,6 @@ static lmn_status parse_train_args(int argc, char **argv, bool federated, train_
         if (takes_value && i + 1 >= argc)
             return lmn_fail(LMN_ERR_ARG, "option %s needs a value", arg);
         if (strcmp(arg, "--set") == 0) {
-            if (args->override_count == MAX_OVERRIDES)
-                return lmn_fail(LMN_ERR_ARG, "at most %d --set options", MAX_OVERRIDES);
             args->overrides[args->override_count++] = argv[++i];
         } else if (strncmp(arg, "--set=", 6) == 0) {
             args->overrides[args->override_count++] = arg + 6;
@@ -89,15 +89,9 @@ static lmn_status load_config(const train_args *args, lmn_cfg **cfg)
     return LMN_OK;
 }
 
-static lmn_status command_fl(lmn_comm *comm, int argc, char **argv)
+static lmn_status command_fl(lmn_comm *comm, const train_args *args_in)
 {
-    train_args args;
-    bool help = false;
-    LMN_TRY(lmn_comm_agree(comm, parse_train_args(argc, argv, true, &args, &help)));
-    if (help) {
-        if (comm->rank == 0) lmn_print_fl_help(stdout);
-        return LMN_OK;
-    }
+    const train_args args = *args_in;
     lmn_cfg *cfg = NULL;
     lmn_status status = lmn_comm_agree(comm, load_config(&args, &cfg));
     lmn_trainer *trainer = NULL;
@@ -122,15 +116,9 @@ static lmn_status command_fl(lmn_comm *comm, int argc, char **argv)
     return status;
 }
 
-static lmn_status command_train(lmn_comm *comm, int argc, char **argv)
+static lmn_status command_train(lmn_comm *comm, const train_args *args_in)
 {
-    train_args args;
-    bool help = false;
-    LMN_TRY(lmn_comm_agree(comm, parse_train_args(argc, argv, false, &args, &help)));
-    if (help) {
-        if (comm->rank == 0) lmn_print_train_help(stdout);
-        return LMN_OK;
-    }
+    const train_args args = *args_in;
     lmn_cfg *cfg = NULL;
     lmn_status status = lmn_comm_agree(comm, load_config(&args, &cfg));
     lmn_trainer *trainer = NULL;
@@ -154,6 +142,20 @@ static lmn_status command_train(lmn_comm *comm, int argc, char **argv)
     if (status == LMN_OK) status = lmn_trainer_run(trainer);
     lmn_trainer_free(trainer);
     lmn_cfg_free(cfg);
+    return status;
+}
+
+/* lamina train and lamina fl: parse, print help or run. */
+static lmn_status command_run(lmn_comm *comm, int argc, char **argv, bool federated)
+{
+    train_args args;
+    bool help = false;
+    lmn_status status = lmn_comm_agree(comm, parse_train_args(argc, argv, federated, &args, &help));
+    if (status == LMN_OK && help && comm->rank == 0)
+        (federated ? lmn_print_fl_help : lmn_print_train_help)(stdout);
+    if (status == LMN_OK && !help)
+        status = federated ? command_fl(comm, &args) : command_train(comm, &args);
+    free(args.overrides);
     return status;
 }
 
@@ -187,8 +189,8 @@ static lmn_status dispatch(lmn_comm *comm, int argc, char **argv)
         if (comm->rank == 0) printf("lamina %s\n", LMN_VERSION);
         return LMN_OK;
     }
-    if (strcmp(argv[1], "train") == 0) return command_train(comm, argc - 2, argv + 2);
-    if (strcmp(argv[1], "fl") == 0) return command_fl(comm, argc - 2, argv + 2);
+    if (strcmp(argv[1], "train") == 0) return command_run(comm, argc - 2, argv + 2, false);
+    if (strcmp(argv[1], "fl") == 0) return command_run(comm, argc - 2, argv + 2, true);
     if (strcmp(argv[1], "eval") == 0) return lmn_command_eval(comm, argc - 2, argv + 2);
     if (strcmp(argv[1], "export") == 0) return lmn_command_export(comm, argc - 2, argv + 2);
     if (strcmp(argv[1], "data") == 0) return lmn_command_data(comm, argc - 2, argv + 2);

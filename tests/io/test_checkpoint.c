@@ -503,7 +503,7 @@ static void test_h5py_reads_layout(lmn_backend *backend, const char *dir)
 {
     char *const probe[] = {"python3", "-c", "import h5py", NULL};
     if (run_python(probe) != 0) {
-        printf("SKIP h5py layout check: /usr/bin/python3 cannot import h5py\n");
+        SKIP("h5py layout check: /usr/bin/python3 cannot import h5py");
         return;
     }
     const char *source = getenv("LMN_SOURCE_DIR");

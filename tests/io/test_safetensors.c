@@ -161,7 +161,7 @@ static const char PYTHON_READER[] =
 static void test_python_reads(const lmn_network *net, const char *path)
 {
     if (access("/usr/bin/python3", X_OK) != 0) {
-        printf("SKIP python check: no /usr/bin/python3\n");
+        SKIP("python check: no /usr/bin/python3");
         return;
     }
     const lmn_tensor_view *bias = lmn_network_tensor(net, "fc.bias");
