@@ -189,6 +189,11 @@ static lmn_status read_jpeg_header(tjhandle handle, const char *path, const uint
     if (tjDecompressHeader3(handle, data, (unsigned long)size, &h->width, &h->height,
                             &h->subsampling, &h->colorspace) != 0)
         return jpeg_failure(handle, path);
+    /* libjpeg pads a stream that ends inside the header with a fake end
+     * marker and reports success with no size. */
+    if (h->width < 1 || h->height < 1)
+        return lmn_fail(LMN_ERR_FORMAT, "image file '%s' is truncated (the JPEG data ends inside "
+                        "the header) %s", path, SKIP_HINT);
     return check_pixels(path, h->width, h->height);
 }
 
@@ -206,15 +211,24 @@ static tjscalingfactor choose_scaling(double min_scale)
     return best;
 }
 
-/* Decodes into `format` pixels of scaled size. Warnings (libjpeg-turbo
- * recovers from many small defects, as Pillow does) are accepted, except
- * a premature end: a truncated file is an error, not a gray-filled image. */
+/* Whether a libjpeg warning means the pixels are garbage: damaged entropy
+ * data ("Corrupt JPEG data: bad Huffman code", ...) or a premature end.
+ * Stray bytes between markers are harmless (common in camera files and
+ * ImageNet) and accepted, as are warnings about metadata. */
+static bool warning_spoils_pixels(const char *message)
+{
+    if (strstr(message, "Premature end")) return true;
+    return strstr(message, "Corrupt JPEG data") && !strstr(message, "extraneous bytes");
+}
+
+/* Decodes into `format` pixels of scaled size: a truncated or damaged
+ * file is an error, never a gray-filled image. */
 static lmn_status decompress(tjhandle handle, const char *path, const uint8_t *data, size_t size,
                              int width, int height, int format, uint8_t *pixels)
 {
     if (tjDecompress2(handle, data, (unsigned long)size, pixels, width, 0, height, format, 0) == 0)
         return LMN_OK;
-    if (tjGetErrorCode(handle) == TJERR_WARNING && !strstr(tjGetErrorStr2(handle), "Premature end"))
+    if (tjGetErrorCode(handle) == TJERR_WARNING && !warning_spoils_pixels(tjGetErrorStr2(handle)))
         return LMN_OK;
     return jpeg_failure(handle, path);
 }

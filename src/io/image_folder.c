@@ -348,7 +348,11 @@ static lmn_status drop_bad_files(folder_source *src, const uint8_t *bad)
         if (bad[i]) {
             lmn_clear_error();
             (void)check_file(src, i); /* again, on this thread, for its message */
-            LMN_TRY(note_bad_file(src, src->names + src->offsets[i], lmn_last_error()));
+            char reason[1024];
+            snprintf(reason, sizeof reason, "%s", lmn_last_error());
+            char *hint = strstr(reason, " (set data.skip_bad_files");
+            if (hint) *hint = '\0'; /* it is set */
+            LMN_TRY(note_bad_file(src, src->names + src->offsets[i], reason));
             continue;
         }
         src->offsets[kept] = src->offsets[i];
