@@ -1,7 +1,8 @@
 /* Reading a model description from the configuration tree.
  *
- *   model: lenet                  # a zoo name (lenet, resnet20, vgg16,
- *                                 #   edsr, vdsr, cosmoflow), default options
+ *   model: lenet                  # a zoo name (lenet, resnet20, resnet18,
+ *                                 #   resnet50, vgg16, edsr, vdsr, cosmoflow),
+ *                                 #   default options
  *   model: {name: edsr, blocks: 16, upscale: 3}   # a zoo name with options
  *   model:                        # or a list of layers
  *     - {type: conv, out: 32, kernel: 5, pad: 2, activation: relu}

@@ -123,6 +123,8 @@ lmn_zoo_options lmn_zoo_defaults(void);
  * the target size for cosmoflow; unused by edsr / vdsr, whose output is
  * an image with the input's channels). options may be NULL (defaults).
  *   lenet, resnet20, vgg16: image classifiers (unchanged).
+ *   resnet18, resnet50: ImageNet-shaped classifiers (torchvision's layout
+ *              and tensor names; stride-2 stem + max pool; any input size).
  *   edsr:      c x h x w -> c x (r h) x (r w) super-resolution (Lim et al. 2017).
  *   vdsr:      c x h x w -> c x h x w, input + learned residual (Kim et al. 2016).
  *   cosmoflow: 4 x S^3 volume -> num_outputs regression targets

@@ -5,8 +5,8 @@
 
 #include "nn/model.h"
 
-static const char *const zoo_names[] = {"lenet", "resnet20", "vgg16", "edsr", "vdsr",
-                                        "cosmoflow", NULL};
+static const char *const zoo_names[] = {"lenet", "resnet20", "resnet18", "resnet50", "vgg16",
+                                        "edsr", "vdsr", "cosmoflow", NULL};
 
 const char *const *lmn_model_zoo_names(void) { return zoo_names; }
 
@@ -72,37 +72,61 @@ static lmn_status build_lenet(lmn_model_spec *spec, int num_classes)
     return add_layer(spec, linear(num_classes, false, LMN_INIT_GLOROT), "fc2", NULL);
 }
 
-/* One basic block: conv-bn-relu, conv-bn, plus a shortcut (identity, or a
- * 1x1 strided conv + bn when the shape changes), then relu. */
-static lmn_status add_basic_block(lmn_model_spec *spec, const char *prefix, int in_channels,
-                                  int out_channels, int stride)
+/* Names of a residual block's projection shortcut. ResNet-20 keeps the
+ * names its checkpoints already use; the ImageNet ResNets take
+ * torchvision's, so their tensors line up one for one with a torchvision
+ * state dict. */
+typedef struct shortcut_names {
+    const char *conv, *bn;
+} shortcut_names;
+
+static const shortcut_names cifar_shortcut = {"shortcut", "shortcut_bn"};
+static const shortcut_names torchvision_shortcut = {"downsample.0", "downsample.1"};
+
+/* Appends `prefix.suffix`; *index may be NULL. */
+static lmn_status add_block_layer(lmn_model_spec *spec, lmn_layer_spec layer, const char *prefix,
+                                  const char *suffix, int *index)
 {
     char name[LMN_LAYER_NAME_MAX];
-    const int block_input = spec->count - 1;
-    int shortcut = block_input, main_path;
-    snprintf(name, sizeof name, "%s.conv1", prefix);
-    LMN_TRY(add_layer(spec, conv(out_channels, 3, stride, 1, false, false), name, NULL));
-    snprintf(name, sizeof name, "%s.bn1", prefix);
-    LMN_TRY(add_layer(spec, batchnorm(true), name, NULL));
-    snprintf(name, sizeof name, "%s.conv2", prefix);
-    LMN_TRY(add_layer(spec, conv(out_channels, 3, 1, 1, false, false), name, NULL));
-    snprintf(name, sizeof name, "%s.bn2", prefix);
-    LMN_TRY(add_layer(spec, batchnorm(false), name, &main_path));
-    if (stride != 1 || in_channels != out_channels) {
+    snprintf(name, sizeof name, "%s.%s", prefix, suffix);
+    return add_layer(spec, layer, name, index);
+}
+
+/* Ends a residual block whose main path ends at main_path: the shortcut
+ * (identity, or a 1x1 strided conv + bn when the shape changes), the add,
+ * then relu. */
+static lmn_status add_shortcut_join(lmn_model_spec *spec, const char *prefix, int block_input,
+                                    int main_path, bool project, int out_channels, int stride,
+                                    const shortcut_names *names)
+{
+    int shortcut = block_input;
+    if (project) {
         lmn_layer_spec projection = conv(out_channels, 1, stride, 0, false, false);
         projection.input = block_input;
-        snprintf(name, sizeof name, "%s.shortcut", prefix);
-        LMN_TRY(add_layer(spec, projection, name, NULL));
-        snprintf(name, sizeof name, "%s.shortcut_bn", prefix);
-        LMN_TRY(add_layer(spec, batchnorm(false), name, &shortcut));
+        LMN_TRY(add_block_layer(spec, projection, prefix, names->conv, NULL));
+        LMN_TRY(add_block_layer(spec, batchnorm(false), prefix, names->bn, &shortcut));
     }
-    lmn_layer_spec sum = lmn_layer_defaults(LMN_LAYER_ADD);
-    sum.input = main_path;
-    sum.skip = shortcut;
-    snprintf(name, sizeof name, "%s.add", prefix);
-    LMN_TRY(add_layer(spec, sum, name, NULL));
-    snprintf(name, sizeof name, "%s.relu", prefix);
-    return add_layer(spec, lmn_layer_defaults(LMN_LAYER_RELU), name, NULL);
+    lmn_layer_spec join = lmn_layer_defaults(LMN_LAYER_ADD);
+    join.input = main_path;
+    join.skip = shortcut;
+    LMN_TRY(add_block_layer(spec, join, prefix, "add", NULL));
+    return add_block_layer(spec, lmn_layer_defaults(LMN_LAYER_RELU), prefix, "relu", NULL);
+}
+
+/* One basic block: conv-bn-relu, conv-bn, plus the shortcut, then relu. */
+static lmn_status add_basic_block(lmn_model_spec *spec, const char *prefix, int in_channels,
+                                  int out_channels, int stride, const shortcut_names *names)
+{
+    const int block_input = spec->count - 1;
+    int main_path;
+    LMN_TRY(add_block_layer(spec, conv(out_channels, 3, stride, 1, false, false), prefix, "conv1",
+                            NULL));
+    LMN_TRY(add_block_layer(spec, batchnorm(true), prefix, "bn1", NULL));
+    LMN_TRY(add_block_layer(spec, conv(out_channels, 3, 1, 1, false, false), prefix, "conv2", NULL));
+    LMN_TRY(add_block_layer(spec, batchnorm(false), prefix, "bn2", &main_path));
+    const bool project = stride != 1 || in_channels != out_channels;
+    return add_shortcut_join(spec, prefix, block_input, main_path, project, out_channels, stride,
+                             names);
 }
 
 /* ResNet-20 for CIFAR (He et al. 2016): 3 stages of 3 basic blocks with
@@ -118,8 +142,84 @@ static lmn_status build_resnet20(lmn_model_spec *spec, int num_classes)
             char prefix[24];
             snprintf(prefix, sizeof prefix, "layer%d.%d", stage + 1, block);
             const int stride = (stage > 0 && block == 0) ? 2 : 1;
-            LMN_TRY(add_basic_block(spec, prefix, channels, widths[stage], stride));
+            LMN_TRY(add_basic_block(spec, prefix, channels, widths[stage], stride,
+                                    &cifar_shortcut));
             channels = widths[stage];
+        }
+    }
+    LMN_TRY(add_layer(spec, lmn_layer_defaults(LMN_LAYER_GLOBAL_AVGPOOL), "avgpool", NULL));
+    LMN_TRY(add_layer(spec, lmn_layer_defaults(LMN_LAYER_FLATTEN), "flatten", NULL));
+    return add_layer(spec, linear(num_classes, false, LMN_INIT_GLOROT), "fc", NULL);
+}
+
+/* One bottleneck block (torchvision's ResNet v1.5: the stride sits on the
+ * 3x3 conv, not the first 1x1): 1x1 conv-bn-relu to `width`, 3x3
+ * conv-bn-relu, 1x1 conv-bn up to 4 * width, plus the shortcut, then relu. */
+static lmn_status add_bottleneck_block(lmn_model_spec *spec, const char *prefix, int in_channels,
+                                       int width, int stride)
+{
+    const int block_input = spec->count - 1, out_channels = 4 * width;
+    int main_path;
+    LMN_TRY(add_block_layer(spec, conv(width, 1, 1, 0, false, false), prefix, "conv1", NULL));
+    LMN_TRY(add_block_layer(spec, batchnorm(true), prefix, "bn1", NULL));
+    LMN_TRY(add_block_layer(spec, conv(width, 3, stride, 1, false, false), prefix, "conv2", NULL));
+    LMN_TRY(add_block_layer(spec, batchnorm(true), prefix, "bn2", NULL));
+    LMN_TRY(add_block_layer(spec, conv(out_channels, 1, 1, 0, false, false), prefix, "conv3",
+                            NULL));
+    LMN_TRY(add_block_layer(spec, batchnorm(false), prefix, "bn3", &main_path));
+    const bool project = stride != 1 || in_channels != out_channels;
+    return add_shortcut_join(spec, prefix, block_input, main_path, project, out_channels, stride,
+                             &torchvision_shortcut);
+}
+
+/* The ImageNet ResNets (He et al. 2016, torchvision's layout and names). */
+typedef struct imagenet_resnet {
+    const char *name;
+    int blocks[4];   /* per stage; stages are 64, 128, 256, 512 wide */
+    bool bottleneck; /* bottleneck blocks (output 4x the stage width) */
+} imagenet_resnet;
+
+static const imagenet_resnet imagenet_resnets[] = {
+    {"resnet18", {2, 2, 2, 2}, false},
+    {"resnet50", {3, 4, 6, 3}, true},
+};
+
+static const imagenet_resnet *find_imagenet_resnet(const char *name)
+{
+    for (size_t i = 0; i < sizeof imagenet_resnets / sizeof imagenet_resnets[0]; i++)
+        if (strcmp(imagenet_resnets[i].name, name) == 0) return &imagenet_resnets[i];
+    return NULL;
+}
+
+/* Stem: 7x7 stride-2 conv (no bias), bn-relu, 3x3 stride-2 max pool with
+ * padding 1, so a 224 px input reaches stage 1 at 56 px. Four stages, the
+ * first block of stages 2-4 striding by 2; global average pool, fc. Every
+ * size >= 1 survives (padding keeps each downsampling at >= 1 px), so
+ * 224, 112, 64 and 32 px inputs all work. Initialization follows the zoo
+ * (He-normal convs, Glorot fc, unit BN scales everywhere: like
+ * resnet20, and torchvision's default zero_init_residual=False, no block
+ * starts with a zero BN scale). */
+static lmn_status build_imagenet_resnet(lmn_model_spec *spec, const imagenet_resnet *plan,
+                                        int num_classes)
+{
+    LMN_TRY(add_layer(spec, conv(64, 7, 2, 3, false, false), "conv1", NULL));
+    LMN_TRY(add_layer(spec, batchnorm(true), "bn1", NULL));
+    lmn_layer_spec stem_pool = pool(LMN_LAYER_MAXPOOL, 3, 2);
+    stem_pool.pad = 1;
+    LMN_TRY(add_layer(spec, stem_pool, "maxpool", NULL));
+    int channels = 64;
+    for (int stage = 0; stage < 4; stage++) {
+        const int width = 64 << stage;
+        for (int block = 0; block < plan->blocks[stage]; block++) {
+            char prefix[24];
+            snprintf(prefix, sizeof prefix, "layer%d.%d", stage + 1, block);
+            const int stride = (stage > 0 && block == 0) ? 2 : 1;
+            if (plan->bottleneck)
+                LMN_TRY(add_bottleneck_block(spec, prefix, channels, width, stride));
+            else
+                LMN_TRY(add_basic_block(spec, prefix, channels, width, stride,
+                                        &torchvision_shortcut));
+            channels = plan->bottleneck ? 4 * width : width;
         }
     }
     LMN_TRY(add_layer(spec, lmn_layer_defaults(LMN_LAYER_GLOBAL_AVGPOOL), "avgpool", NULL));
@@ -345,15 +445,20 @@ lmn_status lmn_model_zoo_build(const char *name, lmn_layer_shape input, int num_
                                const lmn_zoo_options *options, lmn_model_spec *spec)
 {
     bool known = false;
-    for (const char *const *zoo = zoo_names; *zoo; zoo++) known = known || strcmp(*zoo, name) == 0;
-    if (!known)
-        return lmn_fail(LMN_ERR_CONFIG, "unknown model '%s' (zoo: lenet, resnet20, vgg16, edsr, "
-                        "vdsr, cosmoflow)", name);
+    char list[160] = "";
+    for (const char *const *zoo = zoo_names; *zoo; zoo++) {
+        known = known || strcmp(*zoo, name) == 0;
+        const size_t used = strlen(list);
+        snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", *zoo);
+    }
+    if (!known) return lmn_fail(LMN_ERR_CONFIG, "unknown model '%s' (zoo: %s)", name, list);
     LMN_TRY(check_input(name, input, num_outputs));
     lmn_zoo_options o;
     LMN_TRY(resolve_options(name, options, &o));
     if (strcmp(name, "lenet") == 0) return build_lenet(spec, num_outputs);
     if (strcmp(name, "resnet20") == 0) return build_resnet20(spec, num_outputs);
+    const imagenet_resnet *resnet = find_imagenet_resnet(name);
+    if (resnet) return build_imagenet_resnet(spec, resnet, num_outputs);
     if (strcmp(name, "vgg16") == 0) {
         if (input.h < 32 || input.w < 32)
             return lmn_fail(LMN_ERR_SHAPE,

@@ -85,6 +85,7 @@ int main(void)
         {4, 1, 12, 12, conv(6, 5, 5, 1, 0, true, false), false},
         {2, 12, 6, 9, conv(20, 1, 1, 1, 0, false, false), true},
         {2, 16, 8, 8, conv(32, 1, 1, 2, 0, true, false), true},
+        {2, 3, 23, 23, conv(64, 7, 7, 2, 3, false, false), false}, /* resnet stem */
         {3, 8, 7, 5, conv(9, 3, 1, 1, 0, true, true), false},
         {2, 3, 9, 9, conv(4, 2, 3, 1, 1, true, false), true},
     };

@@ -115,6 +115,8 @@ static void test_gradients(lmn_backend *be)
         {1, 2, 6, 6, {2, 5, 5, 2, 2, 2, 2, true, false}, "5x5 stride 2 pad 2", 150},
         {1, 2, 7, 7, {2, 1, 1, 3, 3, 0, 0, false, false}, "1x1 stride 3 (skips inputs)", 160},
         {2, 2, 5, 5, {3, 3, 3, 1, 1, 1, 1, true, true}, "3x3 fused relu", 170},
+        {2, 3, 9, 9, {4, 7, 7, 2, 2, 3, 3, false, false}, "7x7 stride 2 pad 3 (resnet stem)",
+         180},
     };
     for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++)
         check_gradients(be, &configs[i]);

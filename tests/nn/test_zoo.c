@@ -196,7 +196,207 @@ static void check_vgg16(lmn_backend *be)
 
     int count = 0;
     for (const char *const *name = lmn_model_zoo_names(); *name; name++) count++;
-    CHECK(count == 6); /* + edsr, vdsr, cosmoflow: tests/nn/test_zoo_science.c */
+    CHECK(count == 8); /* + resnet18, resnet50 below; edsr, vdsr, cosmoflow:
+                          tests/nn/test_zoo_science.c */
+}
+
+/* ---- ImageNet ResNets ---------------------------------------------- */
+
+typedef struct resnet_case {
+    const char *model;
+    int blocks[4];
+    bool bottleneck;
+    size_t torchvision_params; /* published: 3 channels, 1000 classes */
+} resnet_case;
+
+static const resnet_case resnet_cases[] = {
+    {"resnet18", {2, 2, 2, 2}, false, 11689512},
+    {"resnet50", {3, 4, 6, 3}, true, 25557032},
+};
+
+/* Parameters worked out block by block; *bn_channels gets the channels
+ * of every batch norm (each has a running mean and variance). */
+static size_t resnet_params(const resnet_case *c, size_t channels, size_t classes,
+                            size_t *bn_channels)
+{
+    size_t params = conv_bn(channels, 64, 7), in = 64;
+    *bn_channels = 64;
+    for (int stage = 0; stage < 4; stage++) {
+        const size_t width = (size_t)64 << stage, out = c->bottleneck ? 4 * width : width;
+        for (int block = 0; block < c->blocks[stage]; block++) {
+            if (c->bottleneck) {
+                params += conv_bn(in, width, 1) + conv_bn(width, width, 3) + conv_bn(width, out, 1);
+                *bn_channels += 2 * width + out;
+            } else {
+                params += conv_bn(in, width, 3) + conv_bn(width, width, 3);
+                *bn_channels += 2 * width;
+            }
+            if (in != out || (stage > 0 && block == 0)) {
+                params += conv_bn(in, out, 1);
+                *bn_channels += out;
+            }
+            in = out;
+        }
+    }
+    return params + in * classes + classes;
+}
+
+static void check_resnet_counts(lmn_backend *be, const resnet_case *c, int channels, int classes)
+{
+    lmn_model_spec spec = {0};
+    lmn_network *net = build_zoo(be, c->model, channels, 224, classes, &spec);
+    size_t bn_channels = 0;
+    const size_t expected = resnet_params(c, (size_t)channels, (size_t)classes, &bn_channels);
+    if (channels == 3 && classes == 1000)
+        CHECK_MSG(expected == c->torchvision_params, "%s: hand count %zu, torchvision %zu",
+                  c->model, expected, c->torchvision_params);
+    if (net) {
+        CHECK_MSG(net->param_count == expected, "%s (%d channels, %d classes) has %zu "
+                  "parameters, expected %zu", c->model, channels, classes, net->param_count,
+                  expected);
+        CHECK(net->state_count == 2 * bn_channels);
+        CHECK(net->num_outputs == classes);
+        check_view(net, "conv1.weight", LMN_ROLE_WEIGHT, 4, 64, channels, 7, 7);
+        check_view(net, "fc.weight", LMN_ROLE_WEIGHT, 2, classes, c->bottleneck ? 2048 : 512,
+                   0, 0);
+        check_layout(net);
+    }
+    lmn_network_free(net);
+    lmn_model_spec_free(&spec);
+}
+
+/* Side of the stem conv, the max pool and stages 1-4 for a square input. */
+static void check_resnet_shapes(lmn_backend *be, const resnet_case *c, int size,
+                                const int sides[6])
+{
+    static const char *const layers[6] = {"conv1", "maxpool", "layer1.0.relu", "layer2.0.relu",
+                                          "layer3.0.relu", "layer4.0.relu"};
+    const int expansion = c->bottleneck ? 4 : 1;
+    const int widths[6] = {64, 64, 64 * expansion, 128 * expansion, 256 * expansion,
+                           512 * expansion};
+    lmn_model_spec spec = {0};
+    lmn_network *net = build_zoo(be, c->model, 3, size, 10, &spec);
+    for (int i = 0; net && i < 6; i++) {
+        const int index = lmn_model_spec_find(&net->spec, layers[i]);
+        CHECK_MSG(index >= 0, "%s has no layer '%s'", c->model, layers[i]);
+        if (index < 0) continue;
+        const lmn_layer_shape got = net->shapes[index];
+        CHECK_MSG(got.c == widths[i] && got.h == sides[i] && got.w == sides[i] && got.d == 0,
+                  "%s at %d px: %s is %dx%dx%d, expected %dx%dx%d", c->model, size, layers[i],
+                  got.c, got.h, got.w, widths[i], sides[i], sides[i]);
+    }
+    if (net) {
+        const lmn_layer_shape out = lmn_network_output_shape(net);
+        CHECK(net->num_outputs == 10 && out.c == 10 && out.h == 1 && out.w == 1);
+    }
+    lmn_network_free(net);
+    lmn_model_spec_free(&spec);
+}
+
+static bool ends_with(const char *name, const char *suffix)
+{
+    const size_t n = strlen(name), k = strlen(suffix);
+    return n >= k && strcmp(name + n - k, suffix) == 0;
+}
+
+/* Every conv (no bias) feeds a batch norm; ReLU is fused into every batch
+ * norm but the last of the main path and the shortcut's, which feed the
+ * add; the stride of a downsampling block sits on its 3x3 conv (v1.5)
+ * and its shortcut. */
+static void check_resnet_batchnorms(const lmn_model_spec *spec, const resnet_case *c)
+{
+    int convs = 0, norms = 0, adds = 0;
+    for (int i = 0; i < spec->count; i++) {
+        const lmn_layer_spec *layer = &spec->layers[i];
+        if (layer->kind == LMN_LAYER_BATCHNORM) {
+            norms++;
+            const bool last = ends_with(layer->name, c->bottleneck ? ".bn3" : ".bn2") ||
+                              ends_with(layer->name, ".downsample.1");
+            CHECK_MSG(layer->relu == !last, "%s: relu %d", layer->name, layer->relu);
+        }
+        if (layer->kind == LMN_LAYER_ADD) {
+            adds++;
+            CHECK(spec->layers[layer->input].kind == LMN_LAYER_BATCHNORM);
+            CHECK(!spec->layers[layer->input].relu);
+        }
+        if (layer->kind != LMN_LAYER_CONV) continue;
+        convs++;
+        CHECK_MSG(!layer->bias, "%s has a bias", layer->name);
+        const bool bn_next = i + 1 < spec->count &&
+                             spec->layers[i + 1].kind == LMN_LAYER_BATCHNORM &&
+                             spec->layers[i + 1].input == i;
+        CHECK_MSG(bn_next, "%s is not followed by its batch norm", layer->name);
+        const char *name = layer->name;
+        const bool first_block = strncmp(name, "layer", 5) == 0 && name[5] != '1' &&
+                                 strncmp(name + 6, ".0.", 3) == 0;
+        const bool strided = first_block &&
+                             (ends_with(layer->name, c->bottleneck ? ".conv2" : ".conv1") ||
+                              ends_with(layer->name, ".downsample.0"));
+        const int want = strcmp(layer->name, "conv1") == 0 || strided ? 2 : 1;
+        CHECK_MSG(layer->stride == want, "%s has stride %d, expected %d", layer->name,
+                  layer->stride, want);
+    }
+    const int blocks = c->blocks[0] + c->blocks[1] + c->blocks[2] + c->blocks[3];
+    CHECK(convs == norms && adds == blocks);
+    CHECK(convs == 1 + blocks * (c->bottleneck ? 3 : 2) + (c->bottleneck ? 4 : 3));
+}
+
+/* Initialization follows resnet20's convention (and torchvision's default
+ * zero_init_residual=False): every BN scale starts at 1, the last one of
+ * each block included; shifts at 0; He-normal convs. */
+static void check_resnet_init(lmn_network *net)
+{
+    lmn_network_init_params(net, 3);
+    int scales = 0;
+    for (int t = 0; t < net->tensor_count; t++) {
+        const lmn_tensor_view *view = &net->tensors[t];
+        if (view->role != LMN_ROLE_BN_SCALE && view->role != LMN_ROLE_BN_SHIFT) continue;
+        const float want = view->role == LMN_ROLE_BN_SCALE ? 1.0f : 0.0f;
+        scales += view->role == LMN_ROLE_BN_SCALE;
+        bool all = true;
+        for (size_t k = 0; k < view->count; k++) all = all && net->params[view->offset + k] == want;
+        CHECK_MSG(all, "%s is not all %g after initialization", view->name, want);
+    }
+    CHECK(scales > 0);
+    const lmn_tensor_view *w = lmn_network_tensor(net, "layer4.1.conv2.weight");
+    if (!w) return;
+    double squares = 0.0;
+    for (size_t k = 0; k < w->count; k++)
+        squares += (double)net->params[w->offset + k] * net->params[w->offset + k];
+    CHECK_CLOSE(sqrt(squares / (double)w->count), sqrt(2.0 / (512 * 9)), 0.02 * sqrt(2.0 / 4608));
+}
+
+static void check_imagenet_resnets(lmn_backend *be)
+{
+    static const int at224[6] = {112, 56, 56, 28, 14, 7}, at112[6] = {56, 28, 28, 14, 7, 4};
+    static const int at64[6] = {32, 16, 16, 8, 4, 2}, at32[6] = {16, 8, 8, 4, 2, 1};
+    for (size_t i = 0; i < sizeof resnet_cases / sizeof resnet_cases[0]; i++) {
+        const resnet_case *c = &resnet_cases[i];
+        check_resnet_counts(be, c, 3, 1000);
+        check_resnet_counts(be, c, 1, 7);
+        check_resnet_counts(be, c, 3, 1);
+        check_resnet_shapes(be, c, 224, at224);
+        check_resnet_shapes(be, c, 112, at112);
+        check_resnet_shapes(be, c, 64, at64);
+        check_resnet_shapes(be, c, 32, at32);
+        lmn_model_spec spec = {0};
+        lmn_network *net = build_zoo(be, c->model, 3, 64, 10, &spec);
+        if (net) {
+            check_resnet_batchnorms(&net->spec, c);
+            CHECK(lmn_network_tensor(net, "layer2.0.downsample.0.weight") != NULL);
+            CHECK(lmn_network_tensor(net, "layer2.1.downsample.0.weight") == NULL);
+            CHECK((lmn_network_tensor(net, "layer1.0.downsample.0.weight") != NULL) ==
+                  c->bottleneck);
+            check_resnet_init(net);
+        }
+        lmn_network_free(net);
+        lmn_model_spec_free(&spec);
+    }
+    /* The unknown-model message lists the zoo from its own table. */
+    lmn_model_spec unknown = {0};
+    CHECK(lmn_model_zoo("resnet101", 3, 224, 224, 10, &unknown) == LMN_ERR_CONFIG);
+    CHECK(strstr(lmn_last_error(), "resnet50") && strstr(lmn_last_error(), "cosmoflow"));
+    lmn_model_spec_free(&unknown);
 }
 
 /* ---- specs that cannot work ---------------------------------------- */
@@ -327,6 +527,7 @@ int main(void)
     check_lenet(be);
     check_resnet20(be);
     check_vgg16(be);
+    check_imagenet_resnets(be);
     check_bad_specs(be);
     lmn_backend_destroy(be);
     return lmn_test_summary("nn_test_zoo");
