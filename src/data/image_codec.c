@@ -147,6 +147,7 @@ static lmn_status allocate_image(const char *path, int width, int height, int ch
     out->width = width;
     out->height = height;
     out->channels = channels;
+    out->scale = 1.0;
     return LMN_OK;
 }
 
@@ -241,6 +242,7 @@ static lmn_status decode_jpeg_with(tjhandle handle, const char *path, const uint
     const tjscalingfactor factor = choose_scaling(min_scale);
     const int width = TJSCALED(h.width, factor), height = TJSCALED(h.height, factor);
     LMN_TRY(allocate_image(path, width, height, channels, out));
+    out->scale = (double)factor.num / factor.denom;
     const bool cmyk = h.colorspace == TJCS_CMYK || h.colorspace == TJCS_YCCK;
     if (!cmyk)
         return decompress(handle, path, data, size, width, height,

@@ -31,6 +31,7 @@
 typedef struct lmn_image {
     int width, height, channels;
     uint8_t *pixels;
+    double scale; /* the decode's reduction: pixel x covers source [x / scale, (x + 1) / scale) */
 } lmn_image;
 
 typedef enum lmn_image_format { LMN_IMAGE_UNKNOWN, LMN_IMAGE_JPEG, LMN_IMAGE_PNG } lmn_image_format;

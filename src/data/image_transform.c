@@ -48,11 +48,9 @@ lmn_crop_box lmn_center_crop_box(int width, int height, int resize, int size)
     return (lmn_crop_box){left * scale_x, top * scale_y, size * scale_x, size * scale_y};
 }
 
-lmn_crop_box lmn_crop_box_rescale(lmn_crop_box box, int width, int height, int scaled_width,
-                                  int scaled_height)
+lmn_crop_box lmn_crop_box_scale(lmn_crop_box box, double scale)
 {
-    const double sx = (double)scaled_width / width, sy = (double)scaled_height / height;
-    return (lmn_crop_box){box.x * sx, box.y * sy, box.width * sx, box.height * sy};
+    return (lmn_crop_box){box.x * scale, box.y * scale, box.width * scale, box.height * scale};
 }
 
 /* For each output position: the first input pixel it reads, how many, and

@@ -38,10 +38,9 @@ lmn_crop_box lmn_random_resized_crop_box(lmn_rng *rng, int width, int height);
  * resize >= size. */
 lmn_crop_box lmn_center_crop_box(int width, int height, int resize, int size);
 
-/* The same box in an image scaled from width x height to scaled_width x
- * scaled_height (e.g. by DCT scaling while decoding). */
-lmn_crop_box lmn_crop_box_rescale(lmn_crop_box box, int width, int height, int scaled_width,
-                                  int scaled_height);
+/* The same box in an image scaled by `scale` (e.g. by DCT scaling while
+ * decoding: lmn_image.scale). */
+lmn_crop_box lmn_crop_box_scale(lmn_crop_box box, double scale);
 
 /* Resamples `box` of image into out_width x out_height, planar (C x H x W)
  * floats v = byte / 255, mirrored left-right when flip. An integer-aligned

@@ -278,7 +278,7 @@ static lmn_status transform_file(const folder_source *src, const char *path, lmn
         status = lmn_image_decode(path, data, bytes, src->channels, min_scale, &image);
     free(data);
     if (status == LMN_OK) {
-        box = lmn_crop_box_rescale(box, width, height, image.width, image.height);
+        box = lmn_crop_box_scale(box, image.scale);
         status = lmn_image_resample_box(&image, box, src->size, src->size, flip, values);
     }
     lmn_image_free(&image);
