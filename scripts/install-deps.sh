@@ -8,6 +8,7 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config
           libopenmpi-dev openmpi-bin
           libdnnl-dev libopenblas-openmp-dev libyaml-dev zlib1g-dev libhdf5-openmpi-dev
+          libturbojpeg0-dev libpng-dev
           dataset-fashion-mnist python3)
 for option in "$@"; do
   case "$option" in

@@ -194,7 +194,7 @@ lmn_status lmn_dataset_grf_cubes(const lmn_grf_config *config, int64_t count, ui
     lmn_status status = lmn_alloc_bytes((void **)&grf, sizeof *grf, "random field source");
     if (status == LMN_OK) {
         *grf = (grf_source){.config = *config, .seed = seed, .split = split};
-        ds->source = (lmn_sample_source){grf, produce_cube, free_source};
+        ds->source = (lmn_sample_source){.ctx = grf, .produce = produce_cube, .free = free_source};
         status = lmn_fft_create(s, &grf->fft);
     }
     if (status != LMN_OK) {

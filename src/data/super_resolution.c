@@ -97,7 +97,7 @@ lmn_status lmn_dataset_derive_super_resolution(lmn_dataset **ds, int factor, lmn
     }
     memcpy(derived->labels, base->labels, (size_t)base->count * sizeof(int32_t));
     *sr = (sr_source){base, factor, input};
-    derived->source = (lmn_sample_source){sr, produce_pair, free_source};
+    derived->source = (lmn_sample_source){.ctx = sr, .produce = produce_pair, .free = free_source};
     derived->has_targets = true;
     derived->image_targets = true;
     derived->target_shape = (lmn_target_shape){base->channels, 0, base->height, base->width};
