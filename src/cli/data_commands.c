@@ -5,15 +5,21 @@
 
 #include "cli/commands.h"
 #include "io/data_tools.h"
+#include "io/image_convert.h"
 
 static const char *const data_usage =
     "usage: lamina data convert NAME DIR OUT.h5 [--test] [--gzip LEVEL]\n"
+    "       lamina data convert images ROOT OUT.h5 --size S [--channels 3|1] [--test] [--gzip LEVEL]\n"
     "       lamina data concat OUT.h5 IN.h5 [IN.h5]... [--gzip LEVEL]\n"
     "\n"
     "convert  reads a known dataset (fashion-mnist, mnist, cifar10, cifar100) from DIR\n"
     "         (the training split, or the test split with --test) and writes OUT.h5 with\n"
     "         'images' (uint8, N x C x H x W), 'labels' (int32, N) and the attributes\n"
     "         mean, std, num_classes; train on it with data.name: hdf5.\n"
+    "         With NAME images, ROOT is an image folder (ROOT/train/<class>/*.jpg, ROOT/val/...):\n"
+    "         every image goes through the evaluation transform (shorter side resized to\n"
+    "         round(S * 256 / 224), centre S x S crop); under mpirun the ranks decode disjoint\n"
+    "         files and write them collectively.\n"
     "concat   appends every dataset of the IN files, in order, into OUT.h5; under mpirun\n"
     "         the input files are split across ranks and written collectively.\n"
     "--gzip   compression level 0-9 of the output datasets [0]\n";
@@ -29,14 +35,35 @@ static lmn_status parse_gzip(const char *text, int *level)
 }
 
 /* Splits argv into positional arguments and the shared options. */
+/* --size S and --channels C of `data convert images`. */
+typedef struct image_options {
+    int size, channels;
+} image_options;
+
+static lmn_status parse_count(const char *option, const char *text, int low, int high, int *out)
+{
+    char *end = NULL;
+    const long value = text ? strtol(text, &end, 10) : 0;
+    if (!text || !*text || *end || value < low || value > high)
+        return lmn_fail(LMN_ERR_ARG, "%s %s: expected an integer from %d to %d", option,
+                        text ? text : "(missing)", low, high);
+    *out = (int)value;
+    return LMN_OK;
+}
+
 static lmn_status parse(int argc, char **argv, const char **positional, int *count, bool *test,
-                        int *gzip, bool *help)
+                        int *gzip, bool *help, image_options *image)
 {
     *count = 0;
     *test = *help = false;
     *gzip = 0;
+    *image = (image_options){0, 3};
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) *help = true;
+        else if (!strcmp(argv[i], "--size"))
+            LMN_TRY(parse_count("--size", i + 1 < argc ? argv[++i] : NULL, 1, 8192, &image->size));
+        else if (!strcmp(argv[i], "--channels"))
+            LMN_TRY(parse_count("--channels", i + 1 < argc ? argv[++i] : NULL, 1, 3, &image->channels));
         else if (!strcmp(argv[i], "--test")) *test = true;
         else if (!strcmp(argv[i], "--gzip")) {
             if (i + 1 >= argc) return lmn_fail(LMN_ERR_ARG, "option --gzip needs a level");
@@ -56,11 +83,20 @@ lmn_status lmn_command_data(lmn_comm *comm, int argc, char **argv)
     if (!positional) return lmn_fail(LMN_ERR_NOMEM, "cannot parse arguments");
     int count = 0, gzip = 0;
     bool test = false, help = false;
-    lmn_status status = parse(argc, argv, positional, &count, &test, &gzip, &help);
+    image_options image;
+    lmn_status status = parse(argc, argv, positional, &count, &test, &gzip, &help, &image);
     status = lmn_comm_agree(comm, status);
     if (status == LMN_OK && (help || count == 0)) {
         if (comm->rank == 0) fputs(data_usage, stdout);
         if (!help) status = lmn_fail(LMN_ERR_ARG, "missing 'convert' or 'concat'");
+    } else if (status == LMN_OK && !strcmp(positional[0], "convert") && count == 4 &&
+               !strcmp(positional[1], "images")) {
+        status = image.size > 0 ? lmn_data_convert_images(positional[2], !test, image.size,
+                                                          image.channels, positional[3], gzip,
+                                                          comm->comm)
+                                : lmn_fail(LMN_ERR_ARG, "data convert images needs --size S");
+        status = lmn_comm_agree(comm, status);
+        if (status == LMN_OK && comm->rank == 0) printf("wrote %s\n", positional[3]);
     } else if (status == LMN_OK && !strcmp(positional[0], "convert")) {
         if (count != 4)
             status = lmn_fail(LMN_ERR_ARG, "data convert needs NAME DIR OUT.h5 (see lamina data --help)");

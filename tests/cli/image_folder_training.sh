@@ -71,4 +71,24 @@ $MPIRUN -n 1 "$LAMINA" train "$WORK/run.yaml" $augmented --set data.augment=fals
 [[ "$(digest "$WORK/auga/metrics.jsonl")" == "$(digest "$WORK/augasync/metrics.jsonl")" ]] \
   || fail "augmented views depend on the decode threads or prefetching"
 [[ "$(digest "$WORK/auga/metrics.jsonl")" != "$(digest "$WORK/plain/metrics.jsonl")" ]] || fail "augmentation changed nothing"
+
+# data convert images: the same file from 1 and 2 ranks (and with gzip),
+# labels in the folder's class-major order, and it trains as data.name hdf5.
+"$LAMINA" data convert images "$WORK/folder" "$WORK/one.h5" --size 28 --channels 1 > /dev/null || fail "convert on 1 rank"
+$MPIRUN -n 2 "$LAMINA" data convert images "$WORK/folder" "$WORK/two.h5" --size 28 --channels 1 > /dev/null 2>&1 || fail "convert on 2 ranks"
+$MPIRUN -n 2 "$LAMINA" data convert images "$WORK/folder" "$WORK/val.h5" --size 28 --channels 1 --test --gzip 4 > /dev/null 2>&1 || fail "convert val with gzip on 2 ranks"
+$PYTHON - "$WORK/one.h5" "$WORK/two.h5" "$WORK/val.h5" "$WORK/idx" <<'PY' || fail "converted files"
+import sys, h5py, numpy as np
+one, two, val = (h5py.File(p) for p in sys.argv[1:4])
+assert one["images"].shape == (2000, 1, 28, 28) and val["images"].shape == (500, 1, 28, 28)
+assert np.array_equal(one["images"][()], two["images"][()]) and np.array_equal(one["labels"][()], two["labels"][()])
+labels = np.frombuffer(open(sys.argv[4] + "/train-labels-idx1-ubyte", "rb").read()[8:], np.uint8)
+assert np.array_equal(one["labels"][()], labels)
+assert int(one.attrs["num_classes"]) == 10 and one["images"][()].max() > 200
+print("convert ok")
+PY
+$MPIRUN -n 2 "$LAMINA" train "$WORK/run.yaml" --set data.name=hdf5 --set data.path="$WORK/two.h5" \
+  --set data.test_path="$WORK/val.h5" --set train.epochs=1 --out "$WORK/h5" > /dev/null 2>&1 || fail "training on the converted file"
+expect_failure "convert without --size" "needs --size" "$LAMINA" data convert images "$WORK/folder" "$WORK/x.h5"
+[[ ! -e "$WORK/x.h5" ]] || fail "a failed convert left its output"
 finish
