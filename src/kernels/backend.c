@@ -14,6 +14,28 @@ lmn_status lmn_backend_create(const char *name, lmn_backend **out)
     return lmn_fail(LMN_ERR_CONFIG, "unknown kernel backend '%s' (choose dnnl or ref)", name);
 }
 
+const char *lmn_precision_name(lmn_precision precision)
+{
+    return precision == LMN_PRECISION_BF16 ? "bf16" : "fp32";
+}
+
+lmn_status lmn_backend_set_precision(lmn_backend *be, lmn_precision precision)
+{
+    if (precision == LMN_PRECISION_BF16 && strcmp(be->name, "dnnl") != 0)
+        return lmn_fail(LMN_ERR_CONFIG,
+                        "train.precision: bf16 needs backend: dnnl; the %s backend computes in "
+                        "fp32 only (it is the reference the bf16 kernels are tested against)",
+                        be->name);
+    const char *isa = NULL;
+    if (precision == LMN_PRECISION_BF16 && !lmn_dnnl_native_bf16(&isa))
+        return lmn_fail(LMN_ERR_CONFIG,
+                        "train.precision: bf16 needs a CPU with native bf16 (AVX512-BF16 or "
+                        "AMX); oneDNN runs %s here, where bf16 would be emulated and slower "
+                        "than fp32: use train.precision: fp32", isa ? isa : "an older ISA");
+    be->precision = precision;
+    return LMN_OK;
+}
+
 void lmn_backend_destroy(lmn_backend *be)
 {
     if (be) be->destroy(be);

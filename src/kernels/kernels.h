@@ -36,6 +36,16 @@
 #include "core/status.h"
 
 typedef struct lmn_layout lmn_layout; /* backend-defined */
+
+/* The arithmetic of the ops a backend creates (ALGORITHMS.md 13). Every
+ * buffer at this interface stays fp32 in both: under BF16 the dnnl
+ * convolutions (2-D, 3-D) and linear layers round their inputs and weights
+ * to bf16 inside the op, multiply in bf16 and accumulate in fp32, and write
+ * fp32 outputs and fp32 weight gradients. Pooling, upsampling, batch norm,
+ * the element-wise kernels and the losses compute in fp32 under either:
+ * their inputs arrive in fp32, and a rounding there would cost a conversion
+ * pass and precision without saving arithmetic. */
+typedef enum lmn_precision { LMN_PRECISION_FP32, LMN_PRECISION_BF16 } lmn_precision;
 typedef struct lmn_op lmn_op;         /* backend-defined */
 typedef struct lmn_backend lmn_backend;
 
@@ -129,6 +139,9 @@ typedef struct lmn_linear_params {
 struct lmn_backend {
     const char *name; /* "ref" or "dnnl" */
     void *impl;       /* engine, stream, ... */
+    /* Of the ops created from now on (existing ops keep theirs); set it
+     * with lmn_backend_set_precision. Zero (FP32) after creation. */
+    lmn_precision precision;
 
     /* --- 2-D convolution --------------------------------------------- */
     lmn_status (*conv2d_create)(lmn_backend *be, const lmn_conv2d_params *p,
@@ -219,6 +232,18 @@ lmn_status lmn_backend_create(const char *name, lmn_backend **out);
 void lmn_backend_destroy(lmn_backend *be);
 /* Names of the compiled-in backends, NULL-terminated. */
 const char *const *lmn_backend_names(void);
+
+/* Sets the precision of the ops `be` creates from now on. BF16 is refused
+ * (LMN_ERR_CONFIG, naming train.precision) by the ref backend, which is the
+ * fp32 oracle the bf16 kernels are tested against, and by dnnl on a CPU
+ * without native bf16 (where oneDNN would emulate it slower than fp32). */
+lmn_status lmn_backend_set_precision(lmn_backend *be, lmn_precision precision);
+/* "fp32" or "bf16". */
+const char *lmn_precision_name(lmn_precision precision);
+/* True when oneDNN runs bf16 natively on this CPU (AVX512-BF16 or AMX);
+ * *isa (may be NULL) receives oneDNN's name of the ISA it uses. Honours
+ * DNNL_MAX_CPU_ISA, so a capable CPU can be made to look like one without. */
+bool lmn_dnnl_native_bf16(const char **isa);
 
 /* Constructors of the two implementations (used by lmn_backend_create). */
 lmn_status lmn_backend_create_ref(lmn_backend **out);

@@ -3,6 +3,7 @@
  * (NCDHW) activations alike. The ops live in dnnl_conv.c (2-D and 3-D),
  * dnnl_pool.c (2-D and 3-D), dnnl_upsample.c, dnnl_batchnorm.c and
  * dnnl_linear.c. */
+#include <oneapi/dnnl/dnnl_debug.h>
 #include <string.h>
 
 #include "core/memory.h"
@@ -133,6 +134,15 @@ static lmn_status open_engine(lmn_dnnl *dnnl)
                             "dnnl reorder cache"));
     dnnl->reorder_cache_size = REORDER_CACHE_SIZE;
     return LMN_OK;
+}
+
+bool lmn_dnnl_native_bf16(const char **isa)
+{
+    const dnnl_cpu_isa_t effective = dnnl_get_effective_cpu_isa();
+    if (isa) *isa = dnnl_cpu_isa2str(effective);
+    /* The ISA values are bit sets: a level includes the ones below it. */
+    return ((unsigned)effective & (unsigned)dnnl_cpu_isa_avx512_core_bf16) ==
+           (unsigned)dnnl_cpu_isa_avx512_core_bf16;
 }
 
 lmn_status lmn_backend_create_dnnl(lmn_backend **out)

@@ -10,7 +10,13 @@
  * interface and reordered to each primitive's format at every call (they
  * are small next to the activations, and change at every step anyway).
  * 3-D weights are dense OIDHW, 3-D activations NCDHW or blocked (nCdhw16c,
- * nCdhw8c, ... as the primitive prefers). */
+ * nCdhw8c, ... as the primitive prefers).
+ *
+ * Under bf16 (lmn_backend.precision) the primitives read bf16 src, weights
+ * and diff_dst and write f32 dst, diff_src and diff_weights (oneDNN
+ * accumulates in f32): the reorders that bring x, w and dy into the
+ * primitives' layouts round them to bf16 on the way, so the layer graph,
+ * the optimizer and the reductions only ever see f32. */
 #include "core/memory.h"
 #include "kernels/dnnl/dnnl_internal.h"
 
@@ -55,6 +61,7 @@ typedef struct conv_spec {
     lmn_dnnl_window window;
     int out_channels;
     bool bias, fuse_relu;
+    dnnl_data_type_t compute; /* of src, weights, diff_dst: f32 or bf16 */
 } conv_spec;
 
 static conv_spec spec_2d(const lmn_conv2d_params *p)
@@ -74,6 +81,7 @@ static conv_spec spec_3d(const lmn_conv3d_params *p)
 /* Geometry shared by the three primitive descriptors. */
 typedef struct conv_geometry {
     int ndims; /* 4 (NCHW) or 5 (NCDHW) */
+    dnnl_data_type_t compute; /* the spec's */
     dnnl_dims_t src_dims, weights_dims, bias_dims, dst_dims;
     dnnl_dims_t strides, padding;
 } conv_geometry;
@@ -90,6 +98,7 @@ static lmn_status conv_geometry_init(const conv_spec *p, const lmn_act_desc *in,
     LMN_TRY(lmn_dnnl_window_geometry(w, in, g->src_dims + 2, g->dst_dims + 2, g->strides,
                                      g->padding));
     g->ndims = w->spatial + 2;
+    g->compute = p->compute;
     g->src_dims[0] = in->n;
     g->src_dims[1] = in->c;
     g->weights_dims[0] = p->out_channels;
@@ -101,12 +110,18 @@ static lmn_status conv_geometry_init(const conv_spec *p, const lmn_act_desc *in,
     return LMN_OK;
 }
 
+static lmn_status md_typed(dnnl_memory_desc_t *md, int ndims, const dnnl_dim_t *dims,
+                           dnnl_data_type_t type, dnnl_format_tag_t tag)
+{
+    LMN_DNNL_TRY(dnnl_memory_desc_init_by_tag(md, ndims, dims, type, tag),
+                 "describing a convolution tensor");
+    return LMN_OK;
+}
+
 static lmn_status md_tag(dnnl_memory_desc_t *md, int ndims, const dnnl_dim_t *dims,
                          dnnl_format_tag_t tag)
 {
-    LMN_DNNL_TRY(dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, tag),
-                 "describing a convolution tensor");
-    return LMN_OK;
+    return md_typed(md, ndims, dims, dnnl_f32, tag);
 }
 
 /* The fused ReLU is an eltwise post-op on the forward primitive. */
@@ -132,8 +147,8 @@ static lmn_status forward_pd(lmn_dnnl *dnnl, const conv_spec *p, const conv_geom
                              dnnl_primitive_desc_t *pd)
 {
     dnnl_memory_desc_t src, weights, bias, dst;
-    LMN_TRY(md_tag(&src, g->ndims, g->src_dims, dnnl_format_tag_any));
-    LMN_TRY(md_tag(&weights, g->ndims, g->weights_dims, dnnl_format_tag_any));
+    LMN_TRY(md_typed(&src, g->ndims, g->src_dims, g->compute, dnnl_format_tag_any));
+    LMN_TRY(md_typed(&weights, g->ndims, g->weights_dims, g->compute, dnnl_format_tag_any));
     LMN_TRY(md_tag(&bias, 1, g->bias_dims, dnnl_a));
     LMN_TRY(md_tag(&dst, g->ndims, g->dst_dims, dnnl_format_tag_any));
     dnnl_convolution_desc_t desc;
@@ -164,10 +179,12 @@ static lmn_status backward_data_pd(lmn_dnnl *dnnl, bool bias, const conv_geometr
                                    const dnnl_memory_desc_t *diff_dst, dnnl_primitive_desc_t *pd)
 {
     dnnl_memory_desc_t weights;
-    LMN_TRY(md_tag(&weights, g->ndims, g->weights_dims, dnnl_format_tag_any));
+    LMN_TRY(md_typed(&weights, g->ndims, g->weights_dims, g->compute, dnnl_format_tag_any));
+    /* dx leaves in f32 whatever the compute type (src may be bf16). */
+    const dnnl_memory_desc_t diff_src_f32 = lmn_dnnl_md_with_type(diff_src, dnnl_f32);
     dnnl_convolution_desc_t desc;
     LMN_DNNL_TRY(dnnl_convolution_backward_data_desc_init(
-                     &desc, dnnl_convolution_direct, diff_src, &weights, diff_dst, g->strides,
+                     &desc, dnnl_convolution_direct, &diff_src_f32, &weights, diff_dst, g->strides,
                      g->padding, g->padding),
                  "describing the convolution backward data");
     LMN_DNNL_TRY(dnnl_primitive_desc_create(pd, &desc, NULL, dnnl->engine, hint),
@@ -198,12 +215,14 @@ static lmn_status best_backward_pd(backward_pd_fn make, lmn_dnnl *dnnl, bool bia
                                    const conv_geometry *g, const_dnnl_primitive_desc_t hint,
                                    dnnl_primitive_desc_t *pd)
 {
-    LMN_TRY(make(dnnl, bias, g, hint, lmn_dnnl_pd_md(hint, dnnl_query_src_md),
-                 lmn_dnnl_pd_md(hint, dnnl_query_dst_md), pd));
+    /* dy enters in the compute type, like x (the forward's dst is f32). */
+    const dnnl_memory_desc_t diff_dst =
+        lmn_dnnl_md_with_type(lmn_dnnl_pd_md(hint, dnnl_query_dst_md), g->compute);
+    LMN_TRY(make(dnnl, bias, g, hint, lmn_dnnl_pd_md(hint, dnnl_query_src_md), &diff_dst, pd));
     if (!lmn_dnnl_pd_is_reference(*pd)) return LMN_OK;
     dnnl_memory_desc_t src_any, dst_any;
-    LMN_TRY(md_tag(&src_any, g->ndims, g->src_dims, dnnl_format_tag_any));
-    LMN_TRY(md_tag(&dst_any, g->ndims, g->dst_dims, dnnl_format_tag_any));
+    LMN_TRY(md_typed(&src_any, g->ndims, g->src_dims, g->compute, dnnl_format_tag_any));
+    LMN_TRY(md_typed(&dst_any, g->ndims, g->dst_dims, g->compute, dnnl_format_tag_any));
     dnnl_primitive_desc_t alternative = NULL;
     if (make(dnnl, bias, g, hint, &src_any, &dst_any, &alternative) != LMN_OK) {
         lmn_clear_error(); /* keep the working reference primitive */
@@ -315,7 +334,9 @@ static lmn_status conv_create(lmn_backend *be, const conv_spec *p, const lmn_act
     op->base.destroy = conv_destroy;
     op->bias = p->bias;
     op->name = p->window.name;
-    lmn_status st = conv_setup(op, p, in, out);
+    conv_spec spec = *p;
+    spec.compute = lmn_dnnl_compute_type(be);
+    lmn_status st = conv_setup(op, &spec, in, out);
     if (st != LMN_OK) {
         conv_destroy(&op->base);
         char k[40];

@@ -56,7 +56,13 @@ bool lmn_dnnl_md_same_memory(const dnnl_memory_desc_t *a, const dnnl_memory_desc
 /* Fills *out for an activation in memory desc md, pointing its layout at
  * storage (or NULL when md is dense NCHW). */
 void lmn_dnnl_describe_act(const dnnl_memory_desc_t *md, lmn_layout *storage, lmn_act_desc *out);
+/* Floats to allocate for md (rounded up: md may hold bf16). */
 size_t lmn_dnnl_md_floats(const dnnl_memory_desc_t *md);
+/* md's layout with another element type (f32 <-> bf16). */
+dnnl_memory_desc_t lmn_dnnl_md_with_type(const dnnl_memory_desc_t *md, dnnl_data_type_t type);
+/* The type ops created on be multiply in: dnnl_bf16 under LMN_PRECISION_BF16,
+ * else dnnl_f32. Activations and gradients at the interface stay f32. */
+dnnl_data_type_t lmn_dnnl_compute_type(const lmn_backend *be);
 
 /* --- sliding windows (convolution, pooling) ------------------------------ */
 
@@ -195,5 +201,19 @@ lmn_status lmn_dnnl_linear_backward_data(lmn_op *op, const float *dy, const floa
                                          float *dx);
 lmn_status lmn_dnnl_linear_backward_weights(lmn_op *op, const float *x, const float *dy,
                                             float *dw, float *db);
+
+/* The bf16 fully connected layer (dnnl_linear_bf16.c), behind the linear
+ * op when it is created under bf16: inner products on bf16 x, w and dy with
+ * f32 y, dx, dw and db. */
+typedef struct lmn_dnnl_linear_bf16 lmn_dnnl_linear_bf16;
+lmn_status lmn_dnnl_linear_bf16_create(lmn_dnnl *dnnl, int batch, int in, int out, bool bias,
+                                       lmn_dnnl_linear_bf16 **result);
+lmn_status lmn_dnnl_linear_bf16_forward(lmn_dnnl_linear_bf16 *l, const float *x, const float *w,
+                                        const float *b, float *y);
+lmn_status lmn_dnnl_linear_bf16_backward_data(lmn_dnnl_linear_bf16 *l, const float *dy,
+                                              const float *w, float *dx);
+lmn_status lmn_dnnl_linear_bf16_backward_weights(lmn_dnnl_linear_bf16 *l, const float *x,
+                                                 const float *dy, float *dw, float *db);
+void lmn_dnnl_linear_bf16_free(lmn_dnnl_linear_bf16 *l);
 
 #endif

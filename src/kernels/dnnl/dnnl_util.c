@@ -179,7 +179,22 @@ bool lmn_dnnl_md_same_memory(const dnnl_memory_desc_t *a, const dnnl_memory_desc
 
 size_t lmn_dnnl_md_floats(const dnnl_memory_desc_t *md)
 {
-    return dnnl_memory_desc_get_size(md) / sizeof(float);
+    /* Rounded up: a bf16 buffer of an odd element count needs the last
+     * half float too. */
+    return (dnnl_memory_desc_get_size(md) + sizeof(float) - 1) / sizeof(float);
+}
+
+dnnl_memory_desc_t lmn_dnnl_md_with_type(const dnnl_memory_desc_t *md, dnnl_data_type_t type)
+{
+    /* Blocked strides count elements, not bytes, so the layout carries over. */
+    dnnl_memory_desc_t typed = *md;
+    typed.data_type = type;
+    return typed;
+}
+
+dnnl_data_type_t lmn_dnnl_compute_type(const lmn_backend *be)
+{
+    return be->precision == LMN_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
 }
 
 void lmn_dnnl_describe_act(const dnnl_memory_desc_t *md, lmn_layout *storage, lmn_act_desc *out)

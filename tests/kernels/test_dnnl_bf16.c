@@ -1,0 +1,310 @@
+/* dnnl ops created under train.precision bf16 against the fp32 ref
+ * backend, every layer type, 2-D and 3-D:
+ *   - conv2d, conv3d and linear (bf16 inputs, fp32 accumulation) within
+ *     1e-2 of the largest reference value, forward, backward data and
+ *     backward weights, from dense and from blocked inputs;
+ *   - they really round: their outputs differ from dnnl fp32's by more
+ *     than fp32 noise, while their weight gradients carry fp32 mantissas
+ *     (written in fp32, not widened from bf16);
+ *   - pooling, batch norm and upsampling stay fp32: within 1e-4 of ref;
+ *   - the ref backend refuses bf16, naming train.precision.
+ * Exits 77 (skipped) on a CPU without native bf16, after checking that
+ * dnnl refuses bf16 there. */
+#include <stdio.h>
+#include <string.h>
+
+#define LMN_DNNL_TOLERANCE 1e-2
+#include "test_dnnl_common.h"
+
+#define FP32_TOLERANCE 1e-4
+
+static lmn_backend *bf16_backend(void)
+{
+    lmn_backend *be = lmn_kt_backend("dnnl");
+    CHECK_OK(lmn_backend_set_precision(be, LMN_PRECISION_BF16));
+    return be;
+}
+
+static lmn_conv2d_params conv2d(int k, int kernel, int stride, int pad, bool bias, bool relu)
+{
+    lmn_conv2d_params p = {.out_channels = k, .kernel_h = kernel, .kernel_w = kernel,
+                           .stride_h = stride, .stride_w = stride, .pad_h = pad, .pad_w = pad,
+                           .bias = bias, .fuse_relu = relu};
+    return p;
+}
+
+static void conv2d_case(lmn_backend *ref, lmn_backend *bf16, int n, int c, int h, int w,
+                        lmn_conv2d_params p, bool blocked, uint64_t seed)
+{
+    char name[120];
+    snprintf(name, sizeof name, "conv2d N=%d C=%d %dx%d K=%d k=%d s=%d blocked=%d", n, c, h, w,
+             p.out_channels, p.kernel_h, p.stride_h, blocked);
+    lmn_op *producer = NULL;
+    lmn_dt_op_pair o = {.ref_in = lmn_act_dense(n, c, h, w)};
+    o.dnnl_in = blocked ? lmn_dt_blocked_desc(bf16, n, c, h, w, &producer) : o.ref_in;
+    o.ref_op = lmn_kt_conv(ref, &p, &o.ref_in, &o.ref_out);
+    o.dnnl_op = lmn_kt_conv(bf16, &p, &o.dnnl_in, &o.dnnl_out);
+    if (o.ref_op && o.dnnl_op)
+        lmn_dt_compare_conv(ref, bf16, &o, lmn_kt_conv_weights(&p, &o.ref_in),
+                            p.bias ? (size_t)p.out_channels : 0, seed, name);
+    lmn_dt_op_pair_destroy(ref, bf16, &o, producer);
+}
+
+static void conv3d_case(lmn_backend *ref, lmn_backend *bf16, int n, int c, int d,
+                        lmn_conv3d_params p, bool blocked, uint64_t seed)
+{
+    char name[120];
+    snprintf(name, sizeof name, "conv3d N=%d C=%d %d^3 K=%d k=%d s=%d blocked=%d", n, c, d,
+             p.out_channels, p.kernel_d, p.stride_d, blocked);
+    lmn_op *producer = NULL;
+    lmn_dt_op_pair o = {.ref_in = lmn_act_dense3d(n, c, d, d, d)};
+    o.dnnl_in = blocked ? lmn_dt_blocked_desc3d(bf16, n, c, d, d, d, &producer) : o.ref_in;
+    o.ref_op = lmn_kt_conv3d(ref, &p, &o.ref_in, &o.ref_out);
+    o.dnnl_op = lmn_kt_conv3d(bf16, &p, &o.dnnl_in, &o.dnnl_out);
+    if (o.ref_op && o.dnnl_op)
+        lmn_dt_compare_conv(ref, bf16, &o, lmn_kt_conv3d_weights(&p, &o.ref_in),
+                            p.bias ? (size_t)p.out_channels : 0, seed, name);
+    lmn_dt_op_pair_destroy(ref, bf16, &o, producer);
+}
+
+typedef struct linear_run {
+    float *y, *dx, *dw, *db;
+} linear_run;
+
+static linear_run run_linear(lmn_backend *be, const lmn_linear_params *p, const lmn_act_desc *in,
+                             const float *x, const float *w, const float *b, const float *dy)
+{
+    const size_t features = (size_t)in->c * in->h * in->w;
+    const size_t outputs = (size_t)in->n * p->out_features;
+    linear_run r = {lmn_dt_junk(outputs), lmn_dt_junk(in->floats),
+                    lmn_dt_junk(features * p->out_features), lmn_dt_junk(p->out_features)};
+    lmn_act_desc out;
+    lmn_op *op = lmn_kt_linear(be, p, in, &out);
+    if (!op) return r;
+    CHECK_OK(be->linear_forward(op, x, w, b, r.y));
+    CHECK_OK(be->linear_backward_data(op, dy, w, r.dx));
+    CHECK_OK(be->linear_backward_weights(op, x, dy, r.dw, p->bias ? r.db : NULL));
+    be->op_destroy(op);
+    return r;
+}
+
+static void free_linear_run(linear_run *r)
+{
+    lmn_free(r->y);
+    lmn_free(r->dx);
+    lmn_free(r->dw);
+    lmn_free(r->db);
+}
+
+static void linear_case(lmn_backend *ref, lmn_backend *bf16, int n, int features, int out,
+                        bool bias, bool relu, uint64_t seed)
+{
+    char name[96];
+    snprintf(name, sizeof name, "linear N=%d %d->%d bias=%d relu=%d", n, features, out, bias,
+             relu);
+    const lmn_linear_params p = {.out_features = out, .bias = bias, .fuse_relu = relu};
+    const lmn_act_desc in = lmn_act_dense(n, features, 1, 1);
+    const size_t n_w = (size_t)out * features;
+    float *x = lmn_kt_random(in.floats, seed), *w = lmn_kt_random(n_w, seed + 1);
+    float *b = lmn_kt_random((size_t)out, seed + 2);
+    float *dy = lmn_kt_random((size_t)n * out, seed + 3);
+    linear_run want = run_linear(ref, &p, &in, x, w, b, dy);
+    linear_run got = run_linear(bf16, &p, &in, x, w, b, dy);
+    lmn_dt_check(got.y, want.y, (size_t)n * out, "forward", name);
+    lmn_dt_check(got.dx, want.dx, in.floats, "backward data", name);
+    lmn_dt_check(got.dw, want.dw, n_w, "backward weights", name);
+    if (bias) lmn_dt_check(got.db, want.db, (size_t)out, "backward bias", name);
+    free_linear_run(&want);
+    free_linear_run(&got);
+    float *buffers[] = {x, w, b, dy};
+    for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++) lmn_free(buffers[i]);
+}
+
+/* Entries whose low 16 bits are set: none in a bf16 value widened to fp32. */
+static size_t fp32_mantissas(const float *x, size_t count)
+{
+    size_t found = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t bits;
+        memcpy(&bits, &x[i], sizeof bits);
+        found += (bits & 0xffffu) != 0;
+    }
+    return found;
+}
+
+/* The same conv on dnnl fp32 and dnnl bf16: the bf16 forward must show
+ * rounding (else it silently ran fp32), its dw fp32 mantissas. */
+static void test_bf16_is_real(lmn_backend *fp32, lmn_backend *bf16)
+{
+    const lmn_conv2d_params p = conv2d(32, 3, 1, 1, true, false);
+    const lmn_act_desc in = lmn_act_dense(4, 16, 8, 8);
+    const size_t weights = lmn_kt_conv_weights(&p, &in);
+    lmn_act_desc out32, out16;
+    lmn_op *op32 = lmn_kt_conv(fp32, &p, &in, &out32);
+    lmn_op *op16 = lmn_kt_conv(bf16, &p, &in, &out16);
+    if (!op32 || !op16) return;
+    float *x = lmn_kt_random(in.floats, 91), *w = lmn_kt_random(weights, 92);
+    float *b = lmn_kt_random(32, 93), *dy = lmn_kt_random(out32.floats, 94);
+    float *y32 = lmn_dt_junk(out32.floats), *y16 = lmn_dt_junk(out16.floats);
+    float *dw = lmn_dt_junk(weights), *db = lmn_dt_junk(32);
+    CHECK_OK(fp32->conv2d_forward(op32, x, w, b, y32));
+    CHECK_OK(bf16->conv2d_forward(op16, x, w, b, y16));
+    float *dense32 = lmn_dt_to_dense(fp32, y32, &out32), *dense16 = lmn_dt_to_dense(bf16, y16, &out16);
+    const double diff = lmn_test_max_rel_diff(dense16, dense32, lmn_act_elements(&out32));
+    CHECK_MSG(diff > 1e-5 && diff < 1e-2, "bf16 conv vs fp32 conv: relative difference %.3g, "
+              "expected bf16 rounding (1e-5 .. 1e-2)", diff);
+    float *dy16 = lmn_dt_from_dense(bf16, dy, &out16);
+    CHECK_OK(bf16->conv2d_backward_weights(op16, x, dy16, dw, db));
+    CHECK_MSG(fp32_mantissas(dw, weights) > weights / 2, "bf16 conv dw: only %zu of %zu entries "
+              "carry fp32 mantissa bits", fp32_mantissas(dw, weights), weights);
+    float *buffers[] = {x, w, b, dy, y32, y16, dw, db, dense32, dense16, dy16};
+    for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++) lmn_free(buffers[i]);
+    fp32->op_destroy(op32);
+    bf16->op_destroy(op16);
+}
+
+static void pool_case(lmn_backend *ref, lmn_backend *bf16, lmn_pool_kind kind, bool three_d,
+                      uint64_t seed)
+{
+    const char *name = three_d ? "pool3d" : "pool2d";
+    lmn_op *producer = NULL;
+    lmn_dt_op_pair o = {.ref_in = three_d ? lmn_act_dense3d(2, 16, 6, 6, 6)
+                                          : lmn_act_dense(2, 16, 9, 9)};
+    o.dnnl_in = three_d ? lmn_dt_blocked_desc3d(bf16, 2, 16, 6, 6, 6, &producer)
+                        : lmn_dt_blocked_desc(bf16, 2, 16, 9, 9, &producer);
+    size_t ref_ws = 0, dnnl_ws = 0;
+    if (three_d) {
+        const lmn_pool3d_params p = lmn_kt_pool3d_params(kind, 2, 2, 2, 2, 0);
+        o.ref_op = lmn_kt_pool3d(ref, &p, &o.ref_in, &o.ref_out, &ref_ws);
+        o.dnnl_op = lmn_kt_pool3d(bf16, &p, &o.dnnl_in, &o.dnnl_out, &dnnl_ws);
+    } else {
+        const lmn_pool2d_params p = {.kind = kind, .kernel_h = 3, .kernel_w = 3, .stride_h = 2,
+                                     .stride_w = 2, .pad_h = 1, .pad_w = 1};
+        o.ref_op = lmn_kt_pool(ref, &p, &o.ref_in, &o.ref_out, &ref_ws);
+        o.dnnl_op = lmn_kt_pool(bf16, &p, &o.dnnl_in, &o.dnnl_out, &dnnl_ws);
+    }
+    if (o.ref_op && o.dnnl_op)
+        lmn_dt_compare_pool(ref, bf16, &o, kind, ref_ws, dnnl_ws, seed, name);
+    lmn_dt_op_pair_destroy(ref, bf16, &o, producer);
+}
+
+static void check_fp32(const float *got, const float *want, size_t count, const char *what)
+{
+    const double err = lmn_test_max_rel_diff(got, want, count);
+    CHECK_MSG(err <= FP32_TOLERANCE, "%s under bf16: relative difference %.3g (must stay fp32)",
+              what, err);
+}
+
+/* Batch norm under bf16 computes its statistics in fp32 (ALGORITHMS.md 13). */
+static void batchnorm_case(lmn_backend *ref, lmn_backend *bf16, const lmn_act_desc *in)
+{
+    const lmn_batchnorm_params p = {.epsilon = 1e-5f};
+    lmn_act_desc ref_out, out;
+    lmn_op *ref_op = lmn_kt_batchnorm(ref, &p, in, &ref_out);
+    lmn_op *op = lmn_kt_batchnorm(bf16, &p, in, &out);
+    if (!ref_op || !op) return;
+    const size_t c = (size_t)in->c, count = in->floats;
+    float *x = lmn_kt_random(count, 71), *dy = lmn_kt_random(count, 72);
+    float *gamma = lmn_kt_random(c, 73), *beta = lmn_kt_random(c, 74);
+    float *y[2], *mean[2], *var[2], *dx[2], *dgamma[2], *dbeta[2];
+    lmn_backend *bes[2] = {ref, bf16};
+    lmn_op *ops[2] = {ref_op, op};
+    for (int k = 0; k < 2; k++) {
+        y[k] = lmn_dt_junk(count), dx[k] = lmn_dt_junk(count);
+        mean[k] = lmn_dt_junk(c), var[k] = lmn_dt_junk(c);
+        dgamma[k] = lmn_dt_junk(c), dbeta[k] = lmn_dt_junk(c);
+        CHECK_OK(bes[k]->batchnorm_forward_train(ops[k], x, gamma, beta, y[k], mean[k], var[k]));
+        CHECK_OK(bes[k]->batchnorm_backward(ops[k], x, dy, gamma, mean[k], var[k], dx[k],
+                                            dgamma[k], dbeta[k]));
+    }
+    check_fp32(y[1], y[0], count, "batchnorm forward");
+    check_fp32(mean[1], mean[0], c, "batchnorm mean");
+    check_fp32(var[1], var[0], c, "batchnorm variance");
+    check_fp32(dx[1], dx[0], count, "batchnorm dx");
+    check_fp32(dgamma[1], dgamma[0], c, "batchnorm dgamma");
+    for (int k = 0; k < 2; k++) {
+        float *owned[] = {y[k], mean[k], var[k], dx[k], dgamma[k], dbeta[k]};
+        for (size_t i = 0; i < sizeof owned / sizeof *owned; i++) lmn_free(owned[i]);
+    }
+    float *buffers[] = {x, dy, gamma, beta};
+    for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++) lmn_free(buffers[i]);
+    ref->op_destroy(ref_op);
+    bf16->op_destroy(op);
+}
+
+static void upsample_case(lmn_backend *ref, lmn_backend *bf16, lmn_upsample_kind kind)
+{
+    const lmn_upsample_params p = {.kind = kind, .factor = 2};
+    const lmn_act_desc in = lmn_act_dense(2, 16, 5, 5);
+    lmn_act_desc ref_out, out;
+    lmn_op *ref_op = lmn_kt_upsample(ref, &p, &in, &ref_out);
+    lmn_op *op = lmn_kt_upsample(bf16, &p, &in, &out);
+    if (!ref_op || !op) return;
+    float *x = lmn_kt_random(in.floats, 81), *dy = lmn_kt_random(ref_out.floats, 82);
+    float *y_ref = lmn_dt_junk(ref_out.floats), *y = lmn_dt_junk(out.floats);
+    float *dx_ref = lmn_dt_junk(in.floats), *dx = lmn_dt_junk(in.floats);
+    float *dy_dnnl = lmn_dt_from_dense(bf16, dy, &out);
+    CHECK_OK(ref->upsample_forward(ref_op, x, y_ref));
+    CHECK_OK(bf16->upsample_forward(op, x, y));
+    CHECK_OK(ref->upsample_backward(ref_op, dy, dx_ref));
+    CHECK_OK(bf16->upsample_backward(op, dy_dnnl, dx));
+    float *y_dense = lmn_dt_to_dense(bf16, y, &out);
+    check_fp32(y_dense, y_ref, ref_out.floats, "upsample forward");
+    check_fp32(dx, dx_ref, in.floats, "upsample backward");
+    float *buffers[] = {x, dy, y_ref, y, dx_ref, dx, dy_dnnl, y_dense};
+    for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++) lmn_free(buffers[i]);
+    ref->op_destroy(ref_op);
+    bf16->op_destroy(op);
+}
+
+static void test_refusals(lmn_backend *ref)
+{
+    CHECK(lmn_backend_set_precision(ref, LMN_PRECISION_BF16) == LMN_ERR_CONFIG);
+    CHECK(strstr(lmn_last_error(), "train.precision") != NULL);
+    CHECK(ref->precision == LMN_PRECISION_FP32);
+    CHECK_OK(lmn_backend_set_precision(ref, LMN_PRECISION_FP32));
+}
+
+static void test_layers(lmn_backend *ref, lmn_backend *bf16)
+{
+    conv2d_case(ref, bf16, 2, 16, 9, 9, conv2d(32, 3, 1, 1, true, true), true, 100);
+    conv2d_case(ref, bf16, 3, 3, 10, 13, conv2d(16, 5, 1, 2, true, false), false, 110);
+    conv2d_case(ref, bf16, 2, 16, 8, 8, conv2d(32, 1, 2, 0, false, false), true, 120);
+    conv2d_case(ref, bf16, 2, 5, 11, 11, conv2d(7, 3, 2, 1, false, true), false, 130);
+    conv3d_case(ref, bf16, 2, 4, 6, lmn_kt_conv3d_params(16, 3, 3, 3, 1, 1, true, false),
+                false, 200);
+    conv3d_case(ref, bf16, 1, 16, 7, lmn_kt_conv3d_params(16, 3, 3, 3, 2, 1, false, true),
+                true, 210);
+    linear_case(ref, bf16, 3, 20, 7, false, false, 300);
+    linear_case(ref, bf16, 4, 33, 10, true, true, 310);
+    linear_case(ref, bf16, 16, 800, 500, true, false, 320);
+    pool_case(ref, bf16, LMN_POOL_MAX, false, 400);
+    pool_case(ref, bf16, LMN_POOL_AVG, false, 410);
+    pool_case(ref, bf16, LMN_POOL_MAX, true, 420);
+    const lmn_act_desc bn2d = lmn_act_dense(4, 16, 6, 6), bn3d = lmn_act_dense3d(2, 8, 4, 4, 4);
+    batchnorm_case(ref, bf16, &bn2d);
+    batchnorm_case(ref, bf16, &bn3d);
+    upsample_case(ref, bf16, LMN_UPSAMPLE_NEAREST);
+    upsample_case(ref, bf16, LMN_UPSAMPLE_PIXEL_SHUFFLE);
+}
+
+int main(void)
+{
+    lmn_backend *ref = lmn_kt_backend("ref");
+    lmn_backend *fp32 = lmn_kt_backend("dnnl");
+    test_refusals(ref);
+    const char *isa = NULL;
+    if (!lmn_dnnl_native_bf16(&isa)) {
+        CHECK(lmn_backend_set_precision(fp32, LMN_PRECISION_BF16) == LMN_ERR_CONFIG);
+        CHECK(strstr(lmn_last_error(), "train.precision") != NULL);
+        SKIP("no native bf16 on this CPU (oneDNN ISA %s)", isa ? isa : "?");
+    } else {
+        lmn_backend *bf16 = bf16_backend();
+        test_layers(ref, bf16);
+        test_bf16_is_real(fp32, bf16);
+        lmn_backend_destroy(bf16);
+    }
+    lmn_backend_destroy(ref);
+    lmn_backend_destroy(fp32);
+    return lmn_test_summary("test_dnnl_bf16");
+}
