@@ -138,16 +138,18 @@ static lmn_status plan_cache(const lmn_hdf5_rows_options *o, const lmn_hdf5_rows
     const double buffers = (double)o->resident_chunks * o->chunk_rows * (double)(info->row_bytes + info->extra_row_bytes) +
                            (double)o->cache_rows * (double)(info->row_bytes + 8 + info->extra_row_bytes);
     const double budget = o->max_memory_mb * MB - o->committed_mb * MB - buffers;
-    if (o->max_memory_mb > 0 && budget < (double)info->chunk_bytes)
+    /* Only compressed chunks go through the cache (see below). */
+    const double one_chunk = info->compressed ? (double)info->chunk_bytes : 0.0;
+    if (o->max_memory_mb > 0 && budget < one_chunk)
         return lmn_fail(LMN_ERR_CONFIG,
-                        "key 'data.max_memory': %g MB is too little for '%s': the prefetch buffers "
-                        "take %.1f MB, the row buffers %.1f MB%s, leaving %.1f MB%s; raise "
-                        "data.max_memory or lower data.prefetch_samples / data.chunks_per_buffer",
-                        o->max_memory_mb, o->path, o->committed_mb, buffers / MB,
-                        info->chunk_bytes ? " and the HDF5 chunk cache needs at least one chunk" : "",
-                        budget / MB,
-                        info->chunk_bytes ? " (one chunk of dataset 'images' is larger; or rewrite "
-                                            "the file with smaller chunks)" : "");
+                        "key 'data.max_memory': %g MB is too little for '%s': the trainer's data "
+                        "buffers and epoch order take %.1f MB, the reader's row buffers %.1f MB, "
+                        "leaving %.1f MB%s; raise data.max_memory or lower data.prefetch_samples / "
+                        "data.chunks_per_buffer", o->max_memory_mb, o->path, o->committed_mb,
+                        buffers / MB, budget / MB,
+                        one_chunk > 0 ? ", less than one chunk of the HDF5 chunk cache of the "
+                                        "compressed dataset 'images' needs (or rewrite the file "
+                                        "with smaller chunks)" : "");
     /* Uncompressed chunks: no cache at all. A cached partial read pulls
      * the whole chunk in (hundreds of rows for one), while an uncached one
      * reads just the selected rows from the file. */
