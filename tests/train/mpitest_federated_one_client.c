@@ -35,9 +35,10 @@ static void plain_sgd(lmn_trainer *t, float *out)
 {
     const lmn_fl_settings *fl = &t->fl;
     lmn_partition *partition = NULL;
+    const lmn_partition_spec one_client = {.kind = LMN_PARTITION_IID, .clients = 1};
     CHECK_OK(lmn_partition_make(t->train_set->labels, t->train_set->count,
-                                t->train_set->num_classes, LMN_PARTITION_IID, 1, 0.0, 0, 0,
-                                t->settings.seed, &partition));
+                                t->train_set->num_classes, &one_client, t->settings.seed,
+                                &partition));
     if (!partition) return;
     uint32_t indices[16];
     for (int step = 0; step < fl->local_steps; step++) {
