@@ -171,6 +171,11 @@ static lmn_status command_info(lmn_comm *comm)
     printf("lamina %s\n", LMN_VERSION);
     printf("kernel backends: dnnl (oneDNN %d.%d.%d, default), ref (plain loops)\n", dnnl->major,
            dnnl->minor, dnnl->patch);
+    const char *isa = NULL;
+    const bool bf16 = lmn_dnnl_native_bf16(&isa);
+    printf("bf16: %s (oneDNN ISA %s)%s\n", bf16 ? "native" : "not native", isa ? isa : "?",
+           bf16 ? "; train.precision: bf16 available"
+                : "; train.precision: bf16 is refused on this CPU");
     printf("mpi: %s\n", mpi_version);
     printf("ranks: %d (%d on this node)\n", comm->size, comm->local_size);
     printf("cores online: %ld, OpenMP max threads: %d\n", sysconf(_SC_NPROCESSORS_ONLN),

@@ -10,6 +10,7 @@ static const char *const dataset_names[] = {"fashion-mnist", "mnist", "cifar10",
 static const char *const derive_names[] = {"none", "super_resolution", NULL};
 static const char *const sr_input_names[] = {"low", "upsampled", NULL};
 static const char *const backend_names[] = {"dnnl", "ref", NULL};
+static const char *const precision_names[] = {"fp32", "bf16", NULL}; /* lmn_precision order */
 static const char *const batch_schedule_names[] = {"fixed", "adaptive", NULL};
 static const char *const lr_scaling_names[] = {"linear", "sqrt", "none", NULL};
 
@@ -281,6 +282,10 @@ static lmn_status read_common(lmn_cfg *cfg, lmn_train_settings *s)
     int backend = 0;
     LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "backend", backend_names, "dnnl", &backend));
     s->backend = backend_names[backend];
+    /* Read here, not with the other train.* keys: federated runs take it too. */
+    int precision = 0;
+    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "train.precision", precision_names, "fp32", &precision));
+    s->precision = (lmn_precision)precision;
     LMN_TRY(lmn_task_read(cfg, &s->task));
     return read_data(cfg, &s->data, &s->task);
 }

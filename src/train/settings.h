@@ -12,6 +12,7 @@
 #include "data/super_resolution.h"
 #include "io/config.h"
 #include "io/image_folder.h"
+#include "kernels/kernels.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
 #include "train/task.h"
@@ -51,6 +52,7 @@ typedef struct lmn_train_settings {
     uint64_t seed;
     int threads;         /* 0: cores on the node / ranks on the node */
     const char *backend; /* dnnl or ref */
+    lmn_precision precision; /* train.precision: fp32, or bf16 kernels on fp32 masters */
     lmn_task task;       /* classification or regression, loss, metrics */
     lmn_data_settings data;
     int epochs;

@@ -187,6 +187,7 @@ static lmn_status setup(lmn_trainer *t, lmn_cfg *cfg, const char *out_dir)
     t->threads = choose_threads(t, t->log);
     omp_set_num_threads(t->threads);
     status = lmn_backend_create(t->settings.backend, &t->backend);
+    if (status == LMN_OK) status = lmn_backend_set_precision(t->backend, t->settings.precision);
     if (status == LMN_OK) status = load_data(t);
     LMN_TRY(lmn_comm_agree(comm, status));
     status = build_network(t, cfg);
