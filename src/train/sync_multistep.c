@@ -7,9 +7,14 @@
  * its dense input and output gradient are allgathered across the global
  * batch, each rank computes the gradient of its own rows of the weight
  * matrix over the whole batch, updates them and the rows are allgathered.
+ * The rows' gradient is formed as the reduction would form it: one term
+ * per rank's share of the batch, by the layer's own kernel, summed in rank
+ * order. Any other order (one product over the global batch) differs in
+ * the last bit, and training turns that into drift: a max-pool or ReLU
+ * that flips on a near tie moves a whole sample's gradient, so a one-ulp
+ * difference reaches 1e-3 within a few steps on LeNet.
  * parallel.fc_exchange: auto picks it when B (in + out) values are fewer
  * than the weight gradient's values on the wire. */
-#include <cblas.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +35,19 @@ typedef struct layer_state {
     bool gather_pending;
     float *inputs, *errors;  /* exchange: [global batch][in], [global batch][out] */
     size_t input_capacity, error_capacity;
-    int batch;               /* global batch of the last exchange */
+    int *batches;            /* exchange: each rank's share of the last batch */
+    lmn_op *op;              /* exchange: the kernel for this rank's rows, */
+    int op_batch;            /* created for a share of this size */
 } layer_state;
 
 typedef struct multistep {
     layer_state *layers;
     float *rows;             /* exchange: this rank's updated rows, sent from here */
     size_t rows_capacity;
+    /* exchange, compute thread: one share's errors of this rank's rows,
+     * and that share's gradient before it is added in */
+    float *share_errors, *share_gradient;
+    size_t share_errors_capacity, share_gradient_capacity;
 } multistep;
 
 static double wire_bytes(const lmn_sync *s) { return (double)lmn_wire_bytes(s->settings.wire); }
@@ -62,6 +73,14 @@ static void choose_mode(const lmn_sync *s, int i, layer_state *l)
     if (s->settings.fc_exchange == 1 || exchange_is_cheaper(s, l)) l->mode = MODE_EXCHANGE;
 }
 
+static lmn_status plan_layer(lmn_sync *s, int i, layer_state *l)
+{
+    choose_mode(s, i, l);
+    if (l->mode != MODE_EXCHANGE) return LMN_OK;
+    l->batches = calloc((size_t)s->comm->size, sizeof *l->batches);
+    return l->batches ? LMN_OK : lmn_fail(LMN_ERR_NOMEM, "cannot allocate the multistep plan");
+}
+
 static lmn_status init(lmn_sync *s)
 {
     multistep *m = calloc(1, sizeof *m);
@@ -69,7 +88,7 @@ static lmn_status init(lmn_sync *s)
     s->impl = m;
     m->layers = calloc((size_t)s->layers + 1, sizeof *m->layers);
     if (!m->layers) return lmn_fail(LMN_ERR_NOMEM, "cannot allocate the multistep plan");
-    for (int i = 0; i < s->layers; i++) choose_mode(s, i, &m->layers[i]);
+    for (int i = 0; i < s->layers; i++) LMN_TRY(plan_layer(s, i, &m->layers[i]));
     return lmn_sync_start_thread(s);
 }
 
@@ -80,9 +99,13 @@ static void release(lmn_sync *s)
     for (int i = 0; m->layers && i < s->layers; i++) {
         lmn_free(m->layers[i].inputs);
         lmn_free(m->layers[i].errors);
+        free(m->layers[i].batches);
+        if (m->layers[i].op) s->net->backend->op_destroy(m->layers[i].op);
     }
     free(m->layers);
     lmn_free(m->rows);
+    lmn_free(m->share_errors);
+    lmn_free(m->share_gradient);
     free(m);
 }
 
@@ -111,9 +134,8 @@ static lmn_status exchange(lmn_sync *s, int layer)
     LMN_TRY(reserve(&l->errors, &l->error_capacity, most * (size_t)l->out));
     size_t inputs = 0, errors = 0;
     LMN_TRY(lmn_allgather_pieces(&s->thread_reducer, x, (size_t)batch * l->in, l->inputs, &inputs));
-    LMN_TRY(lmn_allgather_pieces(&s->thread_reducer, dy, (size_t)batch * l->out, l->errors, &errors));
-    l->batch = (int)(inputs / (size_t)l->in);
-    return LMN_OK;
+    for (int k = 0; k < s->comm->size; k++) l->batches[k] = s->thread_reducer.counts[k] / l->in;
+    return lmn_allgather_pieces(&s->thread_reducer, dy, (size_t)batch * l->out, l->errors, &errors);
 }
 
 static lmn_status first_phase(void *ctx, int layer)
@@ -132,22 +154,67 @@ static lmn_status after_backward(lmn_sync *s, int layer)
     return lmn_comm_thread_submit(s->thread, first_phase, s, layer, &l->first_ticket);
 }
 
-/* Gradient of rows [first, first + count) over the whole global batch:
- * dW = dY[:, rows]^T X, db = column sums of dY[:, rows]. */
-static void rows_gradient(const lmn_sync *s, int layer, size_t first, size_t count)
+/* The layer's kernel, made for rows [first, first + count) and a share of
+ * `batch` samples, so that each gradient value is the same sum as in the
+ * backward pass of the rank that owns the share. */
+static lmn_status share_kernel(lmn_sync *s, layer_state *l, int batch, size_t count)
 {
-    const layer_state *l = &((multistep *)s->impl)->layers[layer];
-    float *dw = s->net->grads + s->begin[layer];
-    if (count == 0) return;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)count, l->in, l->batch, 1.0f,
-                l->errors + first, l->out, l->inputs, l->in, 0.0f, dw + first * (size_t)l->in, l->in);
-    if (!l->bias) return;
-    float *db = dw + (size_t)l->out * l->in;
-    for (size_t o = first; o < first + count; o++) {
-        double sum = 0.0;
-        for (int b = 0; b < l->batch; b++) sum += l->errors[(size_t)b * l->out + o];
-        db[o] = (float)sum;
+    if (l->op && l->op_batch == batch) return LMN_OK;
+    lmn_backend *be = s->net->backend;
+    if (l->op) be->op_destroy(l->op);
+    l->op = NULL;
+    const lmn_linear_params params = {.out_features = (int)count, .bias = l->bias};
+    const lmn_act_desc in = lmn_act_dense(batch, l->in, 1, 1);
+    lmn_act_desc out;
+    LMN_TRY(be->linear_create(be, &params, &in, &l->op, &out));
+    l->op_batch = batch;
+    return LMN_OK;
+}
+
+/* dw[count][in] (and db[count]) of rows [first, first + count) over one
+ * share: x[batch][in], dy[batch][out]. */
+static lmn_status share_gradient(lmn_sync *s, layer_state *l, int batch, const float *x,
+                                 const float *dy, size_t first, size_t count, float *dw, float *db)
+{
+    multistep *m = s->impl;
+    LMN_TRY(share_kernel(s, l, batch, count));
+    LMN_TRY(reserve(&m->share_errors, &m->share_errors_capacity, (size_t)batch * count));
+    for (size_t b = 0; b < (size_t)batch; b++)
+        memcpy(m->share_errors + b * count, dy + b * (size_t)l->out + first, count * sizeof(float));
+    return s->net->backend->linear_backward_weights(l->op, x, m->share_errors, dw, db);
+}
+
+static void add_to(float *sum, const float *term, size_t count)
+{
+    for (size_t j = 0; j < count; j++) sum[j] += term[j];
+}
+
+/* Gradient of rows [first, first + count) over the whole global batch,
+ * share by share in rank order, as the reduce-scatter sums it. */
+static lmn_status rows_gradient(lmn_sync *s, int layer, size_t first, size_t count)
+{
+    multistep *m = s->impl;
+    layer_state *l = &m->layers[layer];
+    if (count == 0) return LMN_OK;
+    float *dw = s->net->grads + s->begin[layer] + first * (size_t)l->in;
+    float *db = l->bias ? s->net->grads + s->begin[layer] + (size_t)l->out * l->in + first : NULL;
+    const size_t weights = count * (size_t)l->in;
+    LMN_TRY(reserve(&m->share_gradient, &m->share_gradient_capacity, weights + count));
+    float *term_dw = m->share_gradient, *term_db = db ? m->share_gradient + weights : NULL;
+    memset(dw, 0, weights * sizeof(float));
+    if (db) memset(db, 0, count * sizeof(float));
+    bool started = false;
+    for (size_t k = 0, sample = 0; k < (size_t)s->comm->size; sample += (size_t)l->batches[k++]) {
+        if (l->batches[k] == 0) continue;
+        const float *x = l->inputs + sample * l->in, *dy = l->errors + sample * l->out;
+        /* The first share is written in place: a copy, as the reduction's. */
+        LMN_TRY(share_gradient(s, l, l->batches[k], x, dy, first, count, started ? term_dw : dw,
+                               started ? term_db : db));
+        if (started) add_to(dw, term_dw, weights);
+        if (started && db) add_to(db, term_db, count);
+        started = true;
     }
+    return LMN_OK;
 }
 
 static lmn_status gather_rows(lmn_sync *s, lmn_reducer *reducer, float *values, size_t first,
@@ -180,7 +247,7 @@ static lmn_status second_phase(void *ctx, int layer)
     return gather_layer(s, &s->thread_reducer, layer, s->net->params);
 }
 
-static void update_slice(lmn_sync *s, int layer, double lr)
+static lmn_status update_slice(lmn_sync *s, int layer, double lr)
 {
     const layer_state *l = &((multistep *)s->impl)->layers[layer];
     const size_t begin = s->begin[layer];
@@ -189,15 +256,16 @@ static void update_slice(lmn_sync *s, int layer, double lr)
         lmn_slice(lmn_sync_layer_size(s, layer), s->comm->size, s->comm->rank, &first, &count);
         lmn_optimizer_update(s->optimizer, s->net->params, s->net->grads, lr, begin + first,
                              begin + first + count);
-        return;
+        return LMN_OK;
     }
     lmn_slice((size_t)l->out, s->comm->size, s->comm->rank, &first, &count);
-    rows_gradient(s, layer, first, count);
+    LMN_TRY(rows_gradient(s, layer, first, count));
     const size_t rows = begin + first * (size_t)l->in;
     lmn_optimizer_update(s->optimizer, s->net->params, s->net->grads, lr, rows,
                          rows + count * (size_t)l->in);
     const size_t bias = begin + (size_t)l->out * l->in + first;
     if (l->bias) lmn_optimizer_update(s->optimizer, s->net->params, s->net->grads, lr, bias, bias + count);
+    return LMN_OK;
 }
 
 static lmn_status step(lmn_sync *s, double lr)
@@ -209,7 +277,7 @@ static lmn_status step(lmn_sync *s, double lr)
         layer_state *l = &m->layers[i];
         if (l->mode == MODE_NONE) continue;
         LMN_TRY(lmn_sync_wait(s, l->first_ticket));
-        update_slice(s, i, lr);
+        LMN_TRY(update_slice(s, i, lr));
         LMN_TRY(lmn_comm_thread_submit(s->thread, second_phase, s, i, &l->gather_ticket));
         l->gather_pending = true;
     }
