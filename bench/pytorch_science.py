@@ -23,6 +23,7 @@ library. lamina never imports or links any of this.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -251,7 +252,10 @@ def train(args):
         for _ in range(steps):
             x, y = next(stream)
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x), y)
+            # --autocast bf16: PyTorch's counterpart of lamina's train.precision bf16
+            with (torch.autocast("cpu", dtype=torch.bfloat16) if args.autocast == "bf16"
+                  else contextlib.nullcontext()):
+                loss = loss_fn(model(x), y)
             loss.backward()
             optimizer.step()
         seconds = time.perf_counter() - start
@@ -405,6 +409,8 @@ def positive(text):
 
 def add_model_options(parser):
     parser.add_argument("--model", choices=["cosmoflow", "edsr"], required=True)
+    parser.add_argument("--autocast", choices=["none", "bf16"], default="none",
+                        help="train: bf16 runs forward and loss under torch.autocast('cpu', bfloat16)")
     parser.add_argument("--filters", type=positive, default=32, help="cosmoflow: first block's filters")
     parser.add_argument("--conv-blocks", type=int, default=0, help="cosmoflow: 0 = auto (as the zoo)")
     parser.add_argument("--features", type=positive, default=64, help="edsr")

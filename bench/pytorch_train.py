@@ -19,6 +19,7 @@ Modes:
 """
 
 import argparse
+import contextlib
 import math
 import gzip
 import json
@@ -164,9 +165,21 @@ def batches(images, labels, batch_size, generator):
 
 # --------------------------------------------------------------- training --
 
-def train_step(model, optimizer, loss_fn, images, labels):
+# --autocast bf16: PyTorch's CPU mixed precision, lamina's train.precision bf16
+# counterpart (convs and linears in bf16, the rest in fp32, fp32 parameters).
+AUTOCAST = {"none": None, "bf16": torch.bfloat16}
+
+
+def precision_context(autocast):
+    if AUTOCAST[autocast] is None:
+        return contextlib.nullcontext()
+    return torch.autocast("cpu", dtype=AUTOCAST[autocast])
+
+
+def train_step(model, optimizer, loss_fn, images, labels, autocast="none"):
     optimizer.zero_grad(set_to_none=True)
-    loss = loss_fn(model(images), labels)
+    with precision_context(autocast):
+        loss = loss_fn(model(images), labels)
     loss.backward()
     optimizer.step()
     return loss
@@ -191,14 +204,15 @@ def run_throughput(args, model, optimizer, loss_fn, train_set, generator):
     stream = batches(*train_set, args.batch, generator)
     model.train()
     for _ in range(args.warmup):
-        train_step(model, optimizer, loss_fn, *next(stream))
+        train_step(model, optimizer, loss_fn, *next(stream), args.autocast)
     start = time.perf_counter()
     for _ in range(args.steps):
-        loss = train_step(model, optimizer, loss_fn, *next(stream))
+        loss = train_step(model, optimizer, loss_fn, *next(stream), args.autocast)
     seconds = time.perf_counter() - start
     emit({"bench": "train", "framework": "pytorch", "model": args.model,
           "batch": args.batch, "threads": args.threads, "data": args.data,
           "steps": args.steps, "warmup": args.warmup, "seconds": round(seconds, 4),
+          "precision": "bf16" if args.autocast == "bf16" else "fp32",
           "final_loss": round(float(loss), 5),
           "images_per_second": round(args.steps * args.batch / seconds, 2)})
 
@@ -224,7 +238,7 @@ def run_time_to_accuracy(args, model, optimizer, loss_fn, train_set, test_set, g
                 progress = min(1.0, step / total_steps)
                 for group in optimizer.param_groups:
                     group["lr"] = 0.5 * args.lr * (1.0 + math.cos(math.pi * progress))
-            loss_sum += float(train_step(model, optimizer, loss_fn, *next(stream)))
+            loss_sum += float(train_step(model, optimizer, loss_fn, *next(stream), args.autocast))
             step += 1
         train_seconds += time.perf_counter() - epoch_start
         test_acc = evaluate(model, *test_set)
@@ -264,6 +278,8 @@ def parse_args(argv):
     parser.add_argument("--cosine-epochs", type=int, default=5,
                         help="length of the cosine decay (time-to-accuracy)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--autocast", choices=sorted(AUTOCAST), default="none",
+                        help="bf16: torch.autocast('cpu', dtype=torch.bfloat16) around forward and loss")
     args = parser.parse_args(argv)
     for name in ("batch", "threads", "steps", "max_epochs", "synthetic_size"):
         if getattr(args, name) < 1:

@@ -21,6 +21,10 @@ usage: bench/run.sh [options]
   --time-to-accuracy         also time LeNet/Fashion-MNIST to 91% test accuracy:
                              lamina with 2 MPI ranks x 1 thread, PyTorch with 2 threads
                              (long: about 10 minutes)
+  --bf16                     also lamina train.precision bf16 and PyTorch autocast bf16
+                             (torch.autocast("cpu", dtype=torch.bfloat16)) per model, and
+                             CosmoFlow bf16 vs PyTorch autocast (bench/science.sh)
+  --cosmoflow-shape C,D,H,W  --bf16's CosmoFlow volume (default 4,64,64,64)
   --build DIR                lamina's build directory (default build)
   --results FILE             summary JSON (default bench/results/latest.json)
   -h, --help                 this text
@@ -37,6 +41,8 @@ STEPS=300
 REPEATS=3
 WARMUP=10
 TTA=0
+BF16=0
+COSMO_SHAPE=4,64,64,64
 TTA_TARGET=0.91
 TTA_CONFIG=configs/fashion-mnist-lenet.yaml
 BUILD=build
@@ -57,6 +63,8 @@ while [[ $# -gt 0 ]]; do
         --steps) positive_int "$1" "${2:-}"; STEPS=$2; shift 2 ;;
         --repeats) positive_int "$1" "${2:-}"; REPEATS=$2; shift 2 ;;
         --time-to-accuracy) TTA=1; shift ;;
+        --bf16) BF16=1; shift ;;
+        --cosmoflow-shape) COSMO_SHAPE=${2:?--cosmoflow-shape needs C,D,H,W}; shift 2 ;;
         --build) BUILD=${2:?--build needs a value}; shift 2 ;;
         --results) RESULTS=${2:?--results needs a value}; shift 2 ;;
         -h|--help) usage; exit 0 ;;
@@ -125,13 +133,22 @@ run_lamina_throughput() {
         --set threads="$THREADS" --set train.batch_size="$BATCH" --set train.max_steps="$STEPS"
 }
 
-run_pytorch_throughput() {
+run_lamina_bf16_throughput() {
     local model=$1 out=$2
+    mkdir -p "$out"
+    attempt "lamina $model bf16 -> $out" "$out.log" \
+        env OMP_NUM_THREADS="$THREADS" "$LAMINA" train "configs/bench-$model.yaml" --out "$out" \
+        --set threads="$THREADS" --set train.batch_size="$BATCH" --set train.max_steps="$STEPS" \
+        --set train.precision=bf16
+}
+
+run_pytorch_throughput() {
+    local model=$1 out=$2 autocast=${3:-none}
     # shellcheck disable=SC2046  # word splitting of the data arguments is intended
     attempt "pytorch $model -> $out" "$out.log" \
         env OMP_NUM_THREADS="$THREADS" "$PYTHON" bench/pytorch_train.py --model "$model" \
         $(pytorch_data_args "$model") --batch "$BATCH" --threads "$THREADS" \
-        --steps "$STEPS" --warmup "$WARMUP" --mode throughput
+        --steps "$STEPS" --warmup "$WARMUP" --mode throughput --autocast "$autocast"
     grep '^{' "$out.log" > "$out" || true
 }
 
@@ -146,6 +163,10 @@ for model in $MODELS; do
     for ((i = 1; i <= REPEATS; i++)); do
         run_lamina_throughput "$model" "$RUN_DIR/lamina-$model-$i" || true
         run_pytorch_throughput "$model" "$RUN_DIR/pytorch-$model-$i.jsonl" || true
+        if [[ $BF16 == 1 ]]; then
+            run_lamina_bf16_throughput "$model" "$RUN_DIR/lamina-bf16-$model-$i" || true
+            run_pytorch_throughput "$model" "$RUN_DIR/pytorch-bf16-$model-$i.jsonl" bf16 || true
+        fi
     done
 done
 
@@ -166,6 +187,36 @@ if [[ $TTA == 1 ]]; then
 fi
 
 echo >&2
+if [[ $BF16 == 1 ]]; then
+    # bf16 rows: medians of img/s; ratios lamina bf16 / PyTorch autocast and / lamina fp32.
+    "$PYTHON" - "$RUN_DIR" "$REPEATS" $MODELS <<'PY' | tee "$RUN_DIR/bf16.md"
+import json, statistics, sys
+run_dir, repeats, models = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+def rate(path, lamina):
+    try:
+        lines = [json.loads(l) for l in open(path) if l.startswith("{")]
+        return float(lines[-1]["images_per_second"])
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
+def median(paths, lamina):
+    rates = [r for r in (rate(p, lamina) for p in paths) if r]
+    return statistics.median(rates) if rates else None
+print("| model | lamina fp32 | lamina bf16 | PyTorch autocast bf16 | lamina bf16 / PyTorch bf16 | lamina bf16 / fp32 |")
+print("|---|---|---|---|---|---|")
+for m in models:
+    runs = range(1, repeats + 1)
+    fp32 = median([f"{run_dir}/lamina-{m}-{i}/metrics.jsonl" for i in runs], True)
+    bf16 = median([f"{run_dir}/lamina-bf16-{m}-{i}/metrics.jsonl" for i in runs], True)
+    torch = median([f"{run_dir}/pytorch-bf16-{m}-{i}.jsonl" for i in runs], False)
+    fmt = lambda v: f"{v:.1f}" if v else "failed"
+    ratio = lambda a, b: f"{a / b:.2f}x" if a and b else "-"
+    print(f"| {m} | {fmt(fp32)} | {fmt(bf16)} | {fmt(torch)} | {ratio(bf16, torch)} | {ratio(bf16, fp32)} |")
+PY
+    echo "CosmoFlow bf16 ($COSMO_SHAPE): lamina train.precision bf16 vs PyTorch autocast" >&2
+    bench/science.sh --models cosmoflow --precision bf16 --threads "$THREADS" \
+        --repeats "$REPEATS" --cosmoflow-shape "$COSMO_SHAPE" --build "$BUILD" \
+        || echo "bench/run.sh: the CosmoFlow bf16 comparison failed" >&2
+fi
 # shellcheck disable=SC2086  # MODELS is a word list
 "$PYTHON" bench/summarize.py "$RUN_DIR" --models $MODELS --repeats "$REPEATS" \
     --threads "$THREADS" --batch "$BATCH" --steps "$STEPS" "${tta_args[@]}" \

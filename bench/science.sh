@@ -20,6 +20,8 @@ usage() {
 usage: bench/science.sh [options]
   --models "cosmoflow edsr"  models to compare (default: both)
   --threads N                threads for both frameworks (default 2)
+  --precision fp32|bf16      bf16: lamina train.precision bf16 against PyTorch under
+                             torch.autocast("cpu", dtype=torch.bfloat16) (default fp32)
   --repeats N                runs per framework and model, alternating (default 2)
   --windows N                timed windows per run, after one warm-up window (default 5)
   --cosmoflow-batch N        (default 8)
@@ -50,6 +52,7 @@ cd "$ROOT"
 
 MODELS="cosmoflow edsr"
 THREADS=2
+PRECISION=fp32
 REPEATS=2
 WINDOWS=5
 COSMO_BATCH=8
@@ -87,6 +90,8 @@ while [[ $# -gt 0 ]]; do
     case $1 in
         --models) MODELS=${2:?--models needs a value}; shift 2 ;;
         --threads) positive_int "$1" "${2:-}"; THREADS=$2; shift 2 ;;
+        --precision) [[ ${2:-} == fp32 || ${2:-} == bf16 ]] || die "--precision takes fp32 or bf16"
+                     PRECISION=$2; shift 2 ;;
         --repeats) positive_int "$1" "${2:-}"; REPEATS=$2; shift 2 ;;
         --windows) positive_int "$1" "${2:-}"; WINDOWS=$2; shift 2 ;;
         --cosmoflow-batch) positive_int "$1" "${2:-}"; COSMO_BATCH=$2; shift 2 ;;
@@ -240,13 +245,15 @@ EOF
     for ((i = 1; i <= REPEATS; i++)); do
         mkdir -p "$RUN_DIR/lamina-$model-$i"
         attempt "lamina $model run $i" "$RUN_DIR/lamina-$model-$i.log" \
-            env OMP_NUM_THREADS="$THREADS" "$LAMINA" train "$config" --out "$RUN_DIR/lamina-$model-$i" || true
+            env OMP_NUM_THREADS="$THREADS" "$LAMINA" train "$config" --out "$RUN_DIR/lamina-$model-$i" \
+            --set train.precision="$PRECISION" || true
         # shellcheck disable=SC2046  # word splitting of model_args is intended
         attempt "pytorch $model run $i" "$RUN_DIR/pytorch-$model-$i.log" \
             env OMP_NUM_THREADS="$THREADS" "$PYTHON" bench/pytorch_science.py train $(model_args "$model") \
             --data "$(data_file "$model")" --batch "$batch" --threads "$THREADS" \
             --warmup-steps "$steps" --window-steps "$steps" --windows "$WINDOWS" \
-            --lr "$LR" --momentum "$MOMENTUM" --loss "$(loss_of "$model")" --expect-params "$params" || true
+            --lr "$LR" --momentum "$MOMENTUM" --loss "$(loss_of "$model")" --expect-params "$params" \
+            --autocast "$([[ $PRECISION == bf16 ]] && echo bf16 || echo none)" || true
     done
     if [[ $PROFILE == 1 ]]; then
         write_lamina_config "$model" "$RUN_DIR/lamina-$model-profile.yaml" 2
