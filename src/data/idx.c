@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "core/memory.h"
@@ -13,7 +14,8 @@ enum {
     IDX_LABELS_MAGIC = 2049, /* unsigned bytes, 1 dimension */
     IDX_MAX_SIDE = 4096,
     IDX_CLASSES = 10,
-    READ_CHUNK = 1 << 30 /* gzread counts in unsigned int */
+    READ_CHUNK = 1 << 30, /* gzread counts in unsigned int */
+    DEFLATE_MAX_RATIO = 1032 /* deflate never expands a byte stream by more than this */
 };
 
 static lmn_status idx_open(const char *path, const char *what, gzFile *out)
@@ -82,6 +84,33 @@ static lmn_status idx_read_header(gzFile gz, const char *path, const char *what,
     return LMN_OK;
 }
 
+/* Refuses a header that promises more data than the file can hold, before
+ * anything is allocated for it: otherwise a 16-byte file claiming 2^31
+ * images of 4096 x 4096 makes the reader ask for petabytes. A plain file
+ * must hold the payload after its header; a gzip'd one cannot inflate to
+ * more than DEFLATE_MAX_RATIO times its size. */
+static lmn_status idx_check_payload_fits(gzFile gz, const char *path, size_t header_bytes,
+                                         size_t bytes, const char *contents)
+{
+    struct stat info;
+    if (stat(path, &info) != 0 || !S_ISREG(info.st_mode)) return LMN_OK; /* a pipe: read and see */
+    const size_t file_bytes = (size_t)info.st_size;
+    if (gzdirect(gz)) {
+        const size_t available = file_bytes > header_bytes ? file_bytes - header_bytes : 0;
+        if (bytes > available)
+            return lmn_fail(LMN_ERR_FORMAT,
+                            "'%s' is truncated: its header promises %s = %zu bytes of data, "
+                            "found %zu",
+                            path, contents, bytes, available);
+    } else if (bytes / DEFLATE_MAX_RATIO > file_bytes) {
+        return lmn_fail(LMN_ERR_FORMAT,
+                        "'%s' is truncated: its header promises %s = %zu bytes of data, more "
+                        "than a gzip file of %zu bytes can hold",
+                        path, contents, bytes, file_bytes);
+    }
+    return LMN_OK;
+}
+
 /* Reads exactly `bytes` of payload and checks that nothing follows it. */
 static lmn_status idx_read_payload(gzFile gz, const char *path, void *buffer, size_t bytes,
                                    const char *contents)
@@ -106,19 +135,22 @@ static lmn_status read_images(const char *path, lmn_dataset **out)
 {
     gzFile gz;
     LMN_TRY(idx_open(path, "images", &gz));
-    uint32_t dims[3];
+    uint32_t dims[3] = {0, 0, 0};
     lmn_status status =
         idx_read_header(gz, path, "images", IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, 3, dims);
     if (status == LMN_OK && (dims[1] < 1 || dims[1] > IDX_MAX_SIDE || dims[2] < 1 ||
                              dims[2] > IDX_MAX_SIDE))
         status = lmn_fail(LMN_ERR_FORMAT, "'%s': images of %u x %u; each side must be 1..%d",
                           path, dims[1], dims[2], IDX_MAX_SIDE);
+    char contents[96];
+    snprintf(contents, sizeof contents, "%u images of %u x %u", dims[0], dims[1], dims[2]);
+    if (status == LMN_OK)
+        status = idx_check_payload_fits(gz, path, 16, (size_t)dims[0] * dims[1] * dims[2],
+                                        contents);
     if (status == LMN_OK)
         status = lmn_dataset_create(dims[0], 1, (int)dims[1], (int)dims[2], IDX_CLASSES, true,
                                     "idx", out);
     if (status == LMN_OK) {
-        char contents[96];
-        snprintf(contents, sizeof contents, "%u images of %u x %u", dims[0], dims[1], dims[2]);
         status = idx_read_payload(gz, path, (*out)->pixels,
                                   (size_t)dims[0] * dims[1] * dims[2], contents);
         if (status != LMN_OK) {

@@ -213,6 +213,33 @@ static void test_small_files(const char *dir)
     CHECK(ds == NULL);
 }
 
+/* Found by tests/fuzz/fuzz_idx: a 16-byte header claiming 2^31 - 1 images
+ * of 4096 x 4096 made the reader allocate the promised 2^55 bytes before
+ * reading any (out of memory, or an ASan abort). Now the claim is checked
+ * against what the file can hold first: a plain file its size, a gzip'd
+ * one at most 1032 times its size (deflate's limit). */
+static void test_header_promises_more_than_the_file_holds(const char *dir)
+{
+    char images[TEST_PATH_MAX], labels[TEST_PATH_MAX], gz_images[TEST_PATH_MAX];
+    test_join(images, dir, "huge.idx");
+    test_join(labels, dir, "huge-labels.idx");
+    test_join(gz_images, dir, "huge.idx.gz");
+    const uint8_t good_labels[2] = {1, 2};
+    CHECK(write_labels(labels, 2049, 2, good_labels, 2));
+    lmn_dataset *ds = NULL;
+    CHECK(write_images(images, 2051, 0x7fffffffu, 4096, 4096, 32));
+    check_failure(lmn_dataset_load_idx(images, labels, &ds), LMN_ERR_FORMAT, images, "truncated");
+    CHECK(strstr(lmn_last_error(), "found 32") != NULL);
+    CHECK(gzip_file(images, gz_images));
+    check_failure(lmn_dataset_load_idx(gz_images, labels, &ds), LMN_ERR_FORMAT, gz_images,
+                  "gzip file of");
+    /* The fuzzer's own input: 65,539 images of 2048 x 49 (6.5 GB) promised
+     * by a 49-byte file. */
+    CHECK(write_images(images, 2051, 65539, 2048, 49, 33));
+    check_failure(lmn_dataset_load_idx(images, labels, &ds), LMN_ERR_FORMAT, images, "truncated");
+    CHECK(ds == NULL);
+}
+
 static void test_named_errors(const char *dir)
 {
     lmn_dataset *ds = NULL;
@@ -234,6 +261,7 @@ int main(void)
     }
     test_real_fashion_mnist(dir);
     test_small_files(dir);
+    test_header_promises_more_than_the_file_holds(dir);
     test_named_errors(dir);
     test_remove_temp_dir(dir);
     return lmn_test_summary("data_test_idx");
