@@ -3,13 +3,14 @@
 # 10,000 clients on 2 ranks, LeNet on Fashion-MNIST, 100 active clients per
 # round (so the work per round is the same and only K changes), IID and
 # Dir(0.1) label skew (fl.partition: dirichlet).
-# With --accuracy R: FedAvg vs FedLAMA at K = 1,000, Dir(0.1), R rounds:
-# upload bytes and the mean test accuracy of the evaluations (every 5 rounds).
+# With --accuracy R: FedAvg vs FedLAMA at K = 1,000, Dir(0.1), R rounds,
+# --active A clients per round (default 20): upload bytes and the mean test
+# accuracy of the evaluations (every 5 rounds).
 # usage: bench/fl_scale.sh [--ranks N] [--clients "100 1000 10000"] [--rounds R]
-#                          [--partitions "iid dirichlet"] [--accuracy ROUNDS]
+#                          [--partitions "iid dirichlet"] [--accuracy ROUNDS] [--active A]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RANKS=2 CLIENTS="100 1000 10000" ROUNDS=3 PARTITIONS="iid dirichlet" ACCURACY=0
+RANKS=2 CLIENTS="100 1000 10000" ROUNDS=3 PARTITIONS="iid dirichlet" ACCURACY=0 ACTIVE=20
 while (( $# )); do
   case $1 in
     --ranks) RANKS=$2; shift 2 ;;
@@ -17,7 +18,8 @@ while (( $# )); do
     --rounds) ROUNDS=$2; shift 2 ;;
     --partitions) PARTITIONS=$2; shift 2 ;;
     --accuracy) ACCURACY=$2; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --active) ACTIVE=$2; shift 2 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "fl_scale.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -34,16 +36,17 @@ run_fl() {  # NAME KEY=VALUE...
 }
 
 if (( ACCURACY > 0 )); then
-  echo "| K | aggregator | rounds | upload bytes | mean test acc (every 5 rounds) | last test acc |"
-  echo "|---:|---|---:|---:|---:|---:|"
+  echo "| K | active | aggregator | rounds | upload bytes | mean test acc (every 5 rounds) | last test acc |"
+  echo "|---:|---:|---|---:|---:|---:|---:|"
+  ratio=$(/usr/bin/python3 -c "print($ACTIVE / 1000)")
   for agg in fedavg fedlama; do
-    run_fl "acc-$agg" fl.clients=1000 fl.active_ratio=0.1 fl.partition=dirichlet \
+    run_fl "acc-$agg" fl.clients=1000 fl.active_ratio="$ratio" fl.partition=dirichlet \
       fl.aggregator=$agg fl.rounds="$ACCURACY" fl.eval_every=5
     /usr/bin/python3 - "$OUT/acc-$agg/metrics.jsonl" "$agg" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 accs = [r["test_acc"] for r in rows if r.get("test_acc") is not None]
-print(f"| 1000 | {sys.argv[2]} | {len(rows)} | {rows[-1]['cum_comm_bytes']:.4g} | "
+print(f"| 1000 | {rows[-1]['active_clients']} | {sys.argv[2]} | {len(rows)} | {rows[-1]['cum_comm_bytes']:.4g} | "
       f"{sum(accs) / len(accs):.4f} | {accs[-1]:.4f} |")
 PY
   done
