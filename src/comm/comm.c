@@ -58,6 +58,7 @@ lmn_status lmn_comm_create(MPI_Comm parent, lmn_comm **out)
     MPI_Comm_rank(node, &comm->local_rank);
     MPI_Comm_size(node, &comm->local_size);
     MPI_Comm_free(&node);
+    comm->record = &comm->own_record;
     *out = comm;
     return LMN_OK;
 }
@@ -71,15 +72,38 @@ void lmn_comm_free(lmn_comm *comm)
     free(comm);
 }
 
+void lmn_comm_share_record(lmn_comm *child, lmn_comm *parent) { child->record = parent->record; }
+
+void lmn_comm_enter(lmn_comm *comm, const char *name, size_t count)
+{
+    lmn_collective_record *r = comm->record;
+    if (!r) return;
+    atomic_store_explicit(&r->name, name, memory_order_relaxed);
+    atomic_store_explicit(&r->count, (long long)count, memory_order_relaxed);
+    atomic_store_explicit(&r->entered_ms, (long long)(lmn_now() * 1e3), memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->sequence, 1, memory_order_relaxed);
+    atomic_store_explicit(&r->inside, 1, memory_order_release);
+}
+
+void lmn_comm_leave(lmn_comm *comm)
+{
+    if (comm->record) atomic_store_explicit(&comm->record->inside, 0, memory_order_release);
+}
+
 lmn_status lmn_comm_allreduce_sum(lmn_comm *comm, float *values, size_t count)
 {
     if (comm->size == 1) return LMN_OK;
     const double start = lmn_now();
+    lmn_comm_enter(comm, "allreduce", count);
     for (size_t done = 0; done < count; done += CHUNK) {
         const int n = (int)(count - done < CHUNK ? count - done : CHUNK);
         const int code = MPI_Allreduce(MPI_IN_PLACE, values + done, n, MPI_FLOAT, MPI_SUM, comm->comm);
-        if (code != MPI_SUCCESS) return mpi_error(code, "MPI_Allreduce");
+        if (code != MPI_SUCCESS) {
+            lmn_comm_leave(comm);
+            return mpi_error(code, "MPI_Allreduce");
+        }
     }
+    lmn_comm_leave(comm);
     comm->seconds += lmn_now() - start;
     comm->bytes_sent += 2.0 * (comm->size - 1) / comm->size * (double)count * sizeof(float);
     return LMN_OK;
@@ -89,11 +113,16 @@ lmn_status lmn_comm_broadcast(lmn_comm *comm, float *values, size_t count, int r
 {
     if (comm->size == 1) return LMN_OK;
     const double start = lmn_now();
+    lmn_comm_enter(comm, "broadcast", count);
     for (size_t done = 0; done < count; done += CHUNK) {
         const int n = (int)(count - done < CHUNK ? count - done : CHUNK);
         const int code = MPI_Bcast(values + done, n, MPI_FLOAT, root, comm->comm);
-        if (code != MPI_SUCCESS) return mpi_error(code, "MPI_Bcast");
+        if (code != MPI_SUCCESS) {
+            lmn_comm_leave(comm);
+            return mpi_error(code, "MPI_Bcast");
+        }
     }
+    lmn_comm_leave(comm);
     comm->seconds += lmn_now() - start;
     if (comm->rank == root) comm->bytes_sent += (double)count * sizeof(float);
     return LMN_OK;
@@ -102,7 +131,9 @@ lmn_status lmn_comm_broadcast(lmn_comm *comm, float *values, size_t count, int r
 static lmn_status reduce_doubles(lmn_comm *comm, double *values, int count, MPI_Op op)
 {
     if (comm->size == 1) return LMN_OK;
+    lmn_comm_enter(comm, "allreduce of scalars", (size_t)count);
     const int code = MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_DOUBLE, op, comm->comm);
+    lmn_comm_leave(comm);
     return code == MPI_SUCCESS ? LMN_OK : mpi_error(code, "MPI_Allreduce");
 }
 
@@ -121,7 +152,9 @@ lmn_status lmn_comm_agree(lmn_comm *comm, lmn_status local)
     if (comm->size == 1) return local;
     /* Lowest failing rank wins: reduce (failed ? rank : size) with MIN. */
     int failing = local != LMN_OK ? comm->rank : comm->size;
+    lmn_comm_enter(comm, "error agreement", 1);
     int code = MPI_Allreduce(MPI_IN_PLACE, &failing, 1, MPI_INT, MPI_MIN, comm->comm);
+    lmn_comm_leave(comm);
     if (code != MPI_SUCCESS) return mpi_error(code, "MPI_Allreduce (error agreement)");
     if (failing == comm->size) return LMN_OK;
     char message[1024] = {0};

@@ -10,9 +10,21 @@
 #define LMN_COMM_COMM_H
 
 #include <mpi.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "core/status.h"
+
+/* The collective a communicator is in, for the watchdog (comm/watchdog.h):
+ * written by the thread that calls the collective, read by the watchdog's
+ * thread, hence atomics (relaxed: a report may be a moment stale). */
+typedef struct lmn_collective_record {
+    _Atomic(const char *) name;   /* the latest collective entered; NULL = none yet */
+    atomic_llong sequence;        /* collectives entered so far (1 = the first) */
+    atomic_llong count;           /* elements the latest one moves */
+    atomic_llong entered_ms;      /* when it was entered (lmn_now, milliseconds) */
+    atomic_int inside;            /* 1 until it returns */
+} lmn_collective_record;
 
 typedef struct lmn_comm {
     MPI_Comm comm;   /* owned duplicate */
@@ -20,6 +32,8 @@ typedef struct lmn_comm {
     int local_rank, local_size; /* among ranks on this node */
     double bytes_sent;          /* model traffic sent by this rank, cumulative */
     double seconds;             /* time inside counted collectives, cumulative */
+    lmn_collective_record own_record;
+    lmn_collective_record *record; /* own_record, or a parent's (lmn_comm_share_record) */
 } lmn_comm;
 
 /* Initializes MPI (thread level MULTIPLE requested) unless already done. */
@@ -30,6 +44,14 @@ void lmn_mpi_finalize(void);
 /* Wraps a duplicate of parent. Free with lmn_comm_free. */
 lmn_status lmn_comm_create(MPI_Comm parent, lmn_comm **out);
 void lmn_comm_free(lmn_comm *comm);
+/* child's collectives are reported in parent's record: for communicators
+ * the same thread uses in turn (local SGD groups), so the watchdog reads
+ * one record per thread. parent must outlive child. */
+void lmn_comm_share_record(lmn_comm *child, lmn_comm *parent);
+/* Marks entry into / exit from a collective named `name` (a string
+ * literal) of count elements; every collective here and in reduce.c does. */
+void lmn_comm_enter(lmn_comm *comm, const char *name, size_t count);
+void lmn_comm_leave(lmn_comm *comm);
 
 /* In-place sum of count floats over all ranks (counted). */
 lmn_status lmn_comm_allreduce_sum(lmn_comm *comm, float *values, size_t count);

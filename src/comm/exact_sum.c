@@ -37,11 +37,16 @@ lmn_status lmn_comm_allreduce_int64(lmn_comm *comm, int64_t *values, size_t coun
     if (comm->size == 1 || count == 0) return LMN_OK;
     enum { CHUNK = 1 << 28 };
     const double start = lmn_now();
+    lmn_comm_enter(comm, "allreduce of exact sums", count);
     for (size_t done = 0; done < count; done += CHUNK) {
         const int n = (int)(count - done < CHUNK ? count - done : CHUNK);
         const int code = MPI_Allreduce(MPI_IN_PLACE, values + done, n, MPI_INT64_T, MPI_SUM, comm->comm);
-        if (code != MPI_SUCCESS) return lmn_fail(LMN_ERR_MPI, "MPI_Allreduce of exact sums failed");
+        if (code != MPI_SUCCESS) {
+            lmn_comm_leave(comm);
+            return lmn_fail(LMN_ERR_MPI, "MPI_Allreduce of exact sums failed");
+        }
     }
+    lmn_comm_leave(comm);
     comm->seconds += lmn_now() - start;
     comm->bytes_sent += 2.0 * (comm->size - 1) / comm->size * (double)count * sizeof(int64_t);
     return LMN_OK;

@@ -70,7 +70,7 @@ static void charge(lmn_reducer *r, double bytes, double start)
 
 /* Completes a non-blocking collective: MPI_Wait, or polling every 20 us
  * when polite. */
-static int finish(const lmn_reducer *r, MPI_Request *request)
+static int wait_for(const lmn_reducer *r, MPI_Request *request)
 {
     if (!r->polite) return MPI_Wait(request, MPI_STATUS_IGNORE);
     const struct timespec pause = {0, 20000};
@@ -80,6 +80,15 @@ static int finish(const lmn_reducer *r, MPI_Request *request)
         if (code != MPI_SUCCESS || done) return code;
         nanosleep(&pause, NULL);
     }
+}
+
+/* The wait is where a rank blocks on a missing peer: the watchdog sees it. */
+static int finish(const lmn_reducer *r, MPI_Request *request, const char *name, size_t count)
+{
+    lmn_comm_enter(r->comm, name, count);
+    const int code = wait_for(r, request);
+    lmn_comm_leave(r->comm);
+    return code;
 }
 
 static lmn_status mpi_failed(const char *what)
@@ -137,7 +146,7 @@ static lmn_status scatter_and_sum(lmn_reducer *r, float *values, size_t count)
     MPI_Request request;
     int code = MPI_Ialltoallv(send, r->counts, r->displacements, type, r->receive, receive_counts,
                               receive_displacements, type, r->comm->comm, &request);
-    if (code == MPI_SUCCESS) code = finish(r, &request);
+    if (code == MPI_SUCCESS) code = finish(r, &request, "reduce-scatter (alltoallv)", count);
     free(receive_counts);
     if (code != MPI_SUCCESS) return mpi_failed("MPI_Alltoallv");
     sum_received(r, values + first, length);
@@ -165,7 +174,7 @@ static lmn_status gather_in_place(lmn_reducer *r, void *buffer, size_t count, MP
     MPI_Request request;
     int code = MPI_Iallgatherv(MPI_IN_PLACE, 0, type, buffer, r->counts, r->displacements, type,
                                r->comm->comm, &request);
-    if (code == MPI_SUCCESS) code = finish(r, &request);
+    if (code == MPI_SUCCESS) code = finish(r, &request, "allgather", count);
     return code == MPI_SUCCESS ? LMN_OK : mpi_failed("MPI_Allgatherv");
 }
 
@@ -220,8 +229,10 @@ lmn_status lmn_allgather_pieces(lmn_reducer *r, const float *mine, size_t mine_c
     LMN_TRY(check_count(mine_count));
     const double start = lmn_now();
     int mine_int = (int)mine_count;
-    if (MPI_Allgather(&mine_int, 1, MPI_INT, r->counts, 1, MPI_INT, r->comm->comm) != MPI_SUCCESS)
-        return mpi_failed("MPI_Allgather of piece sizes");
+    lmn_comm_enter(r->comm, "allgather of piece sizes", 1);
+    const int sized = MPI_Allgather(&mine_int, 1, MPI_INT, r->counts, 1, MPI_INT, r->comm->comm);
+    lmn_comm_leave(r->comm);
+    if (sized != MPI_SUCCESS) return mpi_failed("MPI_Allgather of piece sizes");
     size_t total = 0;
     for (int k = 0; k < ranks; k++) {
         if (total > (size_t)INT_MAX) return check_count(total);
@@ -232,7 +243,7 @@ lmn_status lmn_allgather_pieces(lmn_reducer *r, const float *mine, size_t mine_c
     MPI_Request request;
     int code = MPI_Iallgatherv(mine, mine_int, MPI_FLOAT, all, r->counts, r->displacements,
                                MPI_FLOAT, r->comm->comm, &request);
-    if (code == MPI_SUCCESS) code = finish(r, &request);
+    if (code == MPI_SUCCESS) code = finish(r, &request, "allgather of pieces", mine_count);
     if (code != MPI_SUCCESS) return mpi_failed("MPI_Allgatherv");
     *all_count = total;
     charge(r, (double)mine_count * (ranks - 1) * sizeof(float), start);

@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include "comm/exact_sum.h"
+#include "comm/watchdog.h"
 #include "core/memory.h"
 #include "core/rng.h"
 #include "core/timer.h"
@@ -656,14 +657,21 @@ static lmn_status run_rounds(fl_run *run)
     LMN_TRY(lmn_comm_agree(run->t->comm, allocate(run)));
     LMN_TRY(lmn_comm_agree(run->t->comm, lmn_trainer_open_metrics(run->t)));
     const double start = lmn_now();
-    for (int round = 0; round < run->fl->rounds; round++) LMN_TRY(run_round(run, round, start));
+    for (int round = 0; round < run->fl->rounds; round++) {
+        lmn_watchdog_progress(run->t->watchdog, LMN_WATCH_ROUND, round);
+        LMN_TRY(run_round(run, round, start));
+    }
     return LMN_OK;
 }
 
 lmn_status lmn_federated_run(lmn_trainer *trainer)
 {
     fl_run run = {.t = trainer, .fl = &trainer->fl};
+    LMN_TRY(lmn_watchdog_start(trainer->comm, NULL, trainer->settings.timeout_seconds,
+                               &trainer->watchdog));
     const lmn_status status = run_rounds(&run);
+    lmn_watchdog_stop(trainer->watchdog);
+    trainer->watchdog = NULL;
     release(&run);
     return status;
 }

@@ -1,8 +1,10 @@
 #include "train/settings.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const dataset_names[] = {"fashion-mnist", "mnist", "cifar10", "cifar100",
@@ -271,6 +273,26 @@ static lmn_status read_optimizer(lmn_cfg *cfg, lmn_train_settings *s)
 }
 
 /* Keys shared by `train` and `fl`: seed, threads, backend, data. */
+/* parallel.timeout_seconds: "auto" (-1 here), 0 (off) or seconds. Read
+ * with the common keys: a federated run can hang on a stuck rank too. */
+static lmn_status read_timeout(lmn_cfg *cfg, double *seconds)
+{
+    const char *text = NULL;
+    LMN_TRY(lmn_cfg_get_string(cfg, NULL, "parallel.timeout_seconds", "auto", &text));
+    if (strcmp(text, "auto") == 0) {
+        *seconds = -1.0;
+        return LMN_OK;
+    }
+    char *end = NULL;
+    errno = 0;
+    *seconds = strtod(text, &end);
+    if (end == text || *end != '\0' || errno != 0 || !(*seconds >= 0.0) || *seconds > 1e9)
+        return fail_at(lmn_cfg_find(cfg, NULL, "parallel.timeout_seconds"),
+                       "'%s' is neither 'auto', 0 (no watchdog) nor a number of seconds up to 1e9",
+                       text);
+    return LMN_OK;
+}
+
 static lmn_status read_common(lmn_cfg *cfg, lmn_train_settings *s)
 {
     memset(s, 0, sizeof *s);
@@ -287,6 +309,7 @@ static lmn_status read_common(lmn_cfg *cfg, lmn_train_settings *s)
     LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "train.precision", precision_names, "fp32", &precision));
     s->precision = (lmn_precision)precision;
     LMN_TRY(lmn_task_read(cfg, &s->task));
+    LMN_TRY(read_timeout(cfg, &s->timeout_seconds));
     return read_data(cfg, &s->data, &s->task);
 }
 

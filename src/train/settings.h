@@ -72,6 +72,7 @@ typedef struct lmn_train_settings {
     lmn_batch_schedule batch_schedule; /* train: batch size per epoch */
     lmn_two_phase_settings two_phase;  /* train: optimizer.schedule two_phase */
     lmn_parallel_settings parallel;    /* train: parallel.*, the sync policy */
+    double timeout_seconds; /* parallel.timeout_seconds: < 0 auto, 0 off (comm/watchdog.h) */
 } lmn_train_settings;
 
 typedef enum lmn_aggregator_kind {

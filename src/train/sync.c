@@ -82,6 +82,8 @@ void lmn_sync_free(lmn_sync *s)
 
 lmn_status lmn_sync_step(lmn_sync *s, double lr) { return s->policy->step(s, lr); }
 
+lmn_comm *lmn_sync_thread_comm(const lmn_sync *s) { return s ? s->thread_comm : NULL; }
+
 lmn_status lmn_sync_settle(lmn_sync *s)
 {
     return s->policy->settle ? s->policy->settle(s) : LMN_OK;

@@ -42,6 +42,9 @@ lmn_status lmn_sync_create(const lmn_parallel_settings *settings, lmn_network *n
                            lmn_optimizer *optimizer, lmn_comm *comm, int global_batch,
                            lmn_sync **out);
 void lmn_sync_free(lmn_sync *sync);
+/* The communication thread's communicator (overlap), or NULL: the
+ * watchdog reads its collective record. */
+lmn_comm *lmn_sync_thread_comm(const lmn_sync *sync);
 
 /* After the backward pass of a training step whose learning rate is lr:
  * reduces and updates what this step's policy does now; the rest happens

@@ -36,6 +36,8 @@ static lmn_status split(lmn_comm *parent, int color, lmn_comm **out)
         return lmn_fail(LMN_ERR_MPI, "MPI_Comm_split for local SGD groups failed");
     const lmn_status status = lmn_comm_create(part, out);
     MPI_Comm_free(&part);
+    /* Same thread as the parent's collectives: one record for the watchdog. */
+    if (status == LMN_OK) lmn_comm_share_record(*out, parent);
     return status;
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "comm/exact_sum.h"
+#include "comm/watchdog.h"
 #include "core/memory.h"
 #include "core/rng.h"
 #include "core/timer.h"
@@ -344,10 +345,12 @@ static lmn_status start_scalars(lmn_trainer *t, double loss, double correct, ste
     return LMN_OK;
 }
 
-static lmn_status finish_scalars(step_scalars *s)
+static lmn_status finish_scalars(lmn_comm *comm, step_scalars *s)
 {
-    if (MPI_Wait(&s->request, MPI_STATUS_IGNORE) != MPI_SUCCESS)
-        return lmn_fail(LMN_ERR_MPI, "MPI_Wait for the step's loss failed");
+    lmn_comm_enter(comm, "allreduce of the step's loss", 4);
+    const int code = MPI_Wait(&s->request, MPI_STATUS_IGNORE);
+    lmn_comm_leave(comm);
+    if (code != MPI_SUCCESS) return lmn_fail(LMN_ERR_MPI, "MPI_Wait for the step's loss failed");
     return LMN_OK;
 }
 
@@ -370,7 +373,7 @@ static lmn_status train_step(lmn_trainer *t, const lmn_epoch_plan *plan, int64_t
     LMN_TRY(start_scalars(t, loss, correct, &scalars));
     const double lr = epoch_lr(t, (int)epoch, step, steps_per_epoch);
     const lmn_status status = lmn_sync_step(t->sync, lr);
-    LMN_TRY(finish_scalars(&scalars));
+    LMN_TRY(finish_scalars(t->comm, &scalars));
     LMN_TRY(status);
     /* A stop signal on any rank stops every rank after this same step. */
     t->stopped = scalars.values[2] > 0.0;
@@ -401,6 +404,12 @@ static lmn_status average_running_stats(lmn_trainer *t)
 /* Evaluation batches are fixed slices of the test set dealt round-robin to
  * the ranks, and their sums are added as fixed-point integers: the result
  * has the same bits whatever the rank count. */
+/* What the watchdog expects after an evaluation or a checkpoint. */
+static lmn_watch_activity routine_activity(const lmn_trainer *t)
+{
+    return t->federated ? LMN_WATCH_ROUND : LMN_WATCH_STEP;
+}
+
 static void count_classes(const float *logits, const int32_t *labels, int n, int classes,
                           int64_t *class_correct, int64_t *class_total)
 {
@@ -440,6 +449,7 @@ lmn_status lmn_trainer_evaluate_classes(lmn_trainer *t, double *loss, double *ac
     }
     lmn_status status = LMN_OK;
     for (int64_t b = t->comm->rank; b < batches && status == LMN_OK; b += t->comm->size) {
+        lmn_watchdog_progress(t->watchdog, LMN_WATCH_EVALUATION, t->global_step);
         const int64_t first = b * batch;
         const int n = (int)(test->count - first < batch ? test->count - first : batch);
         for (int i = 0; i < n; i++) indices[i] = (uint32_t)(first + i);
@@ -458,6 +468,7 @@ lmn_status lmn_trainer_evaluate_classes(lmn_trainer *t, double *loss, double *ac
     if (status == LMN_OK && t->comm->size > 1 &&
         MPI_Allreduce(MPI_IN_PLACE, sums, 2 + 2 * classes, MPI_INT64_T, MPI_SUM, t->comm->comm) != MPI_SUCCESS)
         status = lmn_fail(LMN_ERR_MPI, "MPI_Allreduce of evaluation sums failed");
+    lmn_watchdog_progress(t->watchdog, routine_activity(t), t->global_step);
     if (status == LMN_OK) {
         *loss = lmn_fixed_to_double(sums[0], LMN_FIXED_METRIC_BITS) / (double)test->count;
         *accuracy = (double)sums[1] / (double)test->count;
@@ -534,6 +545,7 @@ static int policy_state_count(const lmn_trainer *t)
 lmn_status lmn_trainer_checkpoint(lmn_trainer *t)
 {
     if (!t->out_dir) return lmn_fail(LMN_ERR_ARG, "no output directory to checkpoint into");
+    lmn_watchdog_progress(t->watchdog, LMN_WATCH_CHECKPOINT, t->global_step);
     /* All ranks must hold the same model in the file; averaging statistics
      * that are already equal changes nothing. */
     if (t->sync) LMN_TRY(lmn_sync_settle(t->sync));
@@ -557,7 +569,9 @@ lmn_status lmn_trainer_checkpoint(lmn_trainer *t)
         if (status == LMN_OK && t->log) fprintf(t->log, "lamina: checkpoint %s\n", path);
     }
     free(policy_state);
-    return lmn_comm_agree(t->comm, status);
+    status = lmn_comm_agree(t->comm, status);
+    lmn_watchdog_progress(t->watchdog, routine_activity(t), t->global_step);
+    return status;
 }
 
 /* Appends length bytes of line to the growing buffer *kept. */
@@ -760,6 +774,7 @@ static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *pla
     if (t->prefetcher) LMN_TRY(lmn_prefetcher_start(t->prefetcher, step, last_step));
     for (; step < plan->steps && t->global_step < total_steps && !t->stopped; step++) {
         LMN_TRY(train_step(t, plan, step, (uint64_t)epoch, plan->steps, &totals));
+        lmn_watchdog_progress(t->watchdog, LMN_WATCH_STEP, t->global_step);
         const double elapsed = lmn_now() - start;
         lmn_progress_step(&t->progress, epoch + 1, s->epochs, step + 1, plan->steps,
                           totals.loss / totals.samples, totals.correct / totals.samples,
@@ -872,7 +887,11 @@ static lmn_status prepare_reader(lmn_trainer *t)
 static lmn_status begin_epoch(lmn_trainer *t, int epoch)
 {
     const lmn_train_settings *s = &t->settings;
+    const int previous_batch_size = t->batch_size;
     lmn_epoch_control_begin(&t->epoch_control, epoch, &t->batch_size, &t->lr_factor);
+    /* New shapes: new primitives, and step times unlike the ones seen. */
+    if (t->batch_size != previous_batch_size)
+        lmn_watchdog_progress(t->watchdog, LMN_WATCH_STARTUP, t->global_step);
     LMN_TRY(lmn_epoch_plan_make(t->train_set->count, t->batch_size, s->drop_last, &t->plan));
     if (t->plan.steps == 0)
         return lmn_fail(LMN_ERR_CONFIG, "the global batch of %d (train.batch_size or "
@@ -882,7 +901,7 @@ static lmn_status begin_epoch(lmn_trainer *t, int epoch)
     return LMN_OK;
 }
 
-lmn_status lmn_trainer_run(lmn_trainer *t)
+static lmn_status run_epochs(lmn_trainer *t)
 {
     const lmn_train_settings *s = &t->settings;
     LMN_TRY(prepare_reader(t));
@@ -900,4 +919,14 @@ lmn_status lmn_trainer_run(lmn_trainer *t)
                 "--resume auto\n", (long long)t->global_step);
     report_profile(t);
     return LMN_OK;
+}
+
+lmn_status lmn_trainer_run(lmn_trainer *t)
+{
+    LMN_TRY(lmn_watchdog_start(t->comm, lmn_sync_thread_comm(t->sync), t->settings.timeout_seconds,
+                               &t->watchdog));
+    const lmn_status status = run_epochs(t);
+    lmn_watchdog_stop(t->watchdog);
+    t->watchdog = NULL;
+    return status;
 }

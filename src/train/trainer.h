@@ -57,6 +57,7 @@ typedef struct lmn_trainer {
     bool stopped;            /* a stop signal ended the run early */
     lmn_progress progress;
     FILE *log;               /* rank 0's progress stream; NULL = quiet */
+    struct lmn_watchdog *watchdog; /* while running (comm/watchdog.h); NULL = none */
 } lmn_trainer;
 
 /* Reads the settings and model from cfg (which must outlive the trainer),
