@@ -37,7 +37,7 @@ for variant in $VARIANTS; do
   [[ $PARTITION == dirichlet ]] && partition_keys+=(--set fl.alpha="$ALPHA")
   echo "== $variant ($tag) -> $OUT/$variant" >&2
   "${MPIRUN[@]}" -n "$RANKS" "$LAMINA" fl configs/fashion-mnist-fedlama.yaml \
-    --set fl.rounds="$ROUNDS" "${partition_keys[@]}" "${extra[@]}" --out "$OUT/$variant" \
+    --set fl.rounds="$ROUNDS" "${partition_keys[@]}" "${extra[@]}" --out "$OUT/$variant" --overwrite \
     > "$OUT/$variant.log" 2>&1 || { echo "$variant failed: see $OUT/$variant.log" >&2; exit 1; }
 done
 /usr/bin/python3 bench/fl_summary.py "$OUT" $VARIANTS

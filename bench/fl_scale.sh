@@ -31,7 +31,7 @@ run_fl() {  # NAME KEY=VALUE...
   local sets=()
   for kv in "$@"; do sets+=(--set "$kv"); done
   mpirun --oversubscribe --allow-run-as-root --bind-to none -n "$RANKS" build/lamina fl \
-    configs/fashion-mnist-fedlama.yaml --set fl.alpha=0.1 "${sets[@]}" --out "$OUT/$name" \
+    configs/fashion-mnist-fedlama.yaml --set fl.alpha=0.1 "${sets[@]}" --out "$OUT/$name" --overwrite \
     > "$OUT/$name.log" 2>&1 || { echo "$name failed: see $OUT/$name.log" >&2; exit 1; }
 }
 

@@ -25,7 +25,7 @@ DATA=/usr/share/datasets/fashion-mnist
 h5=(--set data.name=hdf5 --set data.path=$OUT/train.h5 --set data.test_path=$OUT/test.h5)
 run() {  # name, extra args...
   local name=$1; shift
-  build/lamina train configs/bench-lenet.yaml --set train.max_steps="$STEPS" "$@" --out "$OUT/$name" > "$OUT/$name.log" 2>&1
+  build/lamina train configs/bench-lenet.yaml --set train.max_steps="$STEPS" "$@" --out "$OUT/$name" --overwrite > "$OUT/$name.log" 2>&1
   /usr/bin/python3 - "$OUT/$name/metrics.jsonl" "$name" <<'PY'
 import json, sys
 r = json.loads(open(sys.argv[1]).readline())

@@ -66,7 +66,7 @@ run() {  # size, mode (memory|global|chunks), file, test file
   local cache; cache=$(drop_caches)
   "${MPIRUN[@]}" -n "$RANKS" "$LAMINA" train "$DIR/bench.yaml" --set data.path="$file" \
     --set data.test_path="$test" --set data.read_delay_ms="$DELAY" --set train.max_steps="$STEPS" \
-    "${extra[@]}" --out "$DIR/$name" > "$DIR/$name.log" 2>&1 || { echo "  $name failed: see $DIR/$name.log" >&2; return; }
+    "${extra[@]}" --out "$DIR/$name" --overwrite > "$DIR/$name.log" 2>&1 || { echo "  $name failed: see $DIR/$name.log" >&2; return; }
   echo "{\"size_gb\": $size, \"mode\": \"$mode\", \"cache\": \"$cache\", \"metrics\": $(tail -1 "$DIR/$name/metrics.jsonl")}" >> "$DIR/runs.jsonl"
 }
 

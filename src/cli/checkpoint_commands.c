@@ -126,6 +126,30 @@ static lmn_status eval_checkpoint(lmn_comm *comm, const checkpoint_args *args_in
     return status;
 }
 
+/* export never replaces its own input nor any other HDF5 file (a
+ * checkpoint, a dataset): only a missing file or an earlier export. */
+static lmn_status check_export_target(const char *checkpoint, const char *out)
+{
+    struct stat in_info, out_info;
+    if (stat(out, &out_info) != 0) return LMN_OK;
+    if (stat(checkpoint, &in_info) == 0 && in_info.st_dev == out_info.st_dev &&
+        in_info.st_ino == out_info.st_ino)
+        return lmn_fail(LMN_ERR_ARG, "--out %s is the checkpoint being exported; nothing was "
+                        "written: choose another file (default: the checkpoint's name with "
+                        ".safetensors)", out);
+    static const unsigned char hdf5_signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    unsigned char head[8] = {0};
+    FILE *file = fopen(out, "rb");
+    const bool hdf5 = file && fread(head, 1, sizeof head, file) == sizeof head &&
+                      memcmp(head, hdf5_signature, sizeof head) == 0;
+    if (file) fclose(file);
+    if (hdf5)
+        return lmn_fail(LMN_ERR_ARG, "--out %s is an HDF5 file (a checkpoint or a dataset?); "
+                        "nothing was written: export replaces only an earlier .safetensors file",
+                        out);
+    return LMN_OK;
+}
+
 static lmn_status export_checkpoint(lmn_comm *comm, const checkpoint_args *args_in)
 {
     const checkpoint_args args = *args_in;
@@ -150,7 +174,9 @@ static lmn_status export_checkpoint(lmn_comm *comm, const checkpoint_args *args_
     }
     lmn_cfg *cfg = NULL;
     lmn_trainer *trainer = NULL;
-    lmn_status status = open_checkpoint(comm, args.path, NULL, 0, &cfg, &trainer);
+    lmn_status status = lmn_comm_agree(comm, comm->rank == 0 ? check_export_target(args.path, out)
+                                                             : LMN_OK);
+    if (status == LMN_OK) status = open_checkpoint(comm, args.path, NULL, 0, &cfg, &trainer);
     if (status == LMN_OK && comm->rank == 0) {
         status = lmn_export_safetensors(out, trainer->net);
         if (status == LMN_OK) printf("wrote %s\n", out);

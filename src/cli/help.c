@@ -39,7 +39,8 @@ void lmn_print_usage(FILE *out)
 
 void lmn_print_train_help(FILE *out)
 {
-    fputs("usage: lamina train CONFIG [--set KEY=VALUE]... [--out DIR] [--resume FROM] [--dry-run]\n"
+    fputs("usage: lamina train CONFIG [--set KEY=VALUE]... [--out DIR] [--resume FROM]\n"
+          "                    [--overwrite] [--dry-run]\n"
           "\n"
           "Trains the model of CONFIG (YAML) and reports, per epoch, loss, accuracy and\n"
           "throughput. Rank 0 writes DIR/config.yaml (the resolved configuration, every\n"
@@ -52,6 +53,10 @@ void lmn_print_train_help(FILE *out)
           "  --resume FROM    continue from a checkpoint: a file, a directory (its newest\n"
           "                   complete checkpoint) or 'auto' (the newest in --out, else start\n"
           "                   fresh); the run continues bit for bit on the same rank count\n"
+          "  --overwrite      replace the run already in --out (its checkpoints are\n"
+          "                   deleted once the new run has validated its config and data);\n"
+          "                   without --resume or --overwrite a directory that holds a run\n"
+          "                   (config.yaml, metrics.jsonl, checkpoints) is refused untouched\n"
           "  --dry-run        print the sync plan (per layer: parameters, what is\n"
           "                   synchronised, bytes per step) and exit without training\n"
           "  -h, --help       this text\n"
@@ -240,7 +245,8 @@ void lmn_print_train_help(FILE *out)
 
 void lmn_print_fl_help(FILE *out)
 {
-    fputs("usage: lamina fl CONFIG [--set KEY=VALUE]... [--out DIR] [--describe-partition]\n"
+    fputs("usage: lamina fl CONFIG [--set KEY=VALUE]... [--out DIR] [--overwrite]\n"
+          "                 [--describe-partition]\n"
           "\n"
           "Simulates federated learning: K clients each own a partition of the training set;\n"
           "every round a sample of them trains locally from the server model and the server\n"
@@ -252,6 +258,7 @@ void lmn_print_fl_help(FILE *out)
           "options:\n"
           "  --set KEY=VALUE       override a configuration key; may repeat\n"
           "  --out DIR             output directory (default: runs/<config name>)\n"
+          "  --overwrite           replace the run already in --out (refused otherwise)\n"
           "  --describe-partition  print the partition (size and label-skew quantiles, each\n"
           "                        client's label histogram up to 32 clients), exit\n"
           "\n"

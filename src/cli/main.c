@@ -24,6 +24,7 @@ typedef struct train_args {
     bool describe_partition; /* fl only */
     const char *resume;      /* train only: checkpoint file, directory or "auto" */
     bool dry_run;            /* train only: print the sync plan, do not train */
+    bool overwrite;          /* --overwrite: replace a run already in out_dir */
     char default_out[1024];
 } train_args;
 
@@ -53,6 +54,8 @@ static lmn_status parse_train_args(int argc, char **argv, bool federated, train_
         } else if (strcmp(arg, "--resume") == 0 && !federated) {
             if (i + 1 >= argc) return lmn_fail(LMN_ERR_ARG, "option --resume needs a value");
             args->resume = argv[++i];
+        } else if (strcmp(arg, "--overwrite") == 0) {
+            args->overwrite = true;
         } else if (strcmp(arg, "--dry-run") == 0 && !federated) {
             args->dry_run = true;
         } else if (strcmp(arg, "--describe-partition") == 0 && federated) {
@@ -66,6 +69,9 @@ static lmn_status parse_train_args(int argc, char **argv, bool federated, train_
             return lmn_fail(LMN_ERR_ARG, "unexpected argument '%s': one CONFIG file only", arg);
         }
     }
+    if (args->overwrite && args->resume)
+        return lmn_fail(LMN_ERR_ARG, "--overwrite and --resume contradict each other: --resume "
+                        "continues the run in the output directory, --overwrite replaces it");
     if (!args->config)
         return lmn_fail(LMN_ERR_ARG, "missing CONFIG (see lamina %s --help)", federated ? "fl" : "train");
     if (!args->out_dir) {
@@ -89,6 +95,13 @@ static lmn_status load_config(const train_args *args, lmn_cfg **cfg)
     return LMN_OK;
 }
 
+/* How a run may use its output directory (train/run_directory.h). */
+static lmn_run_claim claim_of(const train_args *args)
+{
+    if (args->overwrite) return LMN_CLAIM_OVERWRITE;
+    return args->resume ? LMN_CLAIM_CONTINUE : LMN_CLAIM_FRESH;
+}
+
 static lmn_status command_fl(lmn_comm *comm, const train_args *args_in)
 {
     const train_args args = *args_in;
@@ -98,6 +111,7 @@ static lmn_status command_fl(lmn_comm *comm, const train_args *args_in)
     const char *out_dir = args.describe_partition ? NULL : args.out_dir;
     if (status == LMN_OK)
         status = lmn_trainer_create_federated(cfg, comm, out_dir, stdout, &trainer);
+    if (status == LMN_OK) trainer->claim = claim_of(&args);
     if (status == LMN_OK && args.describe_partition) {
         status = lmn_federated_describe_partition(trainer, stdout);
     } else if (status == LMN_OK) {
@@ -126,6 +140,7 @@ static lmn_status command_train(lmn_comm *comm, const train_args *args_in)
      * ends the run after its first step, with a checkpoint. */
     lmn_stop_signals_install();
     if (status == LMN_OK) status = lmn_trainer_create(cfg, comm, args.out_dir, stdout, &trainer);
+    if (status == LMN_OK) trainer->claim = claim_of(&args);
     if (status == LMN_OK && args.dry_run) {
         if (comm->rank == 0) lmn_sync_describe(trainer->sync, trainer->settings.batch_size, stdout);
         lmn_trainer_free(trainer);
@@ -133,7 +148,7 @@ static lmn_status command_train(lmn_comm *comm, const train_args *args_in)
         return LMN_OK;
     }
     if (status == LMN_OK && args.resume) status = lmn_trainer_resume(trainer, args.resume);
-    if (status == LMN_OK && comm->rank == 0)
+    if (status == LMN_OK && comm->rank == 0 && !trainer->already_finished)
         printf("lamina: training %s on %s, %d rank%s x %d thread%s, global batch %d, "
                "backend %s, output %s\n",
                trainer->model_name, trainer->train_set->name, comm->size, comm->size > 1 ? "s" : "",

@@ -14,6 +14,7 @@
 #include "io/files.h"
 #include "io/hdf5_lock.h"
 #include "io/text.h"
+#include "nn/finite.h"
 
 static const char FORMAT_NAME[] = "lamina-checkpoint";
 static const char NOT_HDF5[] = "%s: not a readable HDF5 file (truncated or not a checkpoint)";
@@ -717,6 +718,21 @@ static lmn_status read_contents(hid_t file, const lmn_network *net, const lmn_op
     return LMN_OK;
 }
 
+/* A checkpoint with NaN or infinity (a diverged run, a damaged or edited
+ * file) would train or evaluate on garbage: refuse it by name. */
+static lmn_status refuse_non_finite(const char *path, const lmn_network *net,
+                                    const lmn_optimizer *opt)
+{
+    char what[4200];
+    snprintf(what, sizeof what, "checkpoint '%s' holds a model that is not finite", path);
+    LMN_TRY(lmn_network_check_finite(net, what));
+    if (opt && (!lmn_floats_finite(opt->velocity, opt->total) ||
+                (opt->second && !lmn_floats_finite(opt->second, opt->total))))
+        return lmn_fail(LMN_ERR_NUMERIC, "checkpoint '%s': the optimizer state (/optimizer) holds "
+                        "non-finite values", path);
+    return LMN_OK;
+}
+
 lmn_status lmn_checkpoint_load(const char *path, lmn_network *net, lmn_optimizer *opt,
                                lmn_checkpoint_progress *progress, double *policy_state,
                                int policy_state_count)
@@ -750,6 +766,7 @@ lmn_status lmn_checkpoint_load(const char *path, lmn_network *net, lmn_optimizer
         if (policy_state && policy_state_count > 0)
             memcpy(policy_state, contents.policy_state,
                    sizeof *policy_state * (size_t)policy_state_count);
+        status = refuse_non_finite(path, net, opt);
     }
     free_contents(&contents);
     return status;

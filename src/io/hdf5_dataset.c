@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include "core/memory.h"
 #include "data/dataset_internal.h"
 #include "io/hdf5_source.h"
+#include "nn/finite.h"
 
 /* ---- Shared helpers ---- */
 
@@ -474,6 +476,22 @@ static lmn_status gather_rows(void *buffer, MPI_Datatype element, int64_t row_va
     return LMN_OK;
 }
 
+/* Float rows must be finite: one NaN or infinity in an input poisons the
+ * gradients while the loss may stay finite (ReLU maps NaN to 0). */
+static lmn_status check_finite_rows(const hdf5_source *source, const char *name, const float *values,
+                                    int64_t first, int64_t rows, int64_t row_values)
+{
+    if (lmn_floats_finite(values, (size_t)(rows * row_values))) return LMN_OK;
+    int64_t bad = 0;
+    while (lmn_floats_finite(values + bad * row_values, (size_t)row_values)) bad++;
+    const float *row = values + bad * row_values;
+    int64_t column = 0;
+    while (isfinite(row[column])) column++;
+    return lmn_fail(LMN_ERR_FORMAT, "'%s' dataset '%s': row %lld holds a non-finite value (%g at "
+                    "index %lld); inputs and targets must be finite numbers", source->path, name,
+                    (long long)(first + bad), (double)row[column], (long long)column);
+}
+
 /* Reads this rank's rows, agrees with the other ranks on success, then gathers. */
 static lmn_status read_and_gather(const hdf5_source *source, lmn_comm *comm, lmn_dataset *ds,
                                   int64_t *labels)
@@ -490,6 +508,8 @@ static lmn_status read_and_gather(const hdf5_source *source, lmn_comm *comm, lmn
     lmn_status status = read_rows(source, source->images, source->images_name,
                                   source->float_images ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8,
                                   first, rows, row_values, images);
+    if (status == LMN_OK && source->float_images)
+        status = check_finite_rows(source, source->images_name, images, first, rows, row_values);
     if (status == LMN_OK && source->labels_name)
         status = read_rows(source, source->labels, source->labels_name, H5T_NATIVE_INT64, first,
                            rows, 1, labels + first);
@@ -497,6 +517,9 @@ static lmn_status read_and_gather(const hdf5_source *source, lmn_comm *comm, lmn
     if (status == LMN_OK && source->targets_name)
         status = read_rows(source, source->targets, source->targets_name, H5T_NATIVE_FLOAT, first,
                            rows, target_values, ds->targets + first * target_values);
+    if (status == LMN_OK && source->targets_name)
+        status = check_finite_rows(source, source->targets_name, ds->targets + first * target_values,
+                                   first, rows, target_values);
     status = lmn_comm_agree(comm, status);
     if (status == LMN_OK)
         status = gather_rows(source->float_images ? (void *)ds->values : (void *)ds->pixels,

@@ -14,6 +14,7 @@
 #include "io/hdf5_dataset.h"
 #include "io/hdf5_lock.h"
 #include "io/hdf5_source.h"
+#include "nn/finite.h"
 
 static const double MB = 1024.0 * 1024.0;
 
@@ -311,6 +312,13 @@ static lmn_status read_image_runs(const rows_reader *r, const row_run *runs, int
             LMN_TRY(read_runs(r, r->source.images, r->images_name, mem_type, r->row_values,
                               &runs[i], 1, out));
         }
+        /* A NaN input poisons the gradients while the loss may stay finite. */
+        if (r->source.float_images &&
+            !lmn_floats_finite((const float *)out, runs[i].count * (hsize_t)r->row_values))
+            return lmn_fail(LMN_ERR_FORMAT, "'%s' dataset '%s': rows %llu..%llu hold a non-finite "
+                            "value; inputs must be finite numbers", r->path, r->images_name,
+                            (unsigned long long)runs[i].first,
+                            (unsigned long long)(runs[i].first + runs[i].count - 1));
         out += runs[i].count * (hsize_t)r->info.row_bytes;
     }
     return LMN_OK;

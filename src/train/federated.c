@@ -223,11 +223,12 @@ static lmn_status diverged_client(const fl_run *run, int client)
     const lmn_network *net = run->t->net;
     int worst = 0;
     double largest = 0.0;
-    for (int k = 0; k < run->tensor_count; k++) {
+    /* The first NaN or infinity wins: no later element may replace it. */
+    for (int k = 0; k < run->tensor_count && isfinite(largest); k++) {
         const lmn_tensor_view *v = view(run, k);
-        for (size_t i = 0; i < v->count; i++) {
+        for (size_t i = 0; i < v->count && isfinite(largest); i++) {
             const double x = fabs((double)net->params[v->offset + i]);
-            if (!(x <= largest)) {
+            if (!isfinite(x) || x > largest) {
                 largest = x;
                 worst = k;
             }

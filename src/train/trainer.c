@@ -21,6 +21,7 @@
 #include "io/image_folder.h"
 #include "io/model_config.h"
 #include "kernels/loss.h"
+#include "nn/finite.h"
 #include "train/data_input.h"
 #include "train/stop.h"
 #include "train/sync.h"
@@ -159,23 +160,44 @@ static lmn_status open_outputs(lmn_trainer *t, lmn_cfg *cfg, const char *out_dir
     if (!out_dir) return LMN_OK;
     t->out_dir = strdup(out_dir);
     if (!t->out_dir) return lmn_fail(LMN_ERR_NOMEM, "cannot copy the output directory name");
-    if (t->comm->rank != 0) return LMN_OK;
-    LMN_TRY(lmn_make_directory(out_dir));
+    return LMN_OK;
+}
+
+/* The run's files, written only once the run has validated everything and
+ * its claim on the directory holds: a refused run leaves it untouched. */
+static lmn_status write_run_files(const lmn_trainer *t)
+{
+    LMN_TRY(lmn_run_directory_check(t->out_dir, t->claim, !t->checkpoint_loaded, t->config_yaml));
+    LMN_TRY(lmn_run_directory_prepare(t->out_dir, t->claim));
     char path[4096];
-    snprintf(path, sizeof path, "%s/config.yaml", out_dir);
-    LMN_TRY(lmn_cfg_write_file(cfg, path));
-    LMN_TRY(lmn_image_folder_write_outputs(t->train_set, t->test_set, out_dir, t->log));
-    return t->sync ? write_sync_plan(t, out_dir) : LMN_OK;
+    snprintf(path, sizeof path, "%s/config.yaml", t->out_dir);
+    const lmn_status status = lmn_write_file_atomic(path, t->config_yaml, strlen(t->config_yaml));
+    if (status != LMN_OK) return lmn_fail_context(status, "cannot write the resolved configuration");
+    LMN_TRY(lmn_image_folder_write_outputs(t->train_set, t->test_set, t->out_dir, t->log));
+    return t->sync ? write_sync_plan(t, t->out_dir) : LMN_OK;
 }
 
 /* metrics.jsonl starts empty, unless a resume kept its earlier epochs. */
 lmn_status lmn_trainer_open_metrics(lmn_trainer *t)
 {
     if (t->comm->rank != 0 || !t->out_dir || t->metrics) return LMN_OK;
+    LMN_TRY(write_run_files(t));
     char path[4096];
     snprintf(path, sizeof path, "%s/metrics.jsonl", t->out_dir);
     return t->federated || t->resumed.global_step == 0 ? lmn_metrics_open(path, &t->metrics)
                                                        : lmn_metrics_open_append(path, &t->metrics);
+}
+
+/* A global batch larger than the training set would train one short step
+ * per epoch while the metrics report the batch asked for. */
+static lmn_status check_batch_fits(const lmn_trainer *t)
+{
+    const int largest = lmn_epoch_control_max_batch_size(&t->epoch_control);
+    if (largest <= t->train_set->count) return LMN_OK;
+    return lmn_fail(LMN_ERR_CONFIG, "the global batch of %d (train.batch_size%s) is larger than the "
+                    "%lld training samples of '%s': lower train.batch_size", largest,
+                    largest != t->settings.batch_size ? ", grown by train.batch_schedule" : "",
+                    (long long)t->train_set->count, t->train_set->name);
 }
 
 static lmn_status setup(lmn_trainer *t, lmn_cfg *cfg, const char *out_dir)
@@ -190,6 +212,7 @@ static lmn_status setup(lmn_trainer *t, lmn_cfg *cfg, const char *out_dir)
     status = lmn_backend_create(t->settings.backend, &t->backend);
     if (status == LMN_OK) status = lmn_backend_set_precision(t->backend, t->settings.precision);
     if (status == LMN_OK) status = load_data(t);
+    if (status == LMN_OK && !t->federated) status = check_batch_fits(t);
     LMN_TRY(lmn_comm_agree(comm, status));
     status = build_network(t, cfg);
     if (status == LMN_OK) status = lmn_cfg_check_unused(cfg);
@@ -329,17 +352,20 @@ static lmn_status local_gradient(lmn_trainer *t, int64_t step, int global, doubl
     return lmn_network_backward(net, t->dlogits);
 }
 
-/* The loss, hit count and stop flag of a step are summed by a small
- * non-blocking reduction that completes while the sync policy works. */
+/* The loss, hit count, stop flag and non-finite flag of a step are summed
+ * by a small non-blocking reduction that completes while the sync policy
+ * works. */
 typedef struct step_scalars {
-    double values[3]; /* loss sum, hits, stop requests */
+    double values[4]; /* loss sum, hits, stop requests, ranks with a non-finite model */
     MPI_Request request;
 } step_scalars;
 
-static lmn_status start_scalars(lmn_trainer *t, double loss, double correct, step_scalars *s)
+static lmn_status start_scalars(lmn_trainer *t, double loss, double correct, bool model_finite,
+                                step_scalars *s)
 {
-    *s = (step_scalars){{loss, correct, lmn_stop_requested() ? 1.0 : 0.0}, MPI_REQUEST_NULL};
-    if (MPI_Iallreduce(MPI_IN_PLACE, s->values, 3, MPI_DOUBLE, MPI_SUM, t->comm->comm,
+    *s = (step_scalars){{loss, correct, lmn_stop_requested() ? 1.0 : 0.0, model_finite ? 0.0 : 1.0},
+                        MPI_REQUEST_NULL};
+    if (MPI_Iallreduce(MPI_IN_PLACE, s->values, 4, MPI_DOUBLE, MPI_SUM, t->comm->comm,
                        &s->request) != MPI_SUCCESS)
         return lmn_fail(LMN_ERR_MPI, "MPI_Iallreduce of the step's loss failed");
     return LMN_OK;
@@ -362,15 +388,36 @@ static double epoch_lr(const lmn_trainer *t, int epoch, int64_t step, int64_t st
            t->lr_factor;
 }
 
+/* Whether this rank's parameters and statistics are finite: checked at the
+ * start of every step, so a step that produced NaN or infinity (which a
+ * finite loss can hide: ReLU maps NaN to 0) ends the run at the next one,
+ * before any checkpoint is written from it. */
+static bool model_finite(const lmn_trainer *t)
+{
+    return lmn_floats_finite(t->net->params, t->net->param_count) &&
+           lmn_floats_finite(t->net->state, t->net->state_count);
+}
+
+static lmn_status diverged_model(const lmn_trainer *t, double bad_ranks, int epoch, int64_t step)
+{
+    char what[256];
+    snprintf(what, sizeof what, "training diverged: at epoch %d, step %lld the model of %g of %d "
+             "rank%s is not finite (lower optimizer.lr or check the data)", epoch + 1,
+             (long long)step + 1, bad_ranks, t->comm->size, t->comm->size > 1 ? "s" : "");
+    const lmn_status status = lmn_network_check_finite(t->net, what);
+    return status != LMN_OK ? status : lmn_fail(LMN_ERR_NUMERIC, "%s", what);
+}
+
 static lmn_status train_step(lmn_trainer *t, const lmn_epoch_plan *plan, int64_t step,
                              uint64_t epoch, int64_t steps_per_epoch, step_totals *totals)
 {
     int64_t first = 0;
     const int global = lmn_epoch_plan_batch(plan, step, &first);
     double loss, correct;
+    const bool finite = model_finite(t);
     LMN_TRY(local_gradient(t, step, global, &loss, &correct));
     step_scalars scalars;
-    LMN_TRY(start_scalars(t, loss, correct, &scalars));
+    LMN_TRY(start_scalars(t, loss, correct, finite, &scalars));
     const double lr = epoch_lr(t, (int)epoch, step, steps_per_epoch);
     const lmn_status status = lmn_sync_step(t->sync, lr);
     LMN_TRY(finish_scalars(t->comm, &scalars));
@@ -382,6 +429,7 @@ static lmn_status train_step(lmn_trainer *t, const lmn_epoch_plan *plan, int64_t
         return lmn_fail(LMN_ERR_NUMERIC, "training diverged: the loss is %g at epoch %d, step %lld "
                         "(learning rate %g); lower optimizer.lr or check the data",
                         step_loss, (int)epoch + 1, (long long)step + 1, lr);
+    if (scalars.values[3] > 0.0) return diverged_model(t, scalars.values[3], (int)epoch, step);
     totals->loss += step_loss;
     totals->correct += scalars.values[1];
     totals->samples += global;
@@ -550,6 +598,13 @@ lmn_status lmn_trainer_checkpoint(lmn_trainer *t)
      * that are already equal changes nothing. */
     if (t->sync) LMN_TRY(lmn_sync_settle(t->sync));
     LMN_TRY(average_running_stats(t));
+    /* A checkpoint is written only from a finite model, so rotation can
+     * never replace the last good one with a poisoned one. */
+    char target[4096], refusal[4400];
+    lmn_checkpoint_name(target, sizeof target, t->out_dir, t->global_step);
+    snprintf(refusal, sizeof refusal, "refusing to write %s (the earlier checkpoints are kept; "
+             "lower optimizer.lr or check the data)", target);
+    LMN_TRY(lmn_comm_agree(t->comm, lmn_network_check_finite(t->net, refusal)));
     /* Sized by the policy: a policy may keep any number of values. */
     const int policy_count = policy_state_count(t);
     double *policy_state = calloc((size_t)policy_count + 1, sizeof *policy_state);
@@ -681,6 +736,14 @@ static lmn_status policy_values_to_read(const lmn_trainer *t, const char *path, 
     return LMN_OK;
 }
 
+/* Whether the checkpoint just loaded already reached train.epochs or
+ * train.max_steps. */
+static bool resumed_run_finished(const lmn_trainer *t)
+{
+    const lmn_train_settings *s = &t->settings;
+    return t->resumed.epoch >= s->epochs || (s->max_steps > 0 && t->global_step >= s->max_steps);
+}
+
 lmn_status lmn_trainer_resume(lmn_trainer *t, const char *from)
 {
     char path[4096] = {0};
@@ -706,7 +769,18 @@ lmn_status lmn_trainer_resume(lmn_trainer *t, const char *from)
     free(policy_state);
     if (status != LMN_OK) status = lmn_fail_context(status, "cannot resume from '%s'", path);
     LMN_TRY(lmn_comm_agree(t->comm, status));
+    t->checkpoint_loaded = true;
     t->global_step = t->resumed.global_step;
+    if (resumed_run_finished(t)) {
+        /* Nothing to train: the directory's metrics and files stay as they are. */
+        t->already_finished = true;
+        if (t->log)
+            fprintf(t->log, "lamina: %s is the end of the run (epoch %lld of %d, global step %lld%s); "
+                    "nothing to do: raise train.epochs or train.max_steps to train further\n", path,
+                    (long long)t->resumed.epoch + (t->resumed.step_in_epoch > 0), t->settings.epochs,
+                    (long long)t->global_step, t->settings.max_steps > 0 ? " = train.max_steps" : "");
+        return LMN_OK;
+    }
     if (t->log && t->resumed.ranks > 0 && t->resumed.ranks != t->comm->size)
         fprintf(t->log, "lamina: warning: the checkpoint was written by %lld ranks and resumes on "
                 "%d: training continues, but not bit for bit as it would have\n",
@@ -914,6 +988,9 @@ static lmn_status run_epochs(lmn_trainer *t)
         LMN_TRY(begin_epoch(t, epoch));
         LMN_TRY(run_epoch(t, epoch, &t->plan, run_start, total_steps, &finished));
     }
+    /* The last step's update is checked here, not by a next step. */
+    LMN_TRY(lmn_comm_agree(t->comm, lmn_network_check_finite(
+                                        t->net, "training diverged: the final model is not finite")));
     if (t->stopped && t->log)
         fprintf(t->log, "lamina: stopped by signal after step %lld; checkpoint written, resume with "
                 "--resume auto\n", (long long)t->global_step);
@@ -923,6 +1000,7 @@ static lmn_status run_epochs(lmn_trainer *t)
 
 lmn_status lmn_trainer_run(lmn_trainer *t)
 {
+    if (t->already_finished) return LMN_OK;
     LMN_TRY(lmn_watchdog_start(t->comm, lmn_sync_thread_comm(t->sync), t->settings.timeout_seconds,
                                &t->watchdog));
     const lmn_status status = run_epochs(t);

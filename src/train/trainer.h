@@ -20,6 +20,7 @@
 #include "nn/network.h"
 #include "optim/optimizer.h"
 #include "train/progress.h"
+#include "train/run_directory.h"
 #include "train/settings.h"
 
 typedef struct lmn_trainer {
@@ -55,6 +56,9 @@ typedef struct lmn_trainer {
     char *config_yaml;       /* the resolved configuration, stored in checkpoints */
     lmn_checkpoint_progress resumed; /* where training (re)starts */
     bool stopped;            /* a stop signal ended the run early */
+    lmn_run_claim claim;     /* how the run may use out_dir (set before running) */
+    bool checkpoint_loaded;  /* lmn_trainer_resume restored a checkpoint */
+    bool already_finished;   /* the resumed run had reached its end: nothing to do */
     lmn_progress progress;
     FILE *log;               /* rank 0's progress stream; NULL = quiet */
     struct lmn_watchdog *watchdog; /* while running (comm/watchdog.h); NULL = none */
@@ -62,8 +66,9 @@ typedef struct lmn_trainer {
 
 /* Reads the settings and model from cfg (which must outlive the trainer),
  * loads the data, builds the network (initialized on rank 0 and broadcast)
- * and the optimizer. With out_dir, rank 0 writes out_dir/config.yaml (the
- * resolved configuration) and out_dir/metrics.jsonl. log: where rank 0
+ * and the optimizer. Writes nothing: with out_dir, the run's files
+ * (config.yaml, sync_plan.txt, metrics.jsonl) are written when it starts,
+ * after the directory claim (trainer->claim) was checked. log: where rank 0
  * reports progress (NULL: nowhere). Collective over comm. */
 lmn_status lmn_trainer_create(lmn_cfg *cfg, lmn_comm *comm, const char *out_dir, FILE *log,
                               lmn_trainer **out);
@@ -76,8 +81,10 @@ lmn_status lmn_trainer_create_federated(lmn_cfg *cfg, lmn_comm *comm, const char
  * directory, or a fresh start when there is none). Restores parameters,
  * statistics, optimizer state and the position in training. Collective. */
 lmn_status lmn_trainer_resume(lmn_trainer *trainer, const char *from);
-/* Opens out_dir/metrics.jsonl on rank 0 (fresh, or appending after a
- * resume); a no-op without an output directory. */
+/* Checks the claim on out_dir (train/run_directory.h), then writes
+ * config.yaml and sync_plan.txt and opens out_dir/metrics.jsonl on rank 0
+ * (fresh, or appending after a resume); a no-op without an output
+ * directory. Collective. */
 lmn_status lmn_trainer_open_metrics(lmn_trainer *trainer);
 /* Writes a checkpoint of the current state into the output directory
  * (rank 0 writes; all ranks hold the same model). Collective. */

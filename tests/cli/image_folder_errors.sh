@@ -33,7 +33,7 @@ model:
 train: {epochs: 1, batch_size: 4}
 YAML
 fresh() { rm -rf "$WORK/case"; cp -r "$WORK/good" "$WORK/case"; }
-train() { $MPIRUN -n "$1" "$LAMINA" train "$WORK/run.yaml" --out "$WORK/run" "${@:2}"; }
+train() { $MPIRUN -n "$1" "$LAMINA" train "$WORK/run.yaml" --out "$WORK/run" --overwrite "${@:2}"; }
 bad=$WORK/case/train/dog
 
 fresh; train 2 > /dev/null 2>&1 || fail "the good folder does not train"

@@ -1,0 +1,32 @@
+/* Claiming an output directory for a run, so that a new run never mixes
+ * its files with, or destroys, those of another one by accident. */
+#ifndef LMN_TRAIN_RUN_DIRECTORY_H
+#define LMN_TRAIN_RUN_DIRECTORY_H
+
+#include <stdbool.h>
+
+#include "core/status.h"
+
+typedef enum lmn_run_claim {
+    LMN_CLAIM_FRESH,     /* a new run: the directory must not hold another run */
+    LMN_CLAIM_CONTINUE,  /* --resume: the directory may hold this run */
+    LMN_CLAIM_OVERWRITE, /* --overwrite: the old run's files are replaced */
+} lmn_run_claim;
+
+/* Whether dir holds files of a run (config.yaml, metrics.jsonl or a
+ * checkpoint); a missing directory holds none. */
+bool lmn_run_directory_in_use(const char *dir);
+
+/* Read-only check, to run before anything is written: refuses (LMN_ERR_ARG,
+ * naming the directory and the way out) a FRESH claim on a directory that
+ * holds a run, and a CONTINUE claim that starts from scratch (no
+ * checkpoint) in a directory whose config.yaml differs from config_yaml. */
+lmn_status lmn_run_directory_check(const char *dir, lmn_run_claim claim, bool starts_fresh,
+                                   const char *config_yaml);
+
+/* Creates dir; for OVERWRITE, removes the old run's checkpoints so that a
+ * later --resume auto cannot pick them up. Call only after the new run
+ * validated its configuration and data. */
+lmn_status lmn_run_directory_prepare(const char *dir, lmn_run_claim claim);
+
+#endif
