@@ -479,11 +479,25 @@ static lmn_status read_whole_file(const char *path, lmn_text *content)
     return status;
 }
 
+/* YAML text ends at a NUL byte: the rest of the file, its mistakes
+ * included, would be dropped without a word. */
+static lmn_status refuse_nul_byte(const char *path, const char *text, size_t length)
+{
+    const char *nul = memchr(text, '\0', length);
+    if (!nul) return LMN_OK;
+    int line = 1;
+    for (const char *c = text; c < nul; c++) line += *c == '\n';
+    return lmn_fail(LMN_ERR_CONFIG, "%s:%d: a NUL byte (offset %zu) in the config file; a "
+                    "config is text: is it a binary or corrupted file?", path, line,
+                    (size_t)(nul - text));
+}
+
 lmn_status lmn_cfg_load_file(const char *path, lmn_cfg **out)
 {
     *out = NULL;
     lmn_text content = {0};
     lmn_status status = read_whole_file(path, &content);
+    if (status == LMN_OK) status = refuse_nul_byte(path, content.data, content.length);
     if (status == LMN_OK) status = lmn_cfg_parse_string(content.data, path, out);
     lmn_text_free(&content);
     return status;

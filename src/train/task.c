@@ -127,7 +127,8 @@ static lmn_status check_sets(const lmn_dataset *train, const lmn_dataset *test)
 {
     char train_shape[96], test_shape[96];
     if (lmn_dataset_sample_size(train) != lmn_dataset_sample_size(test) ||
-        train->depth != test->depth || train->channels != test->channels) {
+        train->depth != test->depth || train->channels != test->channels ||
+        train->height != test->height || train->width != test->width) {
         lmn_dataset_describe_shape(train, train_shape, sizeof train_shape);
         lmn_dataset_describe_shape(test, test_shape, sizeof test_shape);
         return lmn_fail(LMN_ERR_SHAPE, "the training samples of '%s' are %s but the test samples "

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Inputs that used to train without a word (issue 13, cases 6-8) are
+# refused with a message naming the problem, before the output directory
+# is touched.
+source "$(dirname "$0")/testing.bash"
+
+cat > "$WORK/run.yaml" <<YAML
+seed: 3
+threads: 1
+data: {name: fashion-mnist, path: $DATA}
+model:
+  - {type: conv, out: 8, kernel: 5, stride: 2, activation: relu}
+  - {type: flatten}
+  - {type: linear, out: 10, init: glorot}
+train: {epochs: 1, batch_size: 64, max_steps: 2, eval: false}
+YAML
+
+# Case 6: a NUL byte ends the YAML text; what follows it (here an invalid
+# key) must not be dropped silently.
+{ printf 'seed: 3\n\0'; printf 'train: {no_such_key: 1}\n'; } > "$WORK/nul.yaml"
+expect_failure "NUL byte in a config" "nul.yaml:2: a NUL byte" "$LAMINA" train "$WORK/nul.yaml" --out "$WORK/nul"
+[[ ! -e $WORK/nul ]] || fail "NUL byte: the output directory was created"
+
+# Case 7: same pixel count, another height x width.
+/usr/bin/python3 - "$WORK/square.h5" "$WORK/wide.h5" <<'PY' || fail "writing the HDF5 sets"
+import sys, h5py, numpy as np
+for path, shape in ((sys.argv[1], (64, 1, 28, 28)), (sys.argv[2], (64, 1, 14, 56))):
+    with h5py.File(path, "w") as f:
+        f["images"] = np.zeros(shape, dtype=np.uint8)
+        f["labels"] = np.arange(64, dtype=np.int64) % 10
+PY
+expect_failure "train 28x28, test 14x56" "test samples of .* are .*14" "$LAMINA" train "$WORK/run.yaml" \
+  --set data.name=hdf5 --set data.path="$WORK/square.h5" --set data.test_path="$WORK/wide.h5" --out "$WORK/shapes"
+[[ ! -e $WORK/shapes ]] || fail "shapes: the output directory was created"
+
+# Case 8: a global batch larger than the training set.
+expect_failure "batch larger than the data" "global batch of 100000 .* larger than the 60000 training samples" \
+  $MPIRUN -n 2 "$LAMINA" train "$WORK/run.yaml" --set train.batch_size=100000 --out "$WORK/batch"
+[[ ! -e $WORK/batch ]] || fail "batch: the output directory was created"
+finish
