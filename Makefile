@@ -5,7 +5,7 @@ RANKS ?= 2
 MPIRUN ?= mpirun --oversubscribe --allow-run-as-root --bind-to none
 DEMO_CONFIG ?= configs/fashion-mnist-lenet.yaml
 
-.PHONY: all deps test-deps build demo check test sanitize bench clean
+.PHONY: all deps test-deps build demo check test sanitize bench clean fuzz-deps fuzz-build fuzz fuzz-smoke
 
 all: build
 
@@ -35,9 +35,31 @@ sanitize: test-deps
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -L unit -j $(JOBS)
 
+# libFuzzer harnesses (tests/fuzz) under ASan+UBSan, built with clang in
+# their own tree. `make fuzz` runs each target for FUZZ_SECONDS or FUZZ_RUNS
+# executions, whichever comes first, FUZZ_JOBS at a time (defaults: about
+# 10 minutes for all on 2 cores); `make fuzz-smoke` runs each for 20 s.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 150
+FUZZ_RUNS ?= 1000000
+FUZZ_JOBS ?= 2
+
+fuzz-deps:
+	@scripts/install-deps.sh --with-fuzz
+
+fuzz-build: fuzz-deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLMN_FUZZ=ON
+	cmake --build $(FUZZ_BUILD) --target fuzz -j $(JOBS)
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_RUNS) $(FUZZ_JOBS)
+
+fuzz-smoke: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) 20 0 $(FUZZ_JOBS)
+
 bench: build
 	@scripts/install-deps.sh --with-bench
 	bench/run.sh
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan $(FUZZ_BUILD)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages lamina needs, skipping those already present.
-# Usage: scripts/install-deps.sh [--with-tests] [--with-bench]
+# Usage: scripts/install-deps.sh [--with-tests] [--with-bench] [--with-fuzz]
 #   --with-tests adds what only the tests read with (Pillow, h5py);
-#   --with-bench adds PyTorch, the yardstick the benchmarks compare against.
+#   --with-bench adds PyTorch, the yardstick the benchmarks compare against;
+#   --with-fuzz adds clang and libFuzzer (make fuzz; clang's OpenMP and
+#   sanitizer runtimes are named since recommends are not installed).
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config
@@ -14,7 +16,8 @@ for option in "$@"; do
   case "$option" in
     --with-tests) packages+=(python3-h5py python3-pil) ;;
     --with-bench) packages+=(python3-h5py python3-pil python3-torch python3-numpy) ;;
-    *) echo "lamina: install-deps: unknown option '$option' (--with-tests, --with-bench)" >&2; exit 2 ;;
+    --with-fuzz) packages+=(clang libfuzzer-14-dev libclang-rt-14-dev libomp-14-dev) ;;
+    *) echo "lamina: install-deps: unknown option '$option' (--with-tests, --with-bench, --with-fuzz)" >&2; exit 2 ;;
   esac
 done
 
