@@ -45,6 +45,10 @@ static lmn_status parse_train_args(int argc, char **argv, bool federated, train_
         const bool takes_value = strcmp(arg, "--set") == 0 || strcmp(arg, "--out") == 0;
         if (takes_value && i + 1 >= argc)
             return lmn_fail(LMN_ERR_ARG, "option %s needs a value", arg);
+        /* `--set --out DIR` is a forgotten value, not a key named --out. */
+        if (takes_value && strncmp(argv[i + 1], "--", 2) == 0)
+            return lmn_fail(LMN_ERR_ARG, "option %s needs a value%s, got the option '%s'", arg,
+                            strcmp(arg, "--set") == 0 ? " (KEY=VALUE)" : "", argv[i + 1]);
         if (strcmp(arg, "--set") == 0) {
             args->overrides[args->override_count++] = argv[++i];
         } else if (strncmp(arg, "--set=", 6) == 0) {

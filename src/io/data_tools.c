@@ -291,12 +291,41 @@ static lmn_status measure_field(hid_t file, const char *path, const concat_field
     return LMN_OK;
 }
 
+/* The file's root attribute num_classes, or -1 when it has none (or not
+ * one integer: the reader refuses that with its own message). */
+static int64_t declared_classes(hid_t file)
+{
+    int64_t value = -1;
+    if (H5Aexists(file, "num_classes") <= 0) return -1;
+    hid_t attribute = H5Aopen(file, "num_classes", H5P_DEFAULT);
+    if (attribute < 0 || H5Aread(attribute, H5T_NATIVE_INT64, &value) < 0) value = -1;
+    if (attribute >= 0) H5Aclose(attribute);
+    return value;
+}
+
+/* The output carries the first input's attributes, so every input must
+ * declare the same num_classes (or none): else labels would exceed it. */
+static lmn_status check_same_classes(hid_t file, const char *path, const char *first_path)
+{
+    hid_t first;
+    LMN_TRY(open_input(first_path, &first));
+    const int64_t expected = declared_classes(first), found = declared_classes(file);
+    H5Fclose(first);
+    if (expected == found) return LMN_OK;
+    char expected_text[32] = "none", found_text[32] = "none";
+    if (expected >= 0) snprintf(expected_text, sizeof expected_text, "%lld", (long long)expected);
+    if (found >= 0) snprintf(found_text, sizeof found_text, "%lld", (long long)found);
+    return lmn_fail(LMN_ERR_FORMAT, "'%s' declares num_classes %s but '%s' declares %s: concat "
+                    "joins sets of the same classes only (set the attribute num_classes alike)",
+                    path, found_text, first_path, expected_text);
+}
+
 static lmn_status measure_input(concat_plan *plan, int input)
 {
     const char *path = plan->inputs[input];
     hid_t file;
     LMN_TRY(open_input(path, &file));
-    lmn_status status = LMN_OK;
+    lmn_status status = input > 0 ? check_same_classes(file, path, plan->inputs[0]) : LMN_OK;
     for (int f = 0; status == LMN_OK && f < plan->field_count; f++)
         status = measure_field(file, path, &plan->fields[f], plan->types[f], plan->inputs[0],
                                &plan->rows[(size_t)input * plan->field_count + f]);

@@ -37,4 +37,22 @@ expect_failure "train 28x28, test 14x56" "test samples of .* are .*14" "$LAMINA"
 expect_failure "batch larger than the data" "global batch of 100000 .* larger than the 60000 training samples" \
   $MPIRUN -n 2 "$LAMINA" train "$WORK/run.yaml" --set train.batch_size=100000 --out "$WORK/batch"
 [[ ! -e $WORK/batch ]] || fail "batch: the output directory was created"
+
+# Case 9: concat of sets that declare different num_classes.
+/usr/bin/python3 - "$WORK/ten.h5" "$WORK/twelve.h5" <<'PY' || fail "writing the concat inputs"
+import sys, h5py, numpy as np
+for path, classes in ((sys.argv[1], 10), (sys.argv[2], 12)):
+    with h5py.File(path, "w") as f:
+        f["images"] = np.zeros((8, 1, 4, 4), dtype=np.uint8)
+        f["labels"] = np.arange(8, dtype=np.int64) + classes - 8
+        f.attrs["num_classes"] = classes
+PY
+expect_failure "concat of 10 and 12 classes" "twelve.h5' declares num_classes 12 but .*ten.h5' declares 10" \
+  "$LAMINA" data concat "$WORK/joined.h5" "$WORK/ten.h5" "$WORK/twelve.h5"
+[[ ! -e $WORK/joined.h5 ]] || fail "concat: the output was written"
+
+# Unclear message: --set missing its value before --out.
+expect_failure "--set without a value" "option --set needs a value (KEY=VALUE), got the option '--out'" \
+  "$LAMINA" train "$WORK/run.yaml" --set --out "$WORK/unset"
+[[ ! -e $WORK/unset ]] || fail "--set without a value: the output directory was created"
 finish
