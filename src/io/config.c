@@ -47,7 +47,9 @@ struct lmn_cfg {
 
 static lmn_status new_node(lmn_cfg_node_kind kind, const char *source, int line, lmn_cfg_node **out)
 {
-    LMN_TRY(lmn_alloc_bytes((void **)out, sizeof **out, "config node"));
+    /* Not the aligned allocator: see lmn_grow_array (io/text.c). */
+    *out = calloc(1, sizeof **out);
+    if (!*out) return lmn_fail(LMN_ERR_NOMEM, "cannot allocate a config node");
     (*out)->kind = kind;
     (*out)->source = source;
     (*out)->line = line;

@@ -1,14 +1,68 @@
 #include "io/model_config.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const activation_names[] = {"none", "relu", NULL};
 static const char *const init_names[] = {"he", "glorot", NULL};
 static const char *const upsample_modes[] = {"nearest", "pixel_shuffle", NULL};
 
+/* Layer names -> indices. A scan of the earlier layers per name lookup
+ * (duplicate check, input, skip) made reading a model quadratic in its
+ * layer count: 300,000 layers took minutes. Open addressing, linear
+ * probing, no deletions: of equal names the earliest layer is found, as
+ * lmn_model_spec_find would. */
+typedef struct name_index {
+    const lmn_model_spec *spec;
+    int *slots;       /* layer index + 1; 0 = empty */
+    size_t capacity;  /* a power of two, at least twice the layer count */
+} name_index;
+
+static size_t name_hash(const char *name)
+{
+    uint64_t hash = 1469598103934665603ull; /* FNV-1a */
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+        hash = (hash ^ *c) * 1099511628211ull;
+    return (size_t)hash;
+}
+
+static int name_index_find(const name_index *x, const char *name)
+{
+    if (x->capacity == 0) return -1;
+    for (size_t i = name_hash(name) & (x->capacity - 1); x->slots[i]; i = (i + 1) & (x->capacity - 1))
+        if (strcmp(x->spec->layers[x->slots[i] - 1].name, name) == 0) return x->slots[i] - 1;
+    return -1;
+}
+
+static void name_index_insert(name_index *x, int layer)
+{
+    size_t i = name_hash(x->spec->layers[layer].name) & (x->capacity - 1);
+    while (x->slots[i]) i = (i + 1) & (x->capacity - 1);
+    x->slots[i] = layer + 1;
+}
+
+/* Indexes the layer just appended (the last of spec), growing by rehashing. */
+static lmn_status name_index_add_last(name_index *x)
+{
+    const int count = x->spec->count;
+    if ((size_t)count * 2 > x->capacity) {
+        size_t capacity = 64;
+        while (capacity < (size_t)count * 4) capacity *= 2;
+        int *slots = calloc(capacity, sizeof *slots);
+        if (!slots) return lmn_fail(LMN_ERR_NOMEM, "cannot index %d layer names", count);
+        free(x->slots);
+        x->slots = slots;
+        x->capacity = capacity;
+        for (int layer = 0; layer < count - 1; layer++) name_index_insert(x, layer);
+    }
+    name_index_insert(x, count - 1);
+    return LMN_OK;
+}
+
 static lmn_status layer_reference(lmn_cfg *cfg, lmn_cfg_node *item, const char *key,
-                                  const lmn_model_spec *spec, int *index)
+                                  const name_index *names, int *index)
 {
     const char *name = NULL;
     LMN_TRY(lmn_cfg_get_string(cfg, item, key, "", &name));
@@ -17,7 +71,7 @@ static lmn_status layer_reference(lmn_cfg *cfg, lmn_cfg_node *item, const char *
         *index = LMN_INPUT;
         return LMN_OK;
     }
-    *index = lmn_model_spec_find(spec, name);
+    *index = name_index_find(names, name);
     if (*index < 0) {
         lmn_cfg_node *node = lmn_cfg_find(cfg, item, key);
         return lmn_fail(LMN_ERR_CONFIG,
@@ -79,7 +133,8 @@ static lmn_status read_shape_layer_keys(lmn_cfg *cfg, lmn_cfg_node *item, lmn_la
     return LMN_OK;
 }
 
-static lmn_status read_layer(lmn_cfg *cfg, lmn_cfg_node *item, lmn_model_spec *spec)
+static lmn_status read_layer(lmn_cfg *cfg, lmn_cfg_node *item, lmn_model_spec *spec,
+                             name_index *names)
 {
     int kind_index = 0;
     static const char *kinds[LMN_LAYER_KIND_COUNT + 1];
@@ -89,11 +144,11 @@ static lmn_status read_layer(lmn_cfg *cfg, lmn_cfg_node *item, lmn_model_spec *s
     lmn_layer_spec layer = lmn_layer_defaults(kind);
     const char *name = NULL;
     LMN_TRY(lmn_cfg_get_string(cfg, item, "name", "", &name));
-    if (lmn_model_spec_find(spec, name) >= 0)
+    if (name[0] && name_index_find(names, name) >= 0)
         return lmn_fail(LMN_ERR_CONFIG, "%s: layer name '%s' is used twice",
                         lmn_cfg_node_path(item), name);
     snprintf(layer.name, sizeof layer.name, "%s", name);
-    LMN_TRY(layer_reference(cfg, item, "input", spec, &layer.input));
+    LMN_TRY(layer_reference(cfg, item, "input", names, &layer.input));
     int64_t value;
     const bool volume = kind == LMN_LAYER_CONV3D || kind == LMN_LAYER_MAXPOOL3D ||
                         kind == LMN_LAYER_AVGPOOL3D;
@@ -140,9 +195,10 @@ static lmn_status read_layer(lmn_cfg *cfg, lmn_cfg_node *item, lmn_model_spec *s
             return lmn_fail(LMN_ERR_CONFIG, "%s:%d: %s: an add layer needs 'skip' (the name of "
                             "the layer to add)", lmn_cfg_node_source(item), lmn_cfg_node_line(item),
                             lmn_cfg_node_path(item));
-        LMN_TRY(layer_reference(cfg, item, "skip", spec, &layer.skip));
+        LMN_TRY(layer_reference(cfg, item, "skip", names, &layer.skip));
     }
-    return lmn_model_spec_append(spec, &layer, NULL);
+    LMN_TRY(lmn_model_spec_append(spec, &layer, NULL));
+    return name_index_add_last(names);
 }
 
 static lmn_status read_int_option(lmn_cfg *cfg, lmn_cfg_node *model, const char *key, int def,
@@ -187,6 +243,23 @@ static lmn_status read_zoo_options(lmn_cfg *cfg, lmn_cfg_node *model, const char
     return LMN_OK;
 }
 
+static lmn_status read_layers(lmn_cfg *cfg, lmn_cfg_node *model, lmn_model_spec *spec)
+{
+    name_index names = {.spec = spec};
+    lmn_status status = LMN_OK;
+    for (size_t i = 0; i < lmn_cfg_seq_length(model) && status == LMN_OK; i++) {
+        lmn_cfg_node *item = lmn_cfg_seq_item(model, i);
+        if (lmn_cfg_kind(item) != LMN_CFG_MAP)
+            status = lmn_fail(LMN_ERR_CONFIG, "%s:%d: %s: a layer must be a map with a 'type'",
+                              lmn_cfg_node_source(item), lmn_cfg_node_line(item),
+                              lmn_cfg_node_path(item));
+        else
+            status = read_layer(cfg, item, spec, &names);
+    }
+    free(names.slots);
+    return status;
+}
+
 lmn_status lmn_model_from_config_shape(lmn_cfg *cfg, lmn_layer_shape input, int num_outputs,
                                        lmn_model_spec *spec, const char **name)
 {
@@ -194,15 +267,7 @@ lmn_status lmn_model_from_config_shape(lmn_cfg *cfg, lmn_layer_shape input, int 
     lmn_cfg_node *model = lmn_cfg_find(cfg, NULL, "model");
     if (model && lmn_cfg_kind(model) == LMN_CFG_SEQUENCE) {
         *name = "custom";
-        for (size_t i = 0; i < lmn_cfg_seq_length(model); i++) {
-            lmn_cfg_node *item = lmn_cfg_seq_item(model, i);
-            if (lmn_cfg_kind(item) != LMN_CFG_MAP)
-                return lmn_fail(LMN_ERR_CONFIG, "%s:%d: %s: a layer must be a map with a 'type'",
-                                lmn_cfg_node_source(item), lmn_cfg_node_line(item),
-                                lmn_cfg_node_path(item));
-            LMN_TRY(read_layer(cfg, item, spec));
-        }
-        return LMN_OK;
+        return read_layers(cfg, model, spec);
     }
     int zoo_index = 0;
     lmn_zoo_options options = lmn_zoo_defaults();
