@@ -78,8 +78,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 4 || size > 4096) return 0;
     if (!backend) {
-        char dir[] = "/dev/shm/lamina-fuzz-XXXXXX";
-        if (!mkdtemp(dir) || lmn_backend_create("ref", &backend) != LMN_OK) abort();
+        /* Named by the process, so run.sh can remove what a killed run left. */
+        char dir[64];
+        snprintf(dir, sizeof dir, "/dev/shm/lamina-fuzz-%d-st", (int)getpid());
+        if (mkdir(dir, 0700) != 0 || lmn_backend_create("ref", &backend) != LMN_OK) abort();
         snprintf(out_path, sizeof out_path, "%s/model.safetensors", dir);
     }
     fuzz_model_options o = {.conv_out = 1 + data[0] % 4, .kernel = 1 + 2 * (data[1] % 3),

@@ -76,6 +76,15 @@ export work bin seconds runs
 echo "lamina: fuzzing ${#targets[@]} targets, each ${seconds} s or ${runs} runs, $jobs at a time"
 printf '%s\n' "${targets[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one {}'
 
+# Inputs of HDF5 targets and safetensors exports live on /dev/shm, named by
+# the harness's process id: remove those whose process is gone (a crash or
+# timeout kills it before it cleans up).
+for f in /dev/shm/lamina-fuzz-*; do
+  [[ -e $f ]] || continue
+  pid=$(basename "$f" | sed -E 's/^lamina-fuzz-([0-9]+).*/\1/')
+  [[ $pid =~ ^[0-9]+$ ]] && ! kill -0 "$pid" 2>/dev/null && rm -rf "$f"
+done
+
 # A crash or timeout whose stack reaches a libhdf5 frame before any of
 # lamina's is HDF5 itself failing on a corrupt file (1.10.8: a memory error,
 # or a global-heap read that runs for minutes): upstream, listed, not
