@@ -212,7 +212,6 @@ static lmn_status setup(lmn_trainer *t, lmn_cfg *cfg, const char *out_dir)
     status = lmn_backend_create(t->settings.backend, &t->backend);
     if (status == LMN_OK) status = lmn_backend_set_precision(t->backend, t->settings.precision);
     if (status == LMN_OK) status = load_data(t);
-    if (status == LMN_OK && !t->federated) status = check_batch_fits(t);
     LMN_TRY(lmn_comm_agree(comm, status));
     status = build_network(t, cfg);
     if (status == LMN_OK) status = lmn_cfg_check_unused(cfg);
@@ -748,6 +747,8 @@ lmn_status lmn_trainer_resume(lmn_trainer *t, const char *from)
 {
     char path[4096] = {0};
     bool fresh = false;
+    /* Resuming continues the run in the output directory, whoever calls it. */
+    if (t->claim == LMN_CLAIM_FRESH) t->claim = LMN_CLAIM_CONTINUE;
     LMN_TRY(lmn_comm_agree(t->comm, resume_source(t, from, path, sizeof path, &fresh)));
     if (fresh) {
         if (t->log) fprintf(t->log, "lamina: no checkpoint in %s yet; starting fresh\n", t->out_dir);
@@ -1001,6 +1002,8 @@ static lmn_status run_epochs(lmn_trainer *t)
 lmn_status lmn_trainer_run(lmn_trainer *t)
 {
     if (t->already_finished) return LMN_OK;
+    /* Checked here, not at set-up: evaluation alone may use a smaller set. */
+    LMN_TRY(lmn_comm_agree(t->comm, check_batch_fits(t)));
     LMN_TRY(lmn_watchdog_start(t->comm, lmn_sync_thread_comm(t->sync), t->settings.timeout_seconds,
                                &t->watchdog));
     const lmn_status status = run_epochs(t);

@@ -73,7 +73,7 @@ $MPIRUN -n 3 "$LAMINA" train "$WORK/run.yaml" $h5 --set data.order=chunks --set 
 # data.max_memory: the whole file in memory, and out-of-core buffers.
 expect_failure "in-memory past the limit" "data.max_memory" "$LAMINA" train "$WORK/run.yaml" $h5 --set data.in_memory=true --set data.max_memory=20
 expect_failure "buffers past the limit" "data.max_memory" "$LAMINA" train "$WORK/run.yaml" $h5 --set data.prefetch_samples=100000 --set data.max_memory=50
-"$LAMINA" train "$WORK/run.yaml" $h5 --set data.max_memory=64 --set train.max_steps=5 --set train.eval=false > /dev/null 2>&1 || fail "out of core within 64 MB refused"
+"$LAMINA" train "$WORK/run.yaml" $h5 --set data.max_memory=64 --set train.max_steps=5 --set train.eval=false --out "$WORK/within64" > /dev/null 2>&1 || fail "out of core within 64 MB refused"
 "$LAMINA" data convert fashion-mnist "$DATA" "$WORK/gzip.h5" --gzip 4 > /dev/null || fail "convert gzip"
 expect_failure "chunk cache below one chunk" "one chunk" "$LAMINA" train "$WORK/run.yaml" --set data.name=hdf5 --set data.path="$WORK/gzip.h5" --set data.test_path="$WORK/test.h5" --set data.max_memory=0.7
 expect_failure "missing dataset" "pixels" "$LAMINA" train "$WORK/run.yaml" $h5 --set data.images=pixels
