@@ -22,7 +22,7 @@ build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 demo: deps build
-	$(MPIRUN) -n $(RANKS) $(BUILD)/lamina train $(DEMO_CONFIG) --out runs/demo
+	$(MPIRUN) -n $(RANKS) $(BUILD)/lamina train $(DEMO_CONFIG) --out runs/demo --overwrite
 
 check: test-deps build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
