@@ -1,4 +1,5 @@
 /* lamina eval and lamina export: using a checkpoint without training. */
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +13,11 @@
 #include "train/task.h"
 #include "train/trainer.h"
 
-/* Rebuilds the trainer a checkpoint was written by (its stored, resolved
- * configuration plus --set overrides) and loads the model into it. */
-static lmn_status open_checkpoint(lmn_comm *comm, const char *given, const char *const *sets,
-                                  int set_count, lmn_cfg **cfg, lmn_trainer **trainer)
+/* Rebuilds the model a checkpoint was written by (its stored, resolved
+ * configuration plus --set overrides) with its test set, and loads the
+ * model into it. */
+static lmn_status open_checkpoint(lmn_comm *comm, const char *given, const lmn_cfg_edit *edits,
+                                  int edit_count, lmn_cfg **cfg, lmn_trainer **trainer)
 {
     /* A directory stands for its newest complete checkpoint. */
     char path[4096];
@@ -27,42 +29,65 @@ static lmn_status open_checkpoint(lmn_comm *comm, const char *given, const char 
     lmn_status status = lmn_checkpoint_read_config(path, &yaml);
     if (status == LMN_OK) status = lmn_cfg_parse_string(yaml, path, cfg);
     free(yaml);
-    for (int i = 0; status == LMN_OK && i < set_count; i++) {
-        status = lmn_cfg_set(*cfg, sets[i]);
-        if (status != LMN_OK) status = lmn_fail_context(status, "--set %s", sets[i]);
-    }
+    if (status == LMN_OK) status = lmn_cfg_apply_edits(*cfg, edits, edit_count);
     LMN_TRY(lmn_comm_agree(comm, status));
-    LMN_TRY(lmn_trainer_create(*cfg, comm, NULL, NULL, trainer));
+    /* Only the test set and the network: the training data may be gone. */
+    const lmn_trainer_options options = {.purpose = LMN_PURPOSE_EVALUATE};
+    LMN_TRY(lmn_trainer_open(*cfg, comm, &options, trainer));
     return lmn_comm_agree(comm, lmn_checkpoint_load(path, (*trainer)->net, NULL, NULL, NULL, 0));
 }
 
 typedef struct checkpoint_args {
     const char *path, *format, *out;
-    const char **sets; /* into argv, at most one per argument; free() it */
-    int set_count;
+    lmn_cfg_edit *edits; /* --set and --unset in command-line order; free() it */
+    int edit_count;
     bool help;
 } checkpoint_args;
 
+static const struct option eval_options[] = {{"set", required_argument, NULL, 's'},
+                                             {"unset", required_argument, NULL, 'u'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+static const struct option export_options[] = {{"format", required_argument, NULL, 'f'},
+                                               {"out", required_argument, NULL, 'o'},
+                                               {"help", no_argument, NULL, 'h'},
+                                               {NULL, 0, NULL, 0}};
+
+/* One option getopt_long returned; unknown names the option getopt refused. */
+static lmn_status take_option(int option, const struct option *options, const char *unknown,
+                              checkpoint_args *args)
+{
+    if (option == 'h') return args->help = true, LMN_OK;
+    if (option == ':') {
+        for (; options->name && options->val != optopt; options++) continue;
+        return lmn_fail(LMN_ERR_ARG, "option --%s needs a value", options->name ? options->name : "?");
+    }
+    if (option == '?' && optopt) return lmn_fail(LMN_ERR_ARG, "unknown option '-%c'", optopt);
+    if (option == '?') return lmn_fail(LMN_ERR_ARG, "unknown option '%s'", unknown);
+    if (option == 's' || option == 'u')
+        args->edits[args->edit_count++] = (lmn_cfg_edit){option == 's' ? "--set" : "--unset", optarg};
+    else if (option == 'f') args->format = optarg;
+    else if (option == 'o') args->out = optarg;
+    return LMN_OK;
+}
+
+/* argv[0] is the command's name; options through getopt_long. */
 static lmn_status parse(int argc, char **argv, bool export, checkpoint_args *args)
 {
     memset(args, 0, sizeof *args);
     /* As many --set options as the command line holds. */
-    args->sets = calloc((size_t)argc + 1, sizeof *args->sets);
-    if (!args->sets) return lmn_fail(LMN_ERR_NOMEM, "cannot list %d arguments", argc);
-    for (int i = 0; i < argc; i++) {
-        const char *arg = argv[i];
-        const bool valued = !strcmp(arg, "--set") || !strcmp(arg, "--format") || !strcmp(arg, "--out");
-        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-            args->help = true;
-            return LMN_OK;
-        }
-        if (valued && i + 1 >= argc) return lmn_fail(LMN_ERR_ARG, "option %s needs a value", arg);
-        if (!strcmp(arg, "--set")) args->sets[args->set_count++] = argv[++i];
-        else if (!strcmp(arg, "--format") && export) args->format = argv[++i];
-        else if (!strcmp(arg, "--out") && export) args->out = argv[++i];
-        else if (arg[0] == '-') return lmn_fail(LMN_ERR_ARG, "unknown option '%s'", arg);
-        else if (!args->path) args->path = arg;
-        else return lmn_fail(LMN_ERR_ARG, "unexpected argument '%s'", arg);
+    args->edits = calloc((size_t)argc + 1, sizeof *args->edits);
+    if (!args->edits) return lmn_fail(LMN_ERR_NOMEM, "cannot list %d arguments", argc);
+    const struct option *options = export ? export_options : eval_options;
+    opterr = 0; /* our messages, on rank 0 only */
+    optind = 0; /* glibc: start afresh */
+    for (int option; (option = getopt_long(argc, argv, ":h", options, NULL)) != -1;) {
+        LMN_TRY(take_option(option, options, argv[optind - 1], args));
+        if (args->help) return LMN_OK;
+    }
+    for (int i = optind; i < argc; i++) {
+        if (args->path) return lmn_fail(LMN_ERR_ARG, "unexpected argument '%s'", argv[i]);
+        args->path = argv[i];
     }
     if (!args->path) return lmn_fail(LMN_ERR_ARG, "missing CHECKPOINT (see lamina --help)");
     return LMN_OK;
@@ -89,14 +114,17 @@ static lmn_status eval_checkpoint(lmn_comm *comm, const checkpoint_args *args_in
     const checkpoint_args args = *args_in;
     if (args.help) {
         if (comm->rank == 0)
-            puts("usage: lamina eval CHECKPOINT [--set KEY=VALUE]...\n\n"
+            puts("usage: lamina eval CHECKPOINT [--set KEY=VALUE]... [--unset KEY]...\n\n"
                  "Evaluates the checkpoint's model on its test set (override with e.g.\n"
-                 "--set data.path=DIR) and prints loss, accuracy and per-class accuracy.");
+                 "--set data.path=DIR) and prints loss, accuracy and per-class accuracy.\n"
+                 "The checkpoint's stored configuration is edited in command-line order:\n"
+                 "--set replaces a key, --unset KEY removes one so that it takes its default\n"
+                 "(e.g. --set data.name=synthetic --unset data.path).");
         return LMN_OK;
     }
     lmn_cfg *cfg = NULL;
     lmn_trainer *trainer = NULL;
-    lmn_status status = open_checkpoint(comm, args.path, args.sets, args.set_count, &cfg, &trainer);
+    lmn_status status = open_checkpoint(comm, args.path, args.edits, args.edit_count, &cfg, &trainer);
     if (status == LMN_OK && trainer->settings.task.kind == LMN_TASK_REGRESSION) {
         status = evaluate_regression(comm, &args, trainer);
         lmn_trainer_free(trainer);
@@ -193,7 +221,7 @@ static lmn_status run(lmn_comm *comm, int argc, char **argv, bool export)
     checkpoint_args args;
     lmn_status status = lmn_comm_agree(comm, parse(argc, argv, export, &args));
     if (status == LMN_OK) status = export ? export_checkpoint(comm, &args) : eval_checkpoint(comm, &args);
-    free(args.sets);
+    free(args.edits);
     return status;
 }
 

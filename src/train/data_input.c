@@ -116,12 +116,14 @@ lmn_status lmn_trainer_load_hdf5(lmn_trainer *t)
     const lmn_data_settings *d = &t->settings.data;
     bool in_memory = false;
     lmn_status status = choose_in_memory(t, &in_memory);
-    if (status == LMN_OK) status = load_one(t, d->path, true, in_memory, &t->train_set);
+    /* An evaluating trainer (eval, export) never opens the training file. */
+    const bool train = !t->evaluation_only;
+    if (status == LMN_OK && train) status = load_one(t, d->path, true, in_memory, &t->train_set);
     if (status == LMN_OK) status = load_one(t, d->test_path, false, in_memory, &t->test_set);
     LMN_TRY(lmn_comm_agree(t->comm, status));
     if (!in_memory) return LMN_OK;
     /* Collective loads: every rank got here with the same verdict. */
-    LMN_TRY(load_in_memory(t, d->path, &t->train_set));
+    if (train) LMN_TRY(load_in_memory(t, d->path, &t->train_set));
     return load_in_memory(t, d->test_path, &t->test_set);
 }
 

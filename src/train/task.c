@@ -166,7 +166,8 @@ static lmn_status derive(lmn_trainer *t)
         return lmn_fail(LMN_ERR_CONFIG, "key 'data.augment': super-resolution pairs are not "
                         "augmented (a crop of the input would have to move the target too); "
                         "remove data.augment");
-    LMN_TRY(lmn_dataset_derive_super_resolution(&t->train_set, d->sr_factor, d->sr_input));
+    if (t->train_set)
+        LMN_TRY(lmn_dataset_derive_super_resolution(&t->train_set, d->sr_factor, d->sr_input));
     return lmn_dataset_derive_super_resolution(&t->test_set, d->sr_factor, d->sr_input);
 }
 
@@ -183,14 +184,16 @@ lmn_status lmn_task_prepare_data(lmn_trainer *t)
 {
     lmn_task *task = &t->settings.task;
     LMN_TRY(derive(t));
-    LMN_TRY(check_kind(task, t->train_set));
+    /* An evaluating trainer has no training set: the test set stands in. */
+    const lmn_dataset *train = t->train_set ? t->train_set : t->test_set;
+    LMN_TRY(check_kind(task, train));
     LMN_TRY(check_kind(task, t->test_set));
-    if (t->settings.data.augment == 1 && (t->train_set->has_targets || t->train_set->depth > 0))
+    if (t->settings.data.augment == 1 && (train->has_targets || train->depth > 0))
         return lmn_fail(LMN_ERR_CONFIG, "key 'data.augment': random crops and flips apply to 2-D "
-                        "classification images; data '%s' is %s", t->train_set->name,
-                        t->train_set->depth > 0 ? "3-D" : "a regression set");
-    LMN_TRY(check_sets(t->train_set, t->test_set));
-    LMN_TRY(resolve_psnr(task, t->train_set));
+                        "classification images; data '%s' is %s", train->name,
+                        train->depth > 0 ? "3-D" : "a regression set");
+    LMN_TRY(check_sets(train, t->test_set));
+    LMN_TRY(resolve_psnr(task, train));
     t->progress.task = task;
     if (task->psnr && lmn_dataset_is_super_resolution(t->test_set)) {
         LMN_TRY(lmn_dataset_sr_baseline_psnr(t->test_set, task->psnr_peak, &task->baseline_psnr,
@@ -202,7 +205,7 @@ lmn_status lmn_task_prepare_data(lmn_trainer *t)
 
 lmn_status lmn_task_check_network(const lmn_trainer *t)
 {
-    const lmn_dataset *ds = t->train_set;
+    const lmn_dataset *ds = t->train_set ? t->train_set : t->test_set;
     const lmn_network *net = t->net;
     if (t->settings.task.kind == LMN_TASK_CLASSIFICATION) {
         if (net->num_outputs != ds->num_classes)

@@ -23,6 +23,7 @@
 #include "kernels/loss.h"
 #include "nn/finite.h"
 #include "train/data_input.h"
+#include "train/memory_budget.h"
 #include "train/stop.h"
 #include "train/sync.h"
 
@@ -39,34 +40,41 @@ static int choose_threads(const lmn_trainer *t, FILE *log)
     return threads;
 }
 
-static lmn_status load_data(lmn_trainer *t)
+/* One set per data.* (train: the training split, else the test split). */
+static lmn_status load_set(lmn_trainer *t, bool train, lmn_dataset **out)
 {
     const lmn_data_settings *d = &t->settings.data;
     if (strcmp(d->name, "synthetic") == 0) {
-        LMN_TRY(lmn_dataset_synthetic(d->train_size, d->shape[0], d->shape[1], d->shape[2],
-                                      d->classes, t->settings.seed, &t->train_set));
-        LMN_TRY(lmn_dataset_synthetic(d->test_size, d->shape[0], d->shape[1], d->shape[2],
-                                      d->classes, t->settings.seed, &t->test_set));
+        LMN_TRY(lmn_dataset_synthetic(train ? d->train_size : d->test_size, d->shape[0],
+                                      d->shape[1], d->shape[2], d->classes, t->settings.seed, out));
         /* Same class prototypes, different noise: held-out samples. */
-        t->test_set->synthetic_seed = ~t->train_set->synthetic_seed;
-    } else if (strcmp(d->name, "grf-cubes") == 0) {
-        /* Split 0 and 1: the same prior, different samples. */
-        LMN_TRY(lmn_dataset_grf_cubes(&d->grf, d->train_size, t->settings.seed, 0, &t->train_set));
-        LMN_TRY(lmn_dataset_grf_cubes(&d->grf, d->test_size, t->settings.seed, 1, &t->test_set));
-    } else if (strcmp(d->name, "hdf5") == 0) {
+        if (!train) (*out)->synthetic_seed = ~(uint64_t)t->settings.seed;
+        return LMN_OK;
+    }
+    /* grf-cubes: split 0 and 1, the same prior, different samples. */
+    if (strcmp(d->name, "grf-cubes") == 0)
+        return lmn_dataset_grf_cubes(&d->grf, train ? d->train_size : d->test_size,
+                                     t->settings.seed, train ? 0 : 1, out);
+    /* Images are decoded on demand; only the file list is held (io/image_folder.h). */
+    if (strcmp(d->name, "images") == 0)
+        return lmn_dataset_load_image_folder(d->path, train, &d->image_folder, t->comm->comm, out);
+    return lmn_dataset_load_named(d->name, d->path, train, out);
+}
+
+/* Loads the sets the caller did not supply: the test set always, the
+ * training set unless the trainer only evaluates (eval, export). */
+static lmn_status load_data(lmn_trainer *t)
+{
+    const lmn_data_settings *d = &t->settings.data;
+    const bool want_train = !t->evaluation_only && !t->train_set;
+    if (strcmp(d->name, "hdf5") == 0 && (want_train || !t->test_set)) {
         /* Out of core unless data.in_memory (train/data_input.h). */
         LMN_TRY(lmn_trainer_load_hdf5(t));
-    } else if (strcmp(d->name, "images") == 0) {
-        /* Decoded on demand; only the file list is held (io/image_folder.h). */
-        LMN_TRY(lmn_dataset_load_image_folder(d->path, true, &d->image_folder, t->comm->comm,
-                                              &t->train_set));
-        LMN_TRY(lmn_dataset_load_image_folder(d->path, false, &d->image_folder, t->comm->comm,
-                                              &t->test_set));
     } else {
-        LMN_TRY(lmn_dataset_load_named(d->name, d->path, true, &t->train_set));
-        LMN_TRY(lmn_dataset_load_named(d->name, d->path, false, &t->test_set));
+        if (want_train) LMN_TRY(load_set(t, true, &t->train_set));
+        if (!t->test_set) LMN_TRY(load_set(t, false, &t->test_set));
     }
-    if (d->augment >= 0) {
+    if (t->train_set && d->augment >= 0) {
         t->train_set->augment = d->augment == 1;
         if (t->train_set->augment && !t->train_set->crop_pad && !t->train_set->flip) {
             t->train_set->crop_pad = 4;
@@ -77,9 +85,16 @@ static lmn_status load_data(lmn_trainer *t)
     return lmn_task_prepare_data(t);
 }
 
+/* The set that fixes the model's input and output shapes: the training
+ * set, or the test set of a trainer that only evaluates. */
+static const lmn_dataset *shape_set(const lmn_trainer *t)
+{
+    return t->train_set ? t->train_set : t->test_set;
+}
+
 static lmn_status build_network(lmn_trainer *t, lmn_cfg *cfg)
 {
-    const lmn_dataset *ds = t->train_set;
+    const lmn_dataset *ds = shape_set(t);
     lmn_model_spec spec;
     const lmn_layer_shape input = {.c = ds->channels, .h = ds->height, .w = ds->width, .d = ds->depth};
     lmn_status status = lmn_model_from_config_shape(cfg, input, lmn_task_output_count(&t->settings.task, ds),
@@ -126,13 +141,15 @@ static lmn_status allocate_buffers(lmn_trainer *t)
     const int local_batch = t->federated ? s->batch_size
                                          : (largest + t->comm->size - 1) / t->comm->size;
     t->batch_capacity = local_batch > s->eval_batch_size ? local_batch : s->eval_batch_size;
-    const size_t sample = (size_t)lmn_dataset_sample_size(t->train_set);
+    LMN_TRY(lmn_trainer_reserve_memory(t, local_batch));
+    const size_t sample = (size_t)lmn_dataset_sample_size(shape_set(t));
     LMN_TRY(lmn_alloc_floats(&t->inputs, sample * (size_t)t->batch_capacity, "input batch"));
     const size_t outputs = (size_t)t->net->num_outputs * (size_t)t->batch_capacity;
     LMN_TRY(lmn_alloc_floats(&t->dlogits, outputs, "output gradients"));
     if (t->settings.task.kind == LMN_TASK_REGRESSION)
         LMN_TRY(lmn_alloc_floats(&t->targets, outputs, "regression targets"));
     LMN_TRY(lmn_alloc_bytes((void **)&t->labels, sizeof(int32_t) * (size_t)t->batch_capacity, "labels"));
+    if (!t->train_set) return LMN_OK;
     return lmn_alloc_bytes((void **)&t->order, sizeof(uint32_t) * (size_t)t->train_set->count,
                            "epoch order");
 }
@@ -184,8 +201,8 @@ lmn_status lmn_trainer_open_metrics(lmn_trainer *t)
     LMN_TRY(write_run_files(t));
     char path[4096];
     snprintf(path, sizeof path, "%s/metrics.jsonl", t->out_dir);
-    return t->federated || t->resumed.global_step == 0 ? lmn_metrics_open(path, &t->metrics)
-                                                       : lmn_metrics_open_append(path, &t->metrics);
+    return t->resumed.global_step == 0 ? lmn_metrics_open(path, &t->metrics)
+                                       : lmn_metrics_open_append(path, &t->metrics);
 }
 
 /* A global batch larger than the training set would train one short step
@@ -200,7 +217,9 @@ static lmn_status check_batch_fits(const lmn_trainer *t)
                     (long long)t->train_set->count, t->train_set->name);
 }
 
-static lmn_status setup(lmn_trainer *t, lmn_cfg *cfg, const char *out_dir)
+/* Settings, threads, backend and data: everything the network's shape
+ * depends on. */
+static lmn_status open_inputs(lmn_trainer *t, lmn_cfg *cfg)
 {
     lmn_comm *comm = t->comm;
     lmn_status status = t->federated ? lmn_fl_settings_read(cfg, &t->settings, &t->fl)
@@ -212,33 +231,51 @@ static lmn_status setup(lmn_trainer *t, lmn_cfg *cfg, const char *out_dir)
     status = lmn_backend_create(t->settings.backend, &t->backend);
     if (status == LMN_OK) status = lmn_backend_set_precision(t->backend, t->settings.precision);
     if (status == LMN_OK) status = load_data(t);
-    LMN_TRY(lmn_comm_agree(comm, status));
-    status = build_network(t, cfg);
+    return lmn_comm_agree(comm, status);
+}
+
+static lmn_status setup(lmn_trainer *t, lmn_cfg *cfg, const char *out_dir)
+{
+    lmn_comm *comm = t->comm;
+    LMN_TRY(open_inputs(t, cfg));
+    lmn_status status = build_network(t, cfg);
     if (status == LMN_OK) status = lmn_cfg_check_unused(cfg);
-    if (status == LMN_OK) status = build_optimizer(t);
+    /* Evaluation needs no optimizer: a checkpoint's model is all it uses. */
+    if (status == LMN_OK && !t->evaluation_only) status = build_optimizer(t);
     if (status == LMN_OK) status = allocate_buffers(t);
     LMN_TRY(lmn_comm_agree(comm, status));
     /* Initialised once, on rank 0, and broadcast: every rank starts from
      * the same model whatever its RNG or library versions. */
     LMN_TRY(lmn_comm_broadcast(comm, t->net->params, t->net->param_count, 0));
     LMN_TRY(lmn_comm_broadcast(comm, t->net->state, t->net->state_count, 0));
-    if (!t->federated)
+    if (!t->federated && !t->evaluation_only)
         LMN_TRY(lmn_sync_create(&t->settings.parallel, t->net, t->optimizer, comm,
                                 t->settings.batch_size, &t->sync));
     comm->bytes_sent = comm->seconds = 0.0;
     return lmn_comm_agree(comm, open_outputs(t, cfg, out_dir));
 }
 
-static lmn_status create(lmn_cfg *cfg, lmn_comm *comm, const char *out_dir, FILE *log,
-                         bool federated, lmn_trainer **out)
+lmn_status lmn_trainer_open(lmn_cfg *cfg, lmn_comm *comm, const lmn_trainer_options *options,
+                            lmn_trainer **out)
 {
     *out = NULL;
     lmn_trainer *t = calloc(1, sizeof *t);
-    if (!t) return lmn_fail(LMN_ERR_NOMEM, "cannot allocate the trainer");
+    if (!t) {
+        lmn_dataset_free(options->train_set);
+        lmn_dataset_free(options->test_set);
+        return lmn_fail(LMN_ERR_NOMEM, "cannot allocate the trainer");
+    }
     t->comm = comm;
-    t->federated = federated;
-    t->log = comm->rank == 0 ? log : NULL;
-    const lmn_status status = setup(t, cfg, out_dir);
+    t->federated = options->purpose == LMN_PURPOSE_FEDERATED;
+    t->evaluation_only = options->purpose == LMN_PURPOSE_EVALUATE;
+    t->train_set = options->train_set;
+    t->test_set = options->test_set;
+    t->log = comm->rank == 0 ? options->log : NULL;
+    lmn_status status = LMN_OK;
+    if (!t->train_set != !t->test_set)
+        status = lmn_fail(LMN_ERR_ARG, "a caller that supplies data supplies both the training "
+                          "and the test set");
+    if (status == LMN_OK) status = setup(t, cfg, options->out_dir);
     if (status != LMN_OK) {
         lmn_trainer_free(t);
         return status;
@@ -250,13 +287,16 @@ static lmn_status create(lmn_cfg *cfg, lmn_comm *comm, const char *out_dir, FILE
 lmn_status lmn_trainer_create(lmn_cfg *cfg, lmn_comm *comm, const char *out_dir, FILE *log,
                               lmn_trainer **out)
 {
-    return create(cfg, comm, out_dir, log, false, out);
+    const lmn_trainer_options options = {.purpose = LMN_PURPOSE_TRAIN, .out_dir = out_dir, .log = log};
+    return lmn_trainer_open(cfg, comm, &options, out);
 }
 
 lmn_status lmn_trainer_create_federated(lmn_cfg *cfg, lmn_comm *comm, const char *out_dir,
                                         FILE *log, lmn_trainer **out)
 {
-    return create(cfg, comm, out_dir, log, true, out);
+    const lmn_trainer_options options = {.purpose = LMN_PURPOSE_FEDERATED, .out_dir = out_dir,
+                                         .log = log};
+    return lmn_trainer_open(cfg, comm, &options, out);
 }
 
 void lmn_trainer_free(lmn_trainer *t)
@@ -900,6 +940,11 @@ static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *pla
     }
     LMN_TRY(lmn_peak_rss_mb(t->comm, &r.peak_rss_mb));
     LMN_TRY(lmn_comm_agree(t->comm, write_metrics(t, &r)));
+    if (t->on_epoch) {
+        const lmn_epoch_report report = {r.epoch, t->global_step, r.lr, r.train_loss, r.train_acc,
+                                         r.test_loss, r.test_acc};
+        LMN_TRY(t->on_epoch(t->on_epoch_ctx, &report));
+    }
     if (partial)
         return s->checkpoint_every > 0 && saved_step != t->global_step
                    ? checkpoint_mid_epoch(t, epoch, step, &totals, run_start)
@@ -1001,6 +1046,13 @@ static lmn_status run_epochs(lmn_trainer *t)
 
 lmn_status lmn_trainer_run(lmn_trainer *t)
 {
+    if (t->federated)
+        return lmn_fail(LMN_ERR_ARG, "lmn_trainer_run trains data-parallel; this trainer was made "
+                        "for federated simulation (lmn_trainer_create_federated): run it with "
+                        "lmn_federated_run");
+    if (t->evaluation_only)
+        return lmn_fail(LMN_ERR_ARG, "this trainer was opened to evaluate a model (no training "
+                        "set, no optimizer): open one with LMN_PURPOSE_TRAIN to train");
     if (t->already_finished) return LMN_OK;
     /* Checked here, not at set-up: evaluation alone may use a smaller set. */
     LMN_TRY(lmn_comm_agree(t->comm, check_batch_fits(t)));

@@ -23,9 +23,25 @@
 #include "train/run_directory.h"
 #include "train/settings.h"
 
+/* What an epoch ended with, for a caller's hook (lmn_trainer.on_epoch):
+ * test_loss and test_acc are -1 when train.eval is off, test_acc NAN for
+ * regression. */
+typedef struct lmn_epoch_report {
+    int epoch;               /* 1-based */
+    int64_t global_step;
+    double lr, train_loss, train_acc, test_loss, test_acc;
+} lmn_epoch_report;
+
+/* Called on every rank after each epoch's metrics; a non-OK status ends
+ * the run with that status (every rank must return the same). */
+typedef lmn_status (*lmn_epoch_hook)(void *ctx, const lmn_epoch_report *report);
+
 typedef struct lmn_trainer {
     lmn_train_settings settings;
     bool federated;          /* `lamina fl`: settings from fl.* */
+    bool evaluation_only;    /* eval / export: no training set, optimizer or sync policy */
+    lmn_epoch_hook on_epoch; /* NULL: none */
+    void *on_epoch_ctx;
     lmn_fl_settings fl;
     lmn_comm *comm;          /* borrowed */
     const char *model_name;  /* owned by the config tree */
@@ -64,6 +80,29 @@ typedef struct lmn_trainer {
     struct lmn_watchdog *watchdog; /* while running (comm/watchdog.h); NULL = none */
 } lmn_trainer;
 
+/* What a trainer is opened for: which data it loads and what it builds. */
+typedef enum lmn_trainer_purpose {
+    LMN_PURPOSE_TRAIN,     /* lamina train: both sets, optimizer, sync policy */
+    LMN_PURPOSE_FEDERATED, /* lamina fl: settings from fl.*, both sets, optimizer */
+    LMN_PURPOSE_EVALUATE,  /* eval, export: the test set and the network only */
+} lmn_trainer_purpose;
+
+typedef struct lmn_trainer_options {
+    lmn_trainer_purpose purpose;
+    const char *out_dir;     /* NULL: no run files, no checkpoints */
+    FILE *log;               /* rank 0's progress; NULL: quiet */
+    /* Sets the caller made (a library user's own data): both or neither.
+     * The trainer owns them from the call on, also when it fails; data.*
+     * is then not used to load anything. */
+    lmn_dataset *train_set, *test_set;
+} lmn_trainer_options;
+
+/* The one way a trainer is made: config -> settings, backend, the data the
+ * purpose needs (an evaluating trainer never opens the training set), the
+ * network and, to train, the optimizer and sync policy. Collective. */
+lmn_status lmn_trainer_open(lmn_cfg *cfg, lmn_comm *comm, const lmn_trainer_options *options,
+                            lmn_trainer **out);
+
 /* Reads the settings and model from cfg (which must outlive the trainer),
  * loads the data, builds the network (initialized on rank 0 and broadcast)
  * and the optimizer. Writes nothing: with out_dir, the run's files
@@ -90,7 +129,8 @@ lmn_status lmn_trainer_open_metrics(lmn_trainer *trainer);
  * (rank 0 writes; all ranks hold the same model). Collective. */
 lmn_status lmn_trainer_checkpoint(lmn_trainer *trainer);
 
-/* Trains for the configured epochs (or max_steps). A stop signal
+/* Trains for the configured epochs (or max_steps); refused (LMN_ERR_ARG)
+ * on a federated or evaluating trainer. A stop signal
  * (SIGTERM / SIGUSR1, see train/stop.h) ends the run after the current step
  * with a checkpoint and trainer->stopped set. Collective. */
 lmn_status lmn_trainer_run(lmn_trainer *trainer);
