@@ -1,5 +1,7 @@
 /* The subcommands of `lamina` beyond train and fl. Each returns a status
- * agreed across ranks. */
+ * agreed across ranks. eval and export take argv from the command's name
+ * on (argv[0] = "eval"), as getopt_long expects; data and simulate take
+ * the arguments after it. */
 #ifndef LMN_CLI_COMMANDS_H
 #define LMN_CLI_COMMANDS_H
 
@@ -9,5 +11,7 @@ lmn_status lmn_command_eval(lmn_comm *comm, int argc, char **argv);
 lmn_status lmn_command_export(lmn_comm *comm, int argc, char **argv);
 lmn_status lmn_command_data(lmn_comm *comm, int argc, char **argv);
 lmn_status lmn_command_simulate(lmn_comm *comm, int argc, char **argv);
+/* lamina report RUN_DIR... --out FILE (arguments after "report"). */
+lmn_status lmn_command_report(lmn_comm *comm, int argc, char **argv);
 
 #endif

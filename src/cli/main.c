@@ -1,5 +1,6 @@
 /* The `lamina` command. */
 #include <dnnl.h>
+#include <getopt.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,14 +20,84 @@
 typedef struct train_args {
     const char *config;
     const char *out_dir;
-    const char **overrides; /* into argv, at most one per argument; free() it */
-    int override_count;
+    lmn_cfg_edit *edits; /* --set and --unset in command-line order; free() it */
+    int edit_count;
     bool describe_partition; /* fl only */
-    const char *resume;      /* train only: checkpoint file, directory or "auto" */
+    const char *resume;      /* checkpoint file, directory or "auto" */
     bool dry_run;            /* train only: print the sync plan, do not train */
     bool overwrite;          /* --overwrite: replace a run already in out_dir */
     char default_out[1024];
 } train_args;
+
+enum { OPT_SET = 's', OPT_UNSET = 'u', OPT_OUT = 'o', OPT_RESUME = 'r', OPT_OVERWRITE = 'w',
+       OPT_DRY_RUN = 'n', OPT_DESCRIBE = 'd', OPT_HELP = 'h' };
+
+static const struct option train_options[] = {
+    {"set", required_argument, NULL, OPT_SET},       {"unset", required_argument, NULL, OPT_UNSET},
+    {"out", required_argument, NULL, OPT_OUT},       {"resume", required_argument, NULL, OPT_RESUME},
+    {"overwrite", no_argument, NULL, OPT_OVERWRITE}, {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"help", no_argument, NULL, OPT_HELP},           {NULL, 0, NULL, 0}};
+static const struct option fl_options[] = {
+    {"set", required_argument, NULL, OPT_SET},       {"unset", required_argument, NULL, OPT_UNSET},
+    {"out", required_argument, NULL, OPT_OUT},       {"overwrite", no_argument, NULL, OPT_OVERWRITE},
+    {"resume", required_argument, NULL, OPT_RESUME},
+    {"describe-partition", no_argument, NULL, OPT_DESCRIBE},
+    {"help", no_argument, NULL, OPT_HELP},           {NULL, 0, NULL, 0}};
+
+static const char *option_name(const struct option *options, int value)
+{
+    for (; options->name; options++)
+        if (options->val == value) return options->name;
+    return "?";
+}
+
+/* One option getopt_long returned, with its value in optarg. */
+static lmn_status take_option(int option, const char *value, train_args *args)
+{
+    switch (option) {
+    case OPT_SET:
+    case OPT_UNSET:
+        args->edits[args->edit_count++] =
+            (lmn_cfg_edit){option == OPT_SET ? "--set" : "--unset", value};
+        return LMN_OK;
+    case OPT_OUT: args->out_dir = value; return LMN_OK;
+    case OPT_RESUME: args->resume = value; return LMN_OK;
+    case OPT_OVERWRITE: args->overwrite = true; return LMN_OK;
+    case OPT_DRY_RUN: args->dry_run = true; return LMN_OK;
+    case OPT_DESCRIBE: args->describe_partition = true; return LMN_OK;
+    default: return lmn_fail(LMN_ERR_INTERNAL, "option %d has no handler", option);
+    }
+}
+
+/* The options of argv (argv[0] is the command's name) through getopt_long. */
+static lmn_status parse_options(int argc, char **argv, bool federated, train_args *args,
+                                bool *help)
+{
+    const struct option *options = federated ? fl_options : train_options;
+    const char *command = federated ? "fl" : "train";
+    opterr = 0;  /* our messages, on rank 0 only */
+    optind = 0;  /* glibc: start afresh */
+    for (;;) {
+        const int option = getopt_long(argc, argv, ":h", options, NULL);
+        if (option == -1) return LMN_OK;
+        if (option == OPT_HELP) return *help = true, LMN_OK;
+        if (option == ':')
+            return lmn_fail(LMN_ERR_ARG, "option --%s needs a value%s", option_name(options, optopt),
+                            optopt == OPT_SET ? " (KEY=VALUE)" : "");
+        if (option == '?' && optopt)
+            return lmn_fail(LMN_ERR_ARG, "unknown option '-%c' (see lamina %s --help)", optopt,
+                            command);
+        if (option == '?')
+            return lmn_fail(LMN_ERR_ARG, "unknown option '%s' (see lamina %s --help)",
+                            argv[optind - 1], command);
+        /* `--set --out DIR` is a forgotten value, not a key named --out. */
+        if (optarg && strncmp(optarg, "--", 2) == 0)
+            return lmn_fail(LMN_ERR_ARG, "option --%s needs a value%s, got the option '%s'",
+                            option_name(options, option), option == OPT_SET ? " (KEY=VALUE)" : "",
+                            optarg);
+        LMN_TRY(take_option(option, optarg, args));
+    }
+}
 
 static lmn_status parse_train_args(int argc, char **argv, bool federated, train_args *args,
                                    bool *help)
@@ -34,44 +105,14 @@ static lmn_status parse_train_args(int argc, char **argv, bool federated, train_
     memset(args, 0, sizeof *args);
     *help = false;
     /* As many --set options as the command line holds. */
-    args->overrides = calloc((size_t)argc + 1, sizeof *args->overrides);
-    if (!args->overrides) return lmn_fail(LMN_ERR_NOMEM, "cannot list %d arguments", argc);
-    for (int i = 0; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-            *help = true;
-            return LMN_OK;
-        }
-        const bool takes_value = strcmp(arg, "--set") == 0 || strcmp(arg, "--out") == 0;
-        if (takes_value && i + 1 >= argc)
-            return lmn_fail(LMN_ERR_ARG, "option %s needs a value", arg);
-        /* `--set --out DIR` is a forgotten value, not a key named --out. */
-        if (takes_value && strncmp(argv[i + 1], "--", 2) == 0)
-            return lmn_fail(LMN_ERR_ARG, "option %s needs a value%s, got the option '%s'", arg,
-                            strcmp(arg, "--set") == 0 ? " (KEY=VALUE)" : "", argv[i + 1]);
-        if (strcmp(arg, "--set") == 0) {
-            args->overrides[args->override_count++] = argv[++i];
-        } else if (strncmp(arg, "--set=", 6) == 0) {
-            args->overrides[args->override_count++] = arg + 6;
-        } else if (strcmp(arg, "--out") == 0) {
-            args->out_dir = argv[++i];
-        } else if (strcmp(arg, "--resume") == 0 && !federated) {
-            if (i + 1 >= argc) return lmn_fail(LMN_ERR_ARG, "option --resume needs a value");
-            args->resume = argv[++i];
-        } else if (strcmp(arg, "--overwrite") == 0) {
-            args->overwrite = true;
-        } else if (strcmp(arg, "--dry-run") == 0 && !federated) {
-            args->dry_run = true;
-        } else if (strcmp(arg, "--describe-partition") == 0 && federated) {
-            args->describe_partition = true;
-        } else if (arg[0] == '-') {
-            return lmn_fail(LMN_ERR_ARG, "unknown option '%s' (see lamina %s --help)", arg,
-                            federated ? "fl" : "train");
-        } else if (!args->config) {
-            args->config = arg;
-        } else {
-            return lmn_fail(LMN_ERR_ARG, "unexpected argument '%s': one CONFIG file only", arg);
-        }
+    args->edits = calloc((size_t)argc + 1, sizeof *args->edits);
+    if (!args->edits) return lmn_fail(LMN_ERR_NOMEM, "cannot list %d arguments", argc);
+    LMN_TRY(parse_options(argc, argv, federated, args, help));
+    if (*help) return LMN_OK;
+    for (int i = optind; i < argc; i++) {
+        if (args->config)
+            return lmn_fail(LMN_ERR_ARG, "unexpected argument '%s': one CONFIG file only", argv[i]);
+        args->config = argv[i];
     }
     if (args->overwrite && args->resume)
         return lmn_fail(LMN_ERR_ARG, "--overwrite and --resume contradict each other: --resume "
@@ -89,14 +130,20 @@ static lmn_status parse_train_args(int argc, char **argv, bool federated, train_
     return LMN_OK;
 }
 
+/* An empty file would train every default: almost always the wrong file. */
+static lmn_status refuse_empty_config(const train_args *args, lmn_cfg *cfg)
+{
+    if (lmn_cfg_map_size(lmn_cfg_root(cfg)) > 0 || args->edit_count > 0) return LMN_OK;
+    return lmn_fail(LMN_ERR_CONFIG, "%s: the configuration file holds no keys, so every key would "
+                    "take its default; name what to train (e.g. 'model: lenet'), or give the keys "
+                    "with --set", args->config);
+}
+
 static lmn_status load_config(const train_args *args, lmn_cfg **cfg)
 {
     LMN_TRY(lmn_cfg_load_file(args->config, cfg));
-    for (int i = 0; i < args->override_count; i++) {
-        const lmn_status status = lmn_cfg_set(*cfg, args->overrides[i]);
-        if (status != LMN_OK) return lmn_fail_context(status, "--set %s", args->overrides[i]);
-    }
-    return LMN_OK;
+    LMN_TRY(refuse_empty_config(args, *cfg));
+    return lmn_cfg_apply_edits(*cfg, args->edits, args->edit_count);
 }
 
 /* How a run may use its output directory (train/run_directory.h). */
@@ -113,6 +160,8 @@ static lmn_status command_fl(lmn_comm *comm, const train_args *args_in)
     lmn_status status = lmn_comm_agree(comm, load_config(&args, &cfg));
     lmn_trainer *trainer = NULL;
     const char *out_dir = args.describe_partition ? NULL : args.out_dir;
+    /* Before the set-up: a stop then ends the run after its first round. */
+    lmn_stop_signals_install();
     if (status == LMN_OK)
         status = lmn_trainer_create_federated(cfg, comm, out_dir, stdout, &trainer);
     if (status == LMN_OK) trainer->claim = claim_of(&args);
@@ -127,7 +176,7 @@ static lmn_status command_fl(lmn_comm *comm, const train_args *args_in)
                    fl->clients, 100.0 * fl->active_ratio, fl->rounds, comm->size,
                    comm->size > 1 ? "s" : "", trainer->threads, trainer->threads > 1 ? "s" : "",
                    args.out_dir);
-        status = lmn_federated_run(trainer);
+        status = lmn_federated_run_from(trainer, args.resume);
     }
     lmn_trainer_free(trainer);
     lmn_cfg_free(cfg);
@@ -174,7 +223,7 @@ static lmn_status command_run(lmn_comm *comm, int argc, char **argv, bool federa
         (federated ? lmn_print_fl_help : lmn_print_train_help)(stdout);
     if (status == LMN_OK && !help)
         status = federated ? command_fl(comm, &args) : command_train(comm, &args);
-    free(args.overrides);
+    free(args.edits);
     return status;
 }
 
@@ -213,14 +262,15 @@ static lmn_status dispatch(lmn_comm *comm, int argc, char **argv)
         if (comm->rank == 0) printf("lamina %s\n", LMN_VERSION);
         return LMN_OK;
     }
-    if (strcmp(argv[1], "train") == 0) return command_run(comm, argc - 2, argv + 2, false);
-    if (strcmp(argv[1], "fl") == 0) return command_run(comm, argc - 2, argv + 2, true);
-    if (strcmp(argv[1], "eval") == 0) return lmn_command_eval(comm, argc - 2, argv + 2);
-    if (strcmp(argv[1], "export") == 0) return lmn_command_export(comm, argc - 2, argv + 2);
+    if (strcmp(argv[1], "train") == 0) return command_run(comm, argc - 1, argv + 1, false);
+    if (strcmp(argv[1], "fl") == 0) return command_run(comm, argc - 1, argv + 1, true);
+    if (strcmp(argv[1], "eval") == 0) return lmn_command_eval(comm, argc - 1, argv + 1);
+    if (strcmp(argv[1], "export") == 0) return lmn_command_export(comm, argc - 1, argv + 1);
     if (strcmp(argv[1], "data") == 0) return lmn_command_data(comm, argc - 2, argv + 2);
     if (strcmp(argv[1], "simulate") == 0) return lmn_command_simulate(comm, argc - 2, argv + 2);
+    if (strcmp(argv[1], "report") == 0) return lmn_command_report(comm, argc - 2, argv + 2);
     if (strcmp(argv[1], "info") == 0) return command_info(comm);
-    return lmn_fail(LMN_ERR_ARG, "unknown command '%s' (commands: train, fl, eval, export, data, simulate, info; see "
+    return lmn_fail(LMN_ERR_ARG, "unknown command '%s' (commands: train, fl, eval, export, data, simulate, report, info; see "
                     "lamina --help)",
                     argv[1]);
 }
