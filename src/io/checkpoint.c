@@ -15,6 +15,7 @@
 #include "io/hdf5_lock.h"
 #include "io/text.h"
 #include "nn/finite.h"
+#include "optim/slimqn.h"
 
 static const char FORMAT_NAME[] = "lamina-checkpoint";
 static const char NOT_HDF5[] = "%s: not a readable HDF5 file (truncated or not a checkpoint)";
@@ -196,6 +197,27 @@ static lmn_status write_moment(hid_t optimizer, const char *name, const lmn_netw
     return status;
 }
 
+/* /optimizer/slimqn: its scalars and, once it took a step, its vectors in
+ * the parameters' layout (optim/slimqn.h). */
+static lmn_status write_slimqn(hid_t optimizer, const lmn_optimizer *opt)
+{
+    const double *scalars = NULL;
+    const float *vectors = NULL;
+    int vector_count = 0;
+    LMN_TRY(lmn_slimqn_saved(opt->qn, &scalars, &vectors, &vector_count));
+    hid_t group;
+    LMN_TRY(create_group(optimizer, "slimqn", &group));
+    const hsize_t count = lmn_slimqn_scalar_count(opt->qn);
+    const hsize_t dims[2] = {(hsize_t)vector_count, opt->total};
+    lmn_status status = write_value(group, "scalars", false, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1,
+                                    &count, scalars);
+    if (status == LMN_OK && vector_count > 0)
+        status = write_value(group, "vectors", false, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims,
+                             vectors);
+    H5Gclose(group);
+    return status;
+}
+
 static lmn_status write_optimizer(hid_t file, const lmn_network *net, const lmn_optimizer *opt)
 {
     hid_t group;
@@ -204,6 +226,7 @@ static lmn_status write_optimizer(hid_t file, const lmn_network *net, const lmn_
     if (status == LMN_OK) status = write_int64_attribute(group, "steps", opt->steps);
     if (status == LMN_OK) status = write_moment(group, "velocity", net, opt->velocity);
     if (status == LMN_OK && opt->second) status = write_moment(group, "second", net, opt->second);
+    if (status == LMN_OK && opt->qn) status = write_slimqn(group, opt);
     H5Gclose(group);
     return status;
 }
@@ -602,6 +625,8 @@ typedef struct checkpoint_contents {
     int64_t steps;
     lmn_checkpoint_progress progress;
     double *policy_state;
+    double *slimqn_scalars; /* SLIM-QN only */
+    float *slimqn_vectors;
 } checkpoint_contents;
 
 static lmn_status copy_floats(float **out, const float *source, size_t count, const char *what)
@@ -640,6 +665,42 @@ static void free_contents(checkpoint_contents *c)
     lmn_free(c->velocity);
     lmn_free(c->second);
     lmn_free(c->policy_state);
+    lmn_free(c->slimqn_scalars);
+    lmn_free(c->slimqn_vectors);
+}
+
+static lmn_status read_slimqn_dataset(hid_t file, const char *name, hid_t memory_type,
+                                      H5T_class_t value_class, size_t bytes, hssize_t count,
+                                      void *out, const char *path)
+{
+    h5_value value;
+    LMN_TRY(open_dataset(file, name, name, path, &value));
+    lmn_status status = check_value_layout(value, value_class, bytes, -1, NULL, count, path);
+    if (status == LMN_OK) status = read_value(value, memory_type, out, path);
+    value_close(value);
+    return status;
+}
+
+/* /optimizer/slimqn (optim/slimqn.h), checked against this optimizer. */
+static lmn_status read_slimqn(hid_t file, const lmn_optimizer *opt, checkpoint_contents *c,
+                              const char *path)
+{
+    const size_t count = lmn_slimqn_scalar_count(opt->qn);
+    LMN_TRY(lmn_alloc_bytes((void **)&c->slimqn_scalars, sizeof(double) * count, "SLIM-QN state"));
+    LMN_TRY(read_slimqn_dataset(file, "/optimizer/slimqn/scalars", H5T_NATIVE_DOUBLE, H5T_FLOAT,
+                                sizeof(double), (hssize_t)count, c->slimqn_scalars, path));
+    int vectors = 0;
+    const lmn_status status = lmn_slimqn_check_state(opt, c->slimqn_scalars, count, &vectors);
+    if (status != LMN_OK) return lmn_fail_context(status, "%s: /optimizer/slimqn", path);
+    if (vectors == 0) return LMN_OK;
+    const size_t values = (size_t)vectors * opt->total;
+    LMN_TRY(lmn_alloc_floats(&c->slimqn_vectors, values, "SLIM-QN state"));
+    LMN_TRY(read_slimqn_dataset(file, "/optimizer/slimqn/vectors", H5T_NATIVE_FLOAT, H5T_FLOAT,
+                                sizeof(float), (hssize_t)values, c->slimqn_vectors, path));
+    return lmn_floats_finite(c->slimqn_vectors, values)
+               ? LMN_OK
+               : lmn_fail(LMN_ERR_NUMERIC, "checkpoint '%s': /optimizer/slimqn/vectors holds "
+                          "non-finite values", path);
 }
 
 static lmn_status read_optimizer(hid_t file, const lmn_network *net, const lmn_optimizer *opt,
@@ -666,6 +727,7 @@ static lmn_status read_optimizer(hid_t file, const lmn_network *net, const lmn_o
     LMN_TRY(read_tensors(file, "/optimizer/velocity", net, false, c->velocity, NULL, path));
     if (opt->second)
         LMN_TRY(read_tensors(file, "/optimizer/second", net, false, c->second, NULL, path));
+    if (opt->qn) LMN_TRY(read_slimqn(file, opt, c, path));
     return LMN_OK;
 }
 
@@ -761,6 +823,8 @@ lmn_status lmn_checkpoint_load(const char *path, lmn_network *net, lmn_optimizer
             restore_floats(opt->velocity, contents.velocity, opt->total);
             if (opt->second) restore_floats(opt->second, contents.second, opt->total);
             opt->steps = contents.steps;
+            if (opt->qn) lmn_slimqn_restore(opt, contents.slimqn_scalars, contents.slimqn_vectors);
+            contents.slimqn_vectors = NULL; /* the optimizer's now */
         }
         if (progress) *progress = contents.progress;
         if (policy_state && policy_state_count > 0)

@@ -5,8 +5,9 @@
 #include <string.h>
 
 #include "core/memory.h"
+#include "optim/slimqn.h"
 
-static const char *const optimizer_names[] = {"sgd", "adam", "adamw", NULL};
+static const char *const optimizer_names[] = {"sgd", "adam", "adamw", "slimqn", NULL};
 
 const char *const *lmn_optimizer_names(void) { return optimizer_names; }
 
@@ -25,7 +26,9 @@ lmn_status lmn_optimizer_create(const lmn_optimizer_config *config, const lmn_pa
         memcpy(opt->ranges, ranges, sizeof *ranges * (size_t)range_count);
         status = lmn_alloc_floats(&opt->velocity, total, "optimizer state");
     }
-    if (status == LMN_OK && config->kind != LMN_OPT_SGD)
+    if (status == LMN_OK && config->kind == LMN_OPT_SLIMQN)
+        status = lmn_slimqn_create(&config->slimqn, &opt->qn);
+    if (status == LMN_OK && (config->kind == LMN_OPT_ADAM || config->kind == LMN_OPT_ADAMW))
         status = lmn_alloc_floats(&opt->second, total, "Adam second moments");
     if (status != LMN_OK) {
         lmn_optimizer_free(opt);
@@ -41,6 +44,7 @@ void lmn_optimizer_free(lmn_optimizer *opt)
     free(opt->ranges);
     lmn_free(opt->velocity);
     lmn_free(opt->second);
+    lmn_slimqn_free(opt->qn);
     free(opt);
 }
 
@@ -87,7 +91,7 @@ void lmn_optimizer_update(lmn_optimizer *opt, float *params, const float *grads,
         const size_t hi = range->offset + range->count < end ? range->offset + range->count : end;
         if (lo >= hi) continue;
         const double decay = range->decay ? opt->config.weight_decay : 0.0;
-        if (opt->config.kind == LMN_OPT_SGD)
+        if (opt->config.kind == LMN_OPT_SGD || opt->config.kind == LMN_OPT_SLIMQN)
             sgd_update(opt, params + lo, grads + lo, opt->velocity + lo, hi - lo, lr, decay);
         else
             adam_update(opt, params + lo, grads + lo, opt->velocity + lo, opt->second + lo, hi - lo,
@@ -96,3 +100,10 @@ void lmn_optimizer_update(lmn_optimizer *opt, float *params, const float *grads,
 }
 
 void lmn_optimizer_finish_step(lmn_optimizer *opt) { opt->steps++; }
+
+lmn_slimqn_config lmn_slimqn_defaults(void)
+{
+    return (lmn_slimqn_config){.history = 100, .interval = 100, .param_momentum = 0.9,
+                               .grad_momentum = 0.99, .damping = 0.2, .clip = 0.005,
+                               .rho_min = 1e-4};
+}

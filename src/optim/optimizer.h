@@ -13,7 +13,20 @@
 
 #include "core/status.h"
 
-typedef enum lmn_optimizer_kind { LMN_OPT_SGD, LMN_OPT_ADAM, LMN_OPT_ADAMW } lmn_optimizer_kind;
+typedef enum lmn_optimizer_kind {
+    LMN_OPT_SGD, LMN_OPT_ADAM, LMN_OPT_ADAMW, LMN_OPT_SLIMQN
+} lmn_optimizer_kind;
+
+/* SLIM-QN (ALGORITHMS.md 14; optim/slimqn.h). */
+typedef struct lmn_slimqn_config {
+    int history;           /* M: pairs kept */
+    int interval;          /* L: steps between pairs */
+    double param_momentum; /* averaging of the parameters */
+    double grad_momentum;  /* averaging of the gradients */
+    double damping;        /* d: phi <= 1 - d */
+    double clip;           /* k: nu = min(1, sqrt(k / g.d)) */
+    double rho_min;        /* a pair is kept only if s.y >= rho_min */
+} lmn_slimqn_config;
 
 typedef struct lmn_optimizer_config {
     lmn_optimizer_kind kind;
@@ -21,6 +34,7 @@ typedef struct lmn_optimizer_config {
     bool nesterov;       /* SGD */
     double weight_decay; /* L2 for sgd / adam, decoupled for adamw */
     double beta1, beta2, epsilon; /* Adam */
+    lmn_slimqn_config slimqn;
 } lmn_optimizer_config;
 
 typedef struct lmn_param_range {
@@ -36,6 +50,7 @@ typedef struct lmn_optimizer {
     float *velocity; /* SGD momentum, or Adam first moment */
     float *second;   /* Adam second moment */
     int64_t steps;   /* completed updates (Adam bias correction) */
+    struct lmn_slimqn *qn; /* SLIM-QN's averages and history, or NULL */
 } lmn_optimizer;
 
 /* Creates an optimizer for `total` parameters described by ranges (copied).
@@ -45,13 +60,17 @@ lmn_status lmn_optimizer_create(const lmn_optimizer_config *config, const lmn_pa
 void lmn_optimizer_free(lmn_optimizer *opt);
 
 /* Applies one update with learning rate lr to params[begin, end) from
- * grads (the averaged gradient, same layout). */
+ * grads (the averaged gradient, same layout). Not for SLIM-QN, whose step
+ * needs the whole vector at once (lmn_slimqn_step). */
 void lmn_optimizer_update(lmn_optimizer *opt, float *params, const float *grads, double lr,
                           size_t begin, size_t end);
 /* Marks the end of an optimizer step (advances Adam's bias correction). */
 void lmn_optimizer_finish_step(lmn_optimizer *opt);
 
-/* Names accepted by configuration ("sgd", "adam", "adamw"). */
+/* The defaults of ALGORITHMS.md 14. */
+lmn_slimqn_config lmn_slimqn_defaults(void);
+
+/* Names accepted by configuration ("sgd", "adam", "adamw", "slimqn"). */
 const char *const *lmn_optimizer_names(void);
 
 #endif

@@ -235,13 +235,31 @@ static lmn_status read_schedule(lmn_cfg *cfg, double lr, int epochs, lmn_lr_sche
     return LMN_OK;
 }
 
+/* optimizer.slimqn.*, read when optimizer.name is slimqn (ALGORITHMS.md 14). */
+static lmn_status read_slimqn(lmn_cfg *cfg, lmn_slimqn_config *q)
+{
+    const lmn_slimqn_config d = lmn_slimqn_defaults();
+    LMN_TRY(get_int(cfg, "optimizer.slimqn.history", d.history, 1, 10000, &q->history));
+    LMN_TRY(get_int(cfg, "optimizer.slimqn.interval", d.interval, 1, 1 << 30, &q->interval));
+    LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "optimizer.slimqn.param_momentum",
+                                     &d.param_momentum, 0.0, 0.9999, &q->param_momentum));
+    LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "optimizer.slimqn.grad_momentum",
+                                     &d.grad_momentum, 0.0, 0.9999, &q->grad_momentum));
+    LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "optimizer.slimqn.damping", &d.damping, 0.0, 1.0,
+                                     &q->damping));
+    LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "optimizer.slimqn.clip", &d.clip, 1e-12, 1e12,
+                                     &q->clip));
+    return lmn_cfg_get_double_range(cfg, NULL, "optimizer.slimqn.rho_min", &d.rho_min, 0.0, 1e12,
+                                    &q->rho_min);
+}
+
 static lmn_status read_optimizer(lmn_cfg *cfg, lmn_train_settings *s)
 {
     lmn_optimizer_config *o = &s->optimizer;
     int kind = 0;
     LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "optimizer.name", lmn_optimizer_names(), "sgd", &kind));
     o->kind = (lmn_optimizer_kind)kind;
-    const double lr_default = o->kind == LMN_OPT_SGD ? 0.05 : 0.001;
+    const double lr_default = o->kind == LMN_OPT_SGD || o->kind == LMN_OPT_SLIMQN ? 0.05 : 0.001;
     double lr = 0.0;
     LMN_TRY(lmn_cfg_get_double(cfg, NULL, "optimizer.lr", &lr_default, &lr));
     if (!(lr > 0.0) || !isfinite(lr))
@@ -252,7 +270,11 @@ static lmn_status read_optimizer(lmn_cfg *cfg, lmn_train_settings *s)
     LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "optimizer.weight_decay", &zero, 0.0, 1.0,
                                      &o->weight_decay));
     LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "optimizer.decay_bias_and_bn", &no, &s->decay_bias_and_bn));
-    if (o->kind == LMN_OPT_SGD) {
+    if (o->kind == LMN_OPT_SLIMQN) {
+        LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "optimizer.momentum", &momentum, 0.0, 0.9999,
+                                         &o->momentum));
+        LMN_TRY(read_slimqn(cfg, &o->slimqn));
+    } else if (o->kind == LMN_OPT_SGD) {
         LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "optimizer.momentum", &momentum, 0.0, 0.9999,
                                          &o->momentum));
         LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "optimizer.nesterov", &no, &o->nesterov));
@@ -403,6 +425,32 @@ static lmn_status read_two_phase(lmn_cfg *cfg, const lmn_lr_schedule *schedule,
                                     schedule->base_lr, &t->min_lr);
 }
 
+/* train.max_memory_gb: absent means "the node's memory / its ranks", which
+ * only the trainer knows; -1 says so. 0 turns the check off. */
+static lmn_status read_max_memory(lmn_cfg *cfg, lmn_train_settings *s)
+{
+    s->max_memory_gb = -1.0;
+    if (!lmn_cfg_find(cfg, NULL, "train.max_memory_gb")) return LMN_OK;
+    return lmn_cfg_get_double_range(cfg, NULL, "train.max_memory_gb", NULL, 0.0, 1e9,
+                                    &s->max_memory_gb);
+}
+
+/* SLIM-QN's curvature pairs need every rank's averaged gradient at every
+ * step: lazy leaves some layers' gradients unsynchronised for k steps and
+ * localsgd lets the groups' models differ, so neither has one gradient to
+ * build the pairs from. */
+static lmn_status check_slimqn_strategy(lmn_cfg *cfg, const lmn_train_settings *s)
+{
+    const lmn_strategy strategy = s->parallel.strategy;
+    if (s->optimizer.kind != LMN_OPT_SLIMQN ||
+        (strategy != LMN_STRATEGY_LAZY && strategy != LMN_STRATEGY_LOCALSGD))
+        return LMN_OK;
+    return fail_at(lmn_cfg_find(cfg, NULL, "parallel.strategy"), "%s does not work with optimizer "
+                   "slimqn: its curvature pairs need the gradient averaged over all ranks at every "
+                   "step, which %s does not form; use allreduce, overlap or multistep",
+                   lmn_strategy_name(strategy), lmn_strategy_name(strategy));
+}
+
 lmn_status lmn_train_settings_read(lmn_cfg *cfg, lmn_train_settings *s)
 {
     LMN_TRY(read_common(cfg, s));
@@ -424,6 +472,7 @@ lmn_status lmn_train_settings_read(lmn_cfg *cfg, lmn_train_settings *s)
     LMN_TRY(read_optimizer(cfg, s));
     LMN_TRY(lmn_parallel_settings_read(cfg, &s->parallel));
     return read_two_phase(cfg, &s->schedule, &s->two_phase);
+    LMN_TRY(check_slimqn_strategy(cfg, s));
 }
 
 static const char *const aggregator_names[] = {"fedavg", "fedlama", "partial", "fedprox",
@@ -538,5 +587,8 @@ lmn_status lmn_fl_settings_read(lmn_cfg *cfg, lmn_train_settings *s, lmn_fl_sett
     if (s->schedule.kind == LMN_LR_TWO_PHASE)
         return fail_at(lmn_cfg_find(cfg, NULL, "optimizer.schedule"), "two_phase follows the "
                        "training loss of 'lamina train' epochs; for fl use constant, step or cosine");
+    if (s->optimizer.kind == LMN_OPT_SLIMQN)
+        return fail_at(lmn_cfg_find(cfg, NULL, "optimizer.name"), "slimqn is a data-parallel "
+                       "optimizer ('lamina train'); fl clients take sgd, adam or adamw");
     return LMN_OK;
 }

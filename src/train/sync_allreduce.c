@@ -16,6 +16,7 @@ static lmn_status step(lmn_sync *s, double lr)
     const lmn_status status = lmn_allreduce(&s->reducer, net->grads, net->param_count);
     lmn_sync_charge_exposed(s, start);
     LMN_TRY(status);
+    if (s->optimizer->qn) return lmn_sync_slimqn_update(s, lr);
     lmn_optimizer_update(s->optimizer, net->params, net->grads, lr, 0, net->param_count);
     lmn_optimizer_finish_step(s->optimizer);
     return LMN_OK;
@@ -30,4 +31,5 @@ static lmn_layer_traffic traffic(const lmn_sync *s, int layer, int global_batch)
     return traffic;
 }
 
-const lmn_sync_policy lmn_sync_allreduce_policy = {.init = init, .step = step, .traffic = traffic};
+const lmn_sync_policy lmn_sync_allreduce_policy = {
+    .init = init, .step = step, .settle = lmn_sync_slimqn_settle, .traffic = traffic};

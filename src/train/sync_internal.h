@@ -53,6 +53,11 @@ extern const lmn_sync_policy lmn_sync_allreduce_policy, lmn_sync_overlap_policy,
     lmn_sync_multistep_policy, lmn_sync_lazy_policy, lmn_sync_localsgd_policy;
 
 lmn_status lmn_sync_start_thread(lmn_sync *sync);
+/* SLIM-QN (train/sync_slimqn.c): one step on this rank's slices from the
+ * whole averaged gradient, then the parameters allgathered; settle
+ * gathers the momentum (allreduce and overlap). */
+lmn_status lmn_sync_slimqn_update(lmn_sync *sync, double lr);
+lmn_status lmn_sync_slimqn_settle(lmn_sync *sync);
 /* Waits for a ticket of the communication thread; the wait is exposed time. */
 lmn_status lmn_sync_wait(lmn_sync *sync, uint64_t ticket);
 /* A blocking collective on the compute thread: charge its time as exposed. */

@@ -22,6 +22,7 @@
 #include "core/memory.h"
 #include "core/timer.h"
 #include "nn/layer_io.h"
+#include "optim/slimqn.h"
 #include "train/sync_internal.h"
 
 typedef enum layer_mode { MODE_NONE, MODE_GRADIENT, MODE_EXCHANGE } layer_mode;
@@ -268,9 +269,62 @@ static lmn_status update_slice(lmn_sync *s, int layer, double lr)
     return LMN_OK;
 }
 
+/* SLIM-QN's slices are the ones updated here: per layer, the gradient
+ * path's lmn_slice, or the exchanged layer's rows and their biases. */
+static lmn_status set_slimqn_spans(lmn_sync *s)
+{
+    const multistep *m = s->impl;
+    lmn_slimqn_span *spans = calloc(2 * (size_t)s->layers + 1, sizeof *spans);
+    if (!spans) return lmn_fail(LMN_ERR_NOMEM, "cannot allocate the SLIM-QN slices");
+    int count = 0;
+    for (int i = 0; i < s->layers; i++) {
+        const layer_state *l = &m->layers[i];
+        const size_t begin = s->begin[i];
+        size_t first, length;
+        if (l->mode == MODE_NONE) continue;
+        const bool rows = l->mode == MODE_EXCHANGE;
+        lmn_slice(rows ? (size_t)l->out : lmn_sync_layer_size(s, i), s->comm->size, s->comm->rank,
+                  &first, &length);
+        const size_t width = rows ? (size_t)l->in : 1;
+        if (length > 0) spans[count++] = (lmn_slimqn_span){begin + first * width, begin + (first + length) * width};
+        const size_t bias = begin + (size_t)l->out * l->in + first;
+        if (rows && l->bias && length > 0) spans[count++] = (lmn_slimqn_span){bias, bias + length};
+    }
+    const lmn_status status = lmn_slimqn_set_spans(s->optimizer, spans, count);
+    free(spans);
+    return status;
+}
+
+/* SLIM-QN takes one step over all layers' slices: every reduction (and
+ * exchanged rows' gradient) first, then the step, then the gathers. */
+static lmn_status slimqn_step(lmn_sync *s, double lr)
+{
+    multistep *m = s->impl;
+    if (!lmn_slimqn_has_spans(s->optimizer->qn)) LMN_TRY(set_slimqn_spans(s));
+    for (int i = 0; i < s->layers; i++) {
+        layer_state *l = &m->layers[i];
+        if (l->mode == MODE_NONE) continue;
+        LMN_TRY(lmn_sync_wait(s, l->first_ticket));
+        if (l->mode != MODE_EXCHANGE) continue;
+        size_t first, count;
+        lmn_slice((size_t)l->out, s->comm->size, s->comm->rank, &first, &count);
+        LMN_TRY(rows_gradient(s, i, first, count));
+    }
+    LMN_TRY(lmn_slimqn_step(s->optimizer, s->net->params, s->net->grads, lr, s->comm));
+    for (int i = 0; i < s->layers; i++) {
+        layer_state *l = &m->layers[i];
+        if (l->mode == MODE_NONE) continue;
+        LMN_TRY(lmn_comm_thread_submit(s->thread, second_phase, s, i, &l->gather_ticket));
+        l->gather_pending = true;
+    }
+    lmn_optimizer_finish_step(s->optimizer);
+    return LMN_OK;
+}
+
 static lmn_status step(lmn_sync *s, double lr)
 {
     multistep *m = s->impl;
+    if (s->optimizer->qn) return slimqn_step(s, lr);
     /* Bottom layer first: its gather is first in the queue, so the next
      * forward starts as soon as it arrives and the rest overlap it. */
     for (int i = 0; i < s->layers; i++) {

@@ -102,6 +102,10 @@ static lmn_status before_forward(lmn_sync *s, int layer)
 static lmn_status step(lmn_sync *s, double lr)
 {
     overlap *o = s->impl;
+    if (s->optimizer->qn) {
+        for (int b = 0; b < o->count; b++) LMN_TRY(lmn_sync_wait(s, o->buckets[b].ticket));
+        return lmn_sync_slimqn_update(s, lr);
+    }
     o->lr = lr;
     for (int b = 0; b < o->count; b++) o->buckets[b].pending = true;
     o->pending = o->count;
@@ -112,6 +116,7 @@ static lmn_status step(lmn_sync *s, double lr)
 static lmn_status settle(lmn_sync *s)
 {
     overlap *o = s->impl;
+    if (s->optimizer->qn) return lmn_sync_slimqn_settle(s);
     for (int b = o->count - 1; b >= 0; b--)
         if (o->buckets[b].pending) LMN_TRY(apply(s, &o->buckets[b]));
     return LMN_OK;

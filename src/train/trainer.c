@@ -22,6 +22,7 @@
 #include "io/model_config.h"
 #include "kernels/loss.h"
 #include "nn/finite.h"
+#include "optim/slimqn.h"
 #include "train/data_input.h"
 #include "train/memory_budget.h"
 #include "train/stop.h"
@@ -619,6 +620,8 @@ static lmn_status write_metrics(lmn_trainer *t, const epoch_record *r)
     LMN_TRY(lmn_metrics_double(m, "peak_rss_mb", r->peak_rss_mb));
     LMN_TRY(lmn_metrics_int(m, "ranks", t->comm->size));
     LMN_TRY(lmn_metrics_int(m, "threads", t->threads));
+    if (t->optimizer && t->optimizer->qn)
+        LMN_TRY(lmn_slimqn_write_metrics(t->optimizer->qn, m, r->train_seconds));
     return lmn_metrics_end(m);
 }
 
@@ -653,6 +656,9 @@ lmn_status lmn_trainer_checkpoint(lmn_trainer *t)
         lmn_epoch_control_save(&t->epoch_control, policy_state);
         lmn_sync_state_save(t->sync, policy_state + LMN_EPOCH_CONTROL_STATE);
     }
+    /* SLIM-QN's history is spread over the ranks' slices: rank 0 collects it. */
+    if (status == LMN_OK && t->optimizer && t->optimizer->qn)
+        status = lmn_slimqn_gather(t->optimizer, t->comm);
     if (status == LMN_OK && t->comm->rank == 0) {
         char path[4096];
         lmn_checkpoint_name(path, sizeof path, t->out_dir, t->global_step);
@@ -663,6 +669,7 @@ lmn_status lmn_trainer_checkpoint(lmn_trainer *t)
         if (status == LMN_OK && t->log) fprintf(t->log, "lamina: checkpoint %s\n", path);
     }
     free(policy_state);
+    if (t->optimizer && t->optimizer->qn) lmn_slimqn_drop_saved(t->optimizer->qn);
     status = lmn_comm_agree(t->comm, status);
     lmn_watchdog_progress(t->watchdog, routine_activity(t), t->global_step);
     return status;
