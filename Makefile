@@ -5,7 +5,7 @@ RANKS ?= 2
 MPIRUN ?= mpirun --oversubscribe --allow-run-as-root --bind-to none
 DEMO_CONFIG ?= configs/fashion-mnist-lenet.yaml
 
-.PHONY: all deps test-deps build demo check test sanitize bench clean fuzz-deps fuzz-build fuzz fuzz-smoke
+.PHONY: all deps test-deps build install demo check test sanitize bench clean fuzz-deps fuzz-build fuzz fuzz-smoke
 
 all: build
 
@@ -20,6 +20,13 @@ $(BUILD)/CMakeCache.txt:
 
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
+
+# make install PREFIX=DIR: bin/lamina, lib/liblamina.so, include/lamina.h
+# and lib/pkgconfig/lamina.pc (cc prog.c $$(pkg-config --cflags --libs lamina)).
+PREFIX ?= /usr/local
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 demo: deps build
 	$(MPIRUN) -n $(RANKS) $(BUILD)/lamina train $(DEMO_CONFIG) --out runs/demo --overwrite

@@ -155,17 +155,20 @@ LAMINA_API void lamina_dataset_free(lamina_dataset *dataset);
  * training set). */
 typedef struct lamina_session lamina_session;
 
-/* Metrics at the end of an epoch (train) or round (fl). test_loss and
- * test_accuracy are -1 when the configuration turns evaluation off. */
+/* Metrics at the end of an epoch of lamina_train. test_loss and
+ * test_accuracy are -1 when the configuration turns evaluation off
+ * (train.eval: false). */
 typedef struct lamina_epoch_metrics {
-    int epoch;             /* 1-based epoch (train) or round (fl) */
-    int64_t step;          /* optimizer steps so far (train) */
+    int epoch;             /* 1-based */
+    int64_t step;          /* optimizer steps so far */
     double learning_rate;
     double train_loss, train_accuracy;
     double test_loss, test_accuracy;
 } lamina_epoch_metrics;
 
-/* Called on every rank after each epoch with the same metrics. Return
+/* Called on every rank after each epoch of lamina_train (not yet for the
+ * rounds of lamina_fl, whose metrics go to out_dir/metrics.jsonl) with
+ * the same metrics. Return
  * LAMINA_OK to go on; anything else ends training and lamina_train
  * returns it (return the same on every rank). */
 typedef lamina_status (*lamina_epoch_callback)(void *user, const lamina_epoch_metrics *metrics);
@@ -190,19 +193,20 @@ LAMINA_API void lamina_session_on_epoch(lamina_session *session, lamina_epoch_ca
                                         void *user);
 
 /* Trains data-parallel for train.epochs (or train.max_steps), from where
- * lamina_resume left off. Collective. */
+ * lamina_resume left off; once per session. Collective. */
 LAMINA_API lamina_status lamina_train(lamina_session *session);
 
 /* Runs the federated simulation of the configuration's fl.* keys (as
- * `lamina fl`); the session's network then holds the server model.
- * Collective. */
+ * `lamina fl`) on the data of data.*; the session's network then holds
+ * the server model; once per session. Collective. */
 LAMINA_API lamina_status lamina_fl(lamina_session *session);
 
 /* Evaluates the current model on the test set: the mean loss and the
  * accuracy (NAN for regression), identical bits on every rank whatever
  * their number. Either pointer may be NULL. On a session that has not
- * trained, the model is the initialized one, or a resumed checkpoint's.
- * Collective. */
+ * trained, the model is the initialized one, or a resumed checkpoint's;
+ * evaluating first on data.* loads the test set only, and such a session
+ * cannot train afterwards (use a new one). Collective. */
 LAMINA_API lamina_status lamina_evaluate(lamina_session *session, double *loss, double *accuracy);
 
 /* Writes a checkpoint of the current state into out_dir
