@@ -40,6 +40,7 @@ static int64_t squares_count(void *user) { return ((squares *)user)->count; }
 
 static void squares_shape(void *user, int *channels, int *height, int *width, int *classes)
 {
+    (void)user; /* every set of squares has the same shape */
     *channels = 1;
     *height = *width = SIDE;
     *classes = CLASSES;
