@@ -4,10 +4,11 @@
 # steps, phi 2, 64 rounds), then a table of accuracy against bytes.
 # usage: bench/fl_compare.sh [--ranks N] [--partition dirichlet|iid] [--alpha A]
 #                            [--rounds R] [--variants "fedavg fedlama partial fedavg2"]
+#                            [--report FILE.html]  (the curves, drawn by lamina report)
 # Accuracy and bytes do not depend on machine load; seconds do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RANKS=2 PARTITION=dirichlet ALPHA=0.1 ROUNDS=64 VARIANTS="fedavg fedlama partial fedavg2"
+RANKS=2 PARTITION=dirichlet ALPHA=0.1 ROUNDS=64 VARIANTS="fedavg fedlama partial fedavg2" REPORT=
 while (( $# )); do
   case $1 in
     --ranks) RANKS=$2; shift 2 ;;
@@ -15,7 +16,8 @@ while (( $# )); do
     --alpha) ALPHA=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --variants) VARIANTS=$2; shift 2 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    --report) REPORT=${2:?--report needs a value}; shift 2 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "fl_compare.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -41,3 +43,9 @@ for variant in $VARIANTS; do
     > "$OUT/$variant.log" 2>&1 || { echo "$variant failed: see $OUT/$variant.log" >&2; exit 1; }
 done
 /usr/bin/python3 bench/fl_summary.py "$OUT" $VARIANTS
+if [[ -n $REPORT ]]; then
+  dirs=()
+  for variant in $VARIANTS; do dirs+=("$OUT/$variant"); done
+  "$LAMINA" report "${dirs[@]}" --out "$REPORT" \
+    --title "Federated aggregators, Fashion-MNIST, partition $tag, $ROUNDS rounds"
+fi

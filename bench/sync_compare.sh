@@ -29,6 +29,8 @@ usage: bench/sync_compare.sh [options]
                      DDP 5 steps; results go to the run directory, not bench/results
   --build DIR        lamina's build directory (default build)
   --results FILE     summary JSON (default bench/results/sync_compare.json)
+  --report FILE      also draw the runs with 'lamina report' (one HTML page per model:
+                     FILE with -MODEL before its extension, e.g. report-lenet.html)
   -h, --help         this text
 EOF
 }
@@ -40,7 +42,7 @@ source bench/sync_common.sh
 
 EPOCHS=2 STEPS=300 MODELS="lenet resnet20" VARIANTS=$SYNC_ALL_VARIANTS
 RANKS=2 THREADS=1 BATCH=64 DDP_STEPS=200 DDP_WARMUP=10 DDP=1 QUICK=0
-LENET_MAX_STEPS=0 BUILD=build RESULTS=
+LENET_MAX_STEPS=0 BUILD=build RESULTS= REPORT=
 PYTHON=/usr/bin/python3
 RUN_TIMEOUT=${RUN_TIMEOUT:-1800}   # seconds per run; a hung run must not hang the benchmark
 LENET_CONFIG=configs/fashion-mnist-lenet.yaml
@@ -63,6 +65,7 @@ while [[ $# -gt 0 ]]; do
         --quick) QUICK=1; shift ;;
         --build) BUILD=${2:?--build needs a value}; shift 2 ;;
         --results) RESULTS=${2:?--results needs a value}; shift 2 ;;
+        --report) REPORT=${2:?--report needs a value}; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown option '$1'" ;;
     esac
@@ -167,4 +170,17 @@ echo >&2
     --meta "lenet_epochs=$EPOCHS" --meta "lenet_max_steps=$LENET_MAX_STEPS" \
     --meta "resnet20_steps=$STEPS" --meta "ddp_steps=$DDP_STEPS" || FAILED=1
 echo "summary: $RESULTS" >&2
+# The figures: every lamina run of a model on one page.
+if [[ -n $REPORT ]]; then
+    for model in $MODELS; do
+        dirs=()
+        for variant in $VARIANTS; do
+            [[ -s $RUN_DIR/$model-$variant/metrics.jsonl ]] && dirs+=("$RUN_DIR/$model-$variant")
+        done
+        (( ${#dirs[@]} )) || continue
+        page=${REPORT%.html}-$model.html
+        "$LAMINA" report "${dirs[@]}" --out "$page" \
+            --title "Sync policies, $model, $RANKS ranks x $THREADS thread(s), global batch $BATCH" || FAILED=1
+    done
+fi
 exit "$FAILED"
