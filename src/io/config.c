@@ -164,13 +164,41 @@ static lmn_status assign_paths(lmn_cfg_node *node, const char *path)
     return LMN_OK;
 }
 
+/* User text quoted in a message (a key path, a value, a --set argument):
+ * a long one keeps its start and its end and loses its middle, so that the
+ * reason written after it still fits in the message. */
+enum { SHOWN_TEXT_MAX = 200 };
+typedef struct shown_text {
+    char text[SHOWN_TEXT_MAX + 1];
+} shown_text;
+
+/* The first length characters of text, shortened as above. */
+static shown_text shown_span(const char *text, size_t length)
+{
+    shown_text out;
+    if (length <= SHOWN_TEXT_MAX) {
+        memcpy(out.text, text, length);
+        out.text[length] = '\0';
+        return out;
+    }
+    static const char gap[] = "[...]";
+    const size_t keep = (SHOWN_TEXT_MAX - (sizeof gap - 1)) / 2;
+    memcpy(out.text, text, keep);
+    memcpy(out.text + keep, gap, sizeof gap - 1);
+    memcpy(out.text + keep + sizeof gap - 1, text + length - keep, keep);
+    out.text[keep * 2 + sizeof gap - 1] = '\0';
+    return out;
+}
+
+static shown_text shown(const char *text) { return shown_span(text, strlen(text)); }
+
 /* "FILE:LINE" for nodes read from a file, the bare source otherwise. */
 static void node_location(const lmn_cfg_node *node, char *out, size_t capacity)
 {
     if (node->line > 0)
-        snprintf(out, capacity, "%s:%d", node->source, node->line);
+        snprintf(out, capacity, "%s:%d", shown(node->source).text, node->line);
     else
-        snprintf(out, capacity, "%s", node->source);
+        snprintf(out, capacity, "%s", shown(node->source).text);
 }
 
 enum { LOCATION_CAPACITY = 512 };
@@ -185,7 +213,7 @@ node_fail(const lmn_cfg_node *node, const char *fmt, ...)
     va_start(args, fmt);
     vsnprintf(message, sizeof message, fmt, args);
     va_end(args);
-    return lmn_fail(LMN_ERR_CONFIG, "%s: key '%s': %s", location, node->path, message);
+    return lmn_fail(LMN_ERR_CONFIG, "%s: key '%s': %s", location, shown(node->path).text, message);
 }
 
 static const char *kind_name(lmn_cfg_node_kind kind)
@@ -529,7 +557,8 @@ typedef struct path_step {
 static lmn_status malformed_path(const char *path)
 {
     return lmn_fail(LMN_ERR_CONFIG, "malformed key path '%s' (expected names separated by '.', "
-                    "with [N] for list items, e.g. model.layers[0].kernel)", path);
+                    "with [N] for list items, e.g. optimizer.lr or model[0].kernel)",
+                    shown(path).text);
 }
 
 /* Reads the step at *cursor and advances past it; *done at the end. */
@@ -569,8 +598,8 @@ static lmn_status child_slot(lmn_cfg_node *node, const path_step *step, lmn_cfg_
     *slot = NULL;
     if (step->key) {
         if (node->kind != LMN_CFG_MAP)
-            return node_fail(node, "is %s, so it has no key '%.*s'", kind_name(node->kind),
-                             (int)step->key_length, step->key);
+            return node_fail(node, "is %s, so it has no key '%s'", kind_name(node->kind),
+                             shown_span(step->key, step->key_length).text);
         cfg_entry *entry = map_lookup(node, step->key, step->key_length);
         if (entry) *slot = &entry->value;
         return LMN_OK;
@@ -668,13 +697,13 @@ lmn_status lmn_cfg_set(lmn_cfg *cfg, const char *assignment)
     const char *equals = strchr(assignment, '=');
     if (!equals)
         return lmn_fail(LMN_ERR_CONFIG, "--set '%s': expected KEY=VALUE, e.g. optimizer.lr=0.1",
-                        assignment);
+                        shown(assignment).text);
     lmn_text key = {0}, origin = {0};
     const char *key_start = assignment, *key_end = equals;
     while (key_start < key_end && isspace((unsigned char)*key_start)) key_start++;
     while (key_end > key_start && isspace((unsigned char)key_end[-1])) key_end--;
     lmn_status status = lmn_text_append(&key, key_start, (size_t)(key_end - key_start));
-    if (status == LMN_OK) status = lmn_text_appendf(&origin, "--set '%s'", assignment);
+    if (status == LMN_OK) status = lmn_text_appendf(&origin, "--set '%s'", shown(assignment).text);
     if (status == LMN_OK && key.length == 0)
         status = lmn_fail(LMN_ERR_CONFIG, "%s: no key before '='", origin.data);
     lmn_cfg_node *value = NULL;
@@ -689,19 +718,95 @@ lmn_status lmn_cfg_set(lmn_cfg *cfg, const char *assignment)
     return status;
 }
 
+/* Removes the key that entry_value belongs to from map. */
+static void remove_entry(lmn_cfg_node *map, const lmn_cfg_node *entry_value)
+{
+    for (size_t i = 0; i < map->count; i++) {
+        if (map->entries[i].value != entry_value) continue;
+        free_node(map->entries[i].value);
+        lmn_free(map->entries[i].key);
+        memmove(&map->entries[i], &map->entries[i + 1],
+                (map->count - i - 1) * sizeof *map->entries);
+        map->count--;
+        return;
+    }
+}
+
+lmn_status lmn_cfg_unset(lmn_cfg *cfg, const char *path)
+{
+    lmn_cfg_node *node = cfg->root;
+    const char *cursor = path;
+    path_step step = {0}, next = {0};
+    bool done = false;
+    LMN_TRY(next_step(&cursor, path, &step, &done));
+    if (done) return malformed_path(path);
+    for (;;) {
+        lmn_cfg_node **slot = NULL;
+        LMN_TRY(child_slot(node, &step, &slot));
+        if (!slot)
+            return lmn_fail(LMN_ERR_CONFIG, "the configuration has no key '%s'", shown(path).text);
+        LMN_TRY(next_step(&cursor, path, &next, &done));
+        if (done && !step.key)
+            return lmn_fail(LMN_ERR_CONFIG, "'%s' names a list item; only keys can be removed "
+                            "(set the whole list instead)", shown(path).text);
+        if (done) {
+            remove_entry(node, *slot);
+            return LMN_OK;
+        }
+        node = *slot;
+        step = next;
+    }
+}
+
+lmn_status lmn_cfg_apply_edits(lmn_cfg *cfg, const lmn_cfg_edit *edits, int count)
+{
+    for (int i = 0; i < count; i++) {
+        const bool unset = strcmp(edits[i].option, "--unset") == 0;
+        const lmn_status status = unset ? lmn_cfg_unset(cfg, edits[i].argument)
+                                        : lmn_cfg_set(cfg, edits[i].argument);
+        /* lmn_cfg_set names its argument already. */
+        if (status != LMN_OK && !unset) return status;
+        if (status != LMN_OK)
+            return lmn_fail_context(status, "%s '%s'", edits[i].option, shown(edits[i].argument).text);
+    }
+    return LMN_OK;
+}
+
 /* --------------------------------------------------------------- getters */
 
 static lmn_status missing_key(const lmn_cfg *cfg, const lmn_cfg_node *base, const char *path)
 {
     const char *base_path = base ? base->path : "";
     const char *separator = base_path[0] && path[0] && path[0] != '[' ? "." : "";
-    return lmn_fail(LMN_ERR_CONFIG, "%s: missing required key '%s%s%s'", cfg->origin, base_path,
-                    separator, path);
+    char full[SHOWN_TEXT_MAX * 2 + 2];
+    snprintf(full, sizeof full, "%s%s%s", shown(base_path).text, separator, shown(path).text);
+    return lmn_fail(LMN_ERR_CONFIG, "%s: missing required key '%s'", cfg->origin, full);
+}
+
+/* Why text, which looks like a number, is not one (NULL: it does not). */
+static const char *overflow_reason(const char *text)
+{
+    const char *digits = text + (text[0] == '+' || text[0] == '-');
+    if (!isdigit((unsigned char)digits[0]) && digits[0] != '.') return NULL;
+    char *end = NULL;
+    errno = 0;
+    (void)strtoll(text, &end, 10);
+    if (*end == '\0' && errno == ERANGE)
+        return "too large for a 64-bit integer (from -9223372036854775808 to "
+               "9223372036854775807)";
+    errno = 0;
+    const double value = strtod(text, &end);
+    if (*end == '\0' && errno == ERANGE && isinf(value))
+        return "too large for a double-precision number (largest magnitude about 1.8e308)";
+    return NULL;
 }
 
 static lmn_status value_error(const lmn_cfg_node *node, const char *expected)
 {
-    return node_fail(node, "expected %s, got '%s'", expected, node->text);
+    const char *overflow = overflow_reason(node->text);
+    if (overflow) return node_fail(node, "expected %s, got '%s': %s", expected,
+                                   shown(node->text).text, overflow);
+    return node_fail(node, "expected %s, got '%s'", expected, shown(node->text).text);
 }
 
 /* The scalar at path, marked used; an absent key gets default_text inserted
@@ -870,7 +975,8 @@ lmn_status lmn_cfg_get_enum(lmn_cfg *cfg, lmn_cfg_node *base, const char *path,
     for (int i = 0; choices[i] && status == LMN_OK; i++)
         status = lmn_text_appendf(&valid, "%s%s", i ? ", " : "", choices[i]);
     if (status == LMN_OK)
-        status = node_fail(node, "unknown value '%s'; valid choices: %s", node->text, valid.data);
+        status = node_fail(node, "unknown value '%s'; valid choices: %s", shown(node->text).text,
+                           valid.data);
     lmn_text_free(&valid);
     return status;
 }
@@ -1156,12 +1262,12 @@ lmn_status lmn_cfg_check_unused(const lmn_cfg *cfg)
     node_location(unread, location, sizeof location);
     if (container->kind == LMN_CFG_SEQUENCE)
         return lmn_fail(LMN_ERR_CONFIG, "%s: list item '%s' was never used", location,
-                        unread->path);
+                        shown(unread->path).text);
     const char *suggestion = suggest_sibling(container, unread);
     if (suggestion)
         return lmn_fail(LMN_ERR_CONFIG, "%s: unknown key '%s' (did you mean '%s'?)", location,
-                        unread->path, suggestion);
-    return lmn_fail(LMN_ERR_CONFIG, "%s: unknown key '%s'", location, unread->path);
+                        shown(unread->path).text, shown(suggestion).text);
+    return lmn_fail(LMN_ERR_CONFIG, "%s: unknown key '%s'", location, shown(unread->path).text);
 }
 
 /* ---------------------------------------------------------------- output */

@@ -54,6 +54,20 @@ lmn_cfg_node *lmn_cfg_root(lmn_cfg *cfg);
  * LMN_ERR_CONFIG if there is no '=', the path is malformed, crosses a
  * scalar, or indexes past the end of a sequence. */
 lmn_status lmn_cfg_set(lmn_cfg *cfg, const char *assignment);
+/* Removes the key at path (a map key, not a list item) with everything
+ * below it: `lamina eval CKPT --unset data.test_path` drops a key of the
+ * stored configuration so that it takes its default again. LMN_ERR_CONFIG
+ * when there is no such key or the path is malformed. */
+lmn_status lmn_cfg_unset(lmn_cfg *cfg, const char *path);
+
+/* One command-line edit of a configuration, applied in command-line order:
+ * option "--set" with KEY=VALUE, or "--unset" with KEY. Errors name the
+ * option and its argument. */
+typedef struct lmn_cfg_edit {
+    const char *option;
+    const char *argument;
+} lmn_cfg_edit;
+lmn_status lmn_cfg_apply_edits(lmn_cfg *cfg, const lmn_cfg_edit *edits, int count);
 
 /* Typed getters. `def` NULL means required (absent -> LMN_ERR_CONFIG
  * "ORIGIN: missing required key 'path'"); otherwise an absent key is

@@ -148,6 +148,16 @@ static lmn_status read_out_of_core(lmn_cfg *cfg, lmn_data_settings *data, bool h
     return LMN_OK;
 }
 
+/* A file or directory key: '' would otherwise surface as "cannot read ''". */
+static lmn_status get_path(lmn_cfg *cfg, const char *key, const char *def, const char **out)
+{
+    LMN_TRY(lmn_cfg_get_string(cfg, NULL, key, def, out));
+    if ((*out)[0] == '\0')
+        return fail_at(lmn_cfg_find(cfg, NULL, key), "is empty: give a file or directory%s",
+                       def ? "" : " (this key has no default)");
+    return LMN_OK;
+}
+
 static lmn_status read_data(lmn_cfg *cfg, lmn_data_settings *data, const lmn_task *task)
 {
     int index = 0;
@@ -162,15 +172,15 @@ static lmn_status read_data(lmn_cfg *cfg, lmn_data_settings *data, const lmn_tas
     if (images) default_path = NULL; /* ROOT of train/ and val/: no sensible default */
     const bool hdf5 = strcmp(data->name, "hdf5") == 0;
     if (hdf5) {
-        LMN_TRY(lmn_cfg_get_string(cfg, NULL, "data.path", NULL, &data->path));
-        LMN_TRY(lmn_cfg_get_string(cfg, NULL, "data.test_path", NULL, &data->test_path));
+        LMN_TRY(get_path(cfg, "data.path", NULL, &data->path));
+        LMN_TRY(get_path(cfg, "data.test_path", NULL, &data->test_path));
         LMN_TRY(lmn_cfg_get_string(cfg, NULL, "data.images", "images", &data->images));
         if (task->kind == LMN_TASK_REGRESSION)
             LMN_TRY(lmn_cfg_get_string(cfg, NULL, "data.targets", "targets", &data->targets));
         else
             LMN_TRY(lmn_cfg_get_string(cfg, NULL, "data.labels", "labels", &data->labels));
     } else if (!synthetic && !grf) {
-        LMN_TRY(lmn_cfg_get_string(cfg, NULL, "data.path", default_path, &data->path));
+        LMN_TRY(get_path(cfg, "data.path", default_path, &data->path));
     }
     int64_t prefetch = 0;
     const int64_t no_prefetch = 0;
@@ -463,6 +473,7 @@ lmn_status lmn_train_settings_read(lmn_cfg *cfg, lmn_train_settings *s)
     LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "train.shuffle", &yes, &s->shuffle));
     LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "train.eval", &yes, &s->eval));
     LMN_TRY(get_int(cfg, "train.eval_batch_size", 500, 1, 1 << 24, &s->eval_batch_size));
+    LMN_TRY(read_max_memory(cfg, s));
     LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "train.profile", &no, &s->profile));
     LMN_TRY(get_int(cfg, "train.checkpoint_every", 0, 0, 1 << 30, &s->checkpoint_every));
     LMN_TRY(lmn_cfg_get_int_range(cfg, NULL, "train.checkpoint_every_steps", &zero, 0, INT64_MAX,
@@ -471,8 +482,8 @@ lmn_status lmn_train_settings_read(lmn_cfg *cfg, lmn_train_settings *s)
     LMN_TRY(read_batch_schedule(cfg, s->batch_size, &s->batch_schedule));
     LMN_TRY(read_optimizer(cfg, s));
     LMN_TRY(lmn_parallel_settings_read(cfg, &s->parallel));
-    return read_two_phase(cfg, &s->schedule, &s->two_phase);
     LMN_TRY(check_slimqn_strategy(cfg, s));
+    return read_two_phase(cfg, &s->schedule, &s->two_phase);
 }
 
 static const char *const aggregator_names[] = {"fedavg", "fedlama", "partial", "fedprox",
@@ -568,6 +579,7 @@ static lmn_status read_fl_keys(lmn_cfg *cfg, lmn_fl_settings *fl)
     LMN_TRY(read_server_optimizer(cfg, fl));
     const bool no = false;
     LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "fl.keep_client_optimizer", &no, &fl->keep_client_optimizer));
+    LMN_TRY(get_int(cfg, "fl.checkpoint_every", 10, 0, 1 << 30, &fl->checkpoint_every));
     return get_int(cfg, "fl.eval_every", 1, 1, 1 << 30, &fl->eval_every);
 }
 
@@ -583,12 +595,13 @@ lmn_status lmn_fl_settings_read(lmn_cfg *cfg, lmn_train_settings *s, lmn_fl_sett
     s->shuffle = true;
     s->eval = true;
     LMN_TRY(get_int(cfg, "fl.eval_batch_size", 500, 1, 1 << 24, &s->eval_batch_size));
+    LMN_TRY(get_int(cfg, "fl.keep_checkpoints", 3, 1, 1 << 20, &s->keep_checkpoints));
     LMN_TRY(read_optimizer(cfg, s));
-    if (s->schedule.kind == LMN_LR_TWO_PHASE)
-        return fail_at(lmn_cfg_find(cfg, NULL, "optimizer.schedule"), "two_phase follows the "
-                       "training loss of 'lamina train' epochs; for fl use constant, step or cosine");
     if (s->optimizer.kind == LMN_OPT_SLIMQN)
         return fail_at(lmn_cfg_find(cfg, NULL, "optimizer.name"), "slimqn is a data-parallel "
                        "optimizer ('lamina train'); fl clients take sgd, adam or adamw");
+    if (s->schedule.kind == LMN_LR_TWO_PHASE)
+        return fail_at(lmn_cfg_find(cfg, NULL, "optimizer.schedule"), "two_phase follows the "
+                       "training loss of 'lamina train' epochs; for fl use constant, step or cosine");
     return LMN_OK;
 }

@@ -1,0 +1,41 @@
+/* The configuration keys of `lamina train` and `lamina fl`, in one table:
+ * each key's help line (default in brackets), the commands that read it and
+ * the settings under which it applies. `lamina train --help` and `lamina fl
+ * --help` print their key lists from it, so the help cannot drift from the
+ * keys; tests/io/test_config.c reads every key through the settings readers
+ * (train/settings.c) under its `when` settings and checks that the resolved
+ * configuration holds it and re-reads to the same settings, so a key the
+ * readers take without a table entry, or an entry no reader takes, fails.
+ *
+ * Adding a key: one entry here, next to its section, and its reader. */
+#ifndef LMN_TRAIN_CONFIG_SCHEMA_H
+#define LMN_TRAIN_CONFIG_SCHEMA_H
+
+#include <stdio.h>
+
+enum {
+    LMN_KEYS_TRAIN = 1,          /* lamina train only */
+    LMN_KEYS_FL = 2,             /* lamina fl only */
+    LMN_KEYS_COMMON = 1 | 2,     /* both */
+    LMN_KEY_NOTE = 4,            /* help text about the keys above, not a key */
+    LMN_KEY_MODEL = 8            /* read by the model reader (io/model_config.c) */
+};
+
+typedef struct lmn_config_key {
+    const char *key;  /* full path, e.g. "optimizer.lr" */
+    unsigned flags;   /* LMN_KEYS_* and LMN_KEY_* */
+    /* ';'-separated KEY=VALUE settings under which the key is read (e.g.
+     * "optimizer.name=adam"); NULL: always. */
+    const char *when;
+    const char *help; /* one paragraph, default in brackets */
+} lmn_config_key;
+
+/* The table, in help order; *count entries. */
+const lmn_config_key *lmn_config_keys(size_t *count);
+/* The entry of key (notes excluded), or NULL. */
+const lmn_config_key *lmn_config_key_find(const char *key);
+/* The key list of a command (LMN_KEYS_TRAIN or LMN_KEYS_FL), wrapped to
+ * 88 columns: "  KEY  help..." per entry. */
+void lmn_config_keys_print(FILE *out, unsigned command);
+
+#endif
