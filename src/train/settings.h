@@ -62,6 +62,7 @@ typedef struct lmn_train_settings {
     bool shuffle;
     bool eval;
     int eval_batch_size; /* per rank */
+    double max_memory_gb; /* step buffers per rank; 0 = no check, < 0 = node memory / its ranks */
     bool profile;        /* time every layer; report at the end */
     int checkpoint_every;       /* epochs between checkpoints; 0 = none */
     int64_t checkpoint_every_steps; /* steps between checkpoints; 0 = none */
@@ -103,6 +104,7 @@ typedef struct lmn_fl_settings {
     double server_lr, server_momentum, server_beta1, server_beta2, server_epsilon;
     bool keep_client_optimizer;
     int eval_every;
+    int checkpoint_every; /* rounds between checkpoints; 0 = only the last round and on a stop */
 } lmn_fl_settings;
 
 /* "fedavg", "fedlama", ... */
