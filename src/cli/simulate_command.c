@@ -246,7 +246,10 @@ static lmn_status read_config_options(lmn_cfg *cfg, sim_setup *setup)
         LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "parallel.fc_exchange", exchange_modes, NULL, &index));
         o->fc_exchange = index - 1;
     }
-    if (lmn_cfg_find(cfg, NULL, "parallel.lazy_layers")) {
+    lmn_cfg_node *lazy = lmn_cfg_find(cfg, NULL, "parallel.lazy_layers");
+    const char *lazy_text = lazy ? lmn_cfg_scalar_text(lazy) : NULL;
+    /* auto (a resolved configuration's default) keeps the simulator's choice. */
+    if (lazy && !(lazy_text && strcmp(lazy_text, "auto") == 0)) {
         LMN_TRY(config_int(cfg, "parallel.lazy_layers", 0, &o->lazy_layers));
         setup->lazy_layers_given = true;
     }

@@ -284,7 +284,7 @@ static const lmn_config_key keys[] = {
      "multistep: exchange activations and errors instead of weight gradients for linear layers: auto (when fewer bytes), never, always [auto]"},
     {"parallel.lazy_layers", LMN_KEYS_TRAIN,
      "parallel.strategy=lazy",
-     "lazy: input-side convolutions that sync lazily [8, or all convolutions of a smaller model]"},
+     "lazy: input-side convolutions that sync lazily, or auto: 8, or every convolution but the top one of a smaller model [auto]"},
     {"parallel.lazy_max_k", LMN_KEYS_TRAIN,
      "parallel.strategy=lazy",
      "lazy: largest interval k [32]"},

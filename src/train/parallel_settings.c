@@ -38,6 +38,27 @@ static lmn_status read_tau(lmn_cfg *cfg, lmn_parallel_settings *s)
     return LMN_OK;
 }
 
+/* parallel.lazy_layers: a count, or auto (8, or every convolution but the
+ * top one of a smaller model). auto is written into the resolved
+ * configuration, so that reading it again keeps the choice open. */
+static lmn_status read_lazy_layers(lmn_cfg *cfg, lmn_parallel_settings *s)
+{
+    const char *text = NULL;
+    LMN_TRY(lmn_cfg_get_string(cfg, NULL, "parallel.lazy_layers", "auto", &text));
+    s->lazy_layers_given = strcmp(text, "auto") != 0;
+    if (!s->lazy_layers_given) {
+        s->lazy_layers = 8;
+        return LMN_OK;
+    }
+    char *end = NULL;
+    const long layers = strtol(text, &end, 10);
+    if (end == text || *end != '\0' || layers < 0 || layers > (1 << 20))
+        return lmn_fail(LMN_ERR_CONFIG, "key 'parallel.lazy_layers': '%s' is neither a layer count "
+                        "from 0 to %d nor 'auto'", text, 1 << 20);
+    s->lazy_layers = (int)layers;
+    return LMN_OK;
+}
+
 lmn_status lmn_parallel_settings_read(lmn_cfg *cfg, lmn_parallel_settings *s)
 {
     memset(s, 0, sizeof *s);
@@ -59,8 +80,7 @@ lmn_status lmn_parallel_settings_read(lmn_cfg *cfg, lmn_parallel_settings *s)
         s->fc_exchange = index == 0 ? -1 : index == 2;
         return LMN_OK;
     case LMN_STRATEGY_LAZY:
-        s->lazy_layers_given = lmn_cfg_find(cfg, NULL, "parallel.lazy_layers") != NULL;
-        LMN_TRY(get_int(cfg, "parallel.lazy_layers", 8, 0, 1 << 20, &s->lazy_layers));
+        LMN_TRY(read_lazy_layers(cfg, s));
         return get_int(cfg, "parallel.lazy_max_k", 32, 1, 1 << 20, &s->lazy_max_k);
     case LMN_STRATEGY_LOCALSGD:
         LMN_TRY(get_int(cfg, "parallel.groups", 0, 0, 1 << 20, &s->groups));
