@@ -13,45 +13,9 @@
 #include "core/timer.h"
 #include "kernels/loss.h"
 #include "train/fedlama.h"
-
-/* A run of consecutive learnable tensors aggregated together. */
-typedef struct tensor_run {
-    size_t begin, end; /* in the flat parameter buffer */
-} tensor_run;
-
-typedef struct fl_run {
-    lmn_trainer *t;
-    const lmn_fl_settings *fl;
-    lmn_partition *partition;
-    int tensor_count;        /* learnable tensors (views 0..tensor_count-1) */
-    int active_count;        /* M */
-    int *active;             /* sorted ids of this round's clients */
-    double *weights;         /* aggregation weight of each active slot */
-    int64_t *positions;      /* per client: samples its stream has served */
-    float *global;           /* the server model */
-    float *global_state;     /* server batch-norm statistics */
-    float *average;          /* this round's aggregate, as floats */
-    int64_t *sums;           /* fixed-point weighted sums of client models */
-    int64_t *plain_sums;     /* FedLAMA with sample weights: unweighted sums */
-    int64_t *state_sums;
-    float *server_m, *server_v; /* fedavgm velocity; fedadam moments */
-    int *interval;           /* FedLAMA m_l per tensor */
-    double *d, *dt;          /* FedLAMA discrepancies per tensor */
-    bool *aggregate;         /* tensor aggregated this round */
-    double *square_norms;    /* [M][tensors]: ||x||^2 of each client's tensors */
-    double *client_losses;   /* [M] */
-    float **store;           /* per client: its relaxed tensors, or NULL */
-    size_t store_floats;     /* floats of one client's store */
-    float **velocity;        /* per client: persisted optimizer state, or NULL */
-    float **models;          /* partial: per active slot, the client's model */
-    float **model_velocity;  /* partial: per active slot, its optimizer state */
-    double cum_bytes;
-    double round_bytes;
-} fl_run;
-
-static bool owns(const fl_run *run, int client) { return client % run->t->comm->size == run->t->comm->rank; }
-
-static const lmn_tensor_view *view(const fl_run *run, int k) { return &run->t->net->tensors[k]; }
+#include "train/federated_internal.h"
+#include "train/run_directory.h"
+#include "train/stop.h"
 
 static int local_steps(const fl_run *run, int client)
 {
@@ -599,7 +563,9 @@ static lmn_status write_round(fl_run *run, const round_record *r)
     return lmn_metrics_end(m);
 }
 
-static lmn_status run_round(fl_run *run, int round, double run_start)
+/* One round; *stop is set on every rank when any rank received a stop
+ * signal by its end. */
+static lmn_status run_round(fl_run *run, int round, double run_start, bool *stop)
 {
     lmn_trainer *t = run->t;
     const double start = lmn_now();
@@ -629,9 +595,11 @@ static lmn_status run_round(fl_run *run, int round, double run_start)
         LMN_TRY(evaluate_global(run, &r.test_loss, &r.test_acc));
         r.evaluated = true;
     }
-    double state_bytes = (double)client_state_bytes(run);
-    LMN_TRY(lmn_comm_sum_doubles(t->comm, &state_bytes, 1));
-    r.client_state_bytes = (int64_t)state_bytes;
+    /* The stop requests travel with the state sizes: one reduction. */
+    double sums[2] = {(double)client_state_bytes(run), lmn_stop_requested() ? 1.0 : 0.0};
+    LMN_TRY(lmn_comm_sum_doubles(t->comm, sums, 2));
+    r.client_state_bytes = (int64_t)sums[0];
+    *stop = sums[1] > 0.0;
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
     r.peak_rss_bytes = (double)usage.ru_maxrss * 1024.0;
@@ -652,25 +620,74 @@ static lmn_status run_round(fl_run *run, int round, double run_start)
     return lmn_comm_agree(t->comm, write_round(run, &r));
 }
 
-static lmn_status run_rounds(fl_run *run)
+/* --resume: restores the run from a checkpoint (or starts fresh when
+ * `auto` finds none); *finished when it had already done fl.rounds. */
+static lmn_status resume(fl_run *run, const char *from, bool *finished)
 {
-    LMN_TRY(lmn_comm_agree(run->t->comm, make_partition(run)));
-    LMN_TRY(lmn_comm_agree(run->t->comm, allocate(run)));
-    LMN_TRY(lmn_comm_agree(run->t->comm, lmn_trainer_open_metrics(run->t)));
-    const double start = lmn_now();
-    for (int round = 0; round < run->fl->rounds; round++) {
-        lmn_watchdog_progress(run->t->watchdog, LMN_WATCH_ROUND, round);
-        LMN_TRY(run_round(run, round, start));
+    lmn_trainer *t = run->t;
+    char path[4096] = {0};
+    bool fresh = false;
+    /* Resuming continues the run in the output directory. */
+    if (t->claim == LMN_CLAIM_FRESH) t->claim = LMN_CLAIM_CONTINUE;
+    LMN_TRY(lmn_comm_agree(t->comm, lmn_run_directory_resume_source(t->out_dir, from, path,
+                                                                     sizeof path, &fresh)));
+    if (fresh) {
+        if (t->log) fprintf(t->log, "lamina: no checkpoint in %s yet; starting fresh\n", t->out_dir);
+        return LMN_OK;
     }
+    const lmn_status status = lmn_fl_restore(run, path);
+    if (status != LMN_OK) return lmn_fail_context(status, "cannot resume from '%s'", path);
+    t->checkpoint_loaded = true;
+    /* metrics.jsonl continues after the checkpoint's rounds. */
+    t->resumed.epoch = t->resumed.global_step = run->rounds_done;
+    *finished = run->rounds_done >= run->fl->rounds;
+    if (t->log)
+        fprintf(t->log, *finished ? "lamina: %s is the end of the run (round %d of %d); nothing to "
+                                    "do: raise fl.rounds to train further\n"
+                                  : "lamina: resuming from %s (round %d of %d done)\n",
+                path, run->rounds_done, run->fl->rounds);
+    if (*finished || t->comm->rank != 0 || !t->out_dir) return lmn_comm_agree(t->comm, LMN_OK);
+    return lmn_comm_agree(t->comm, lmn_run_directory_rewind_metrics(t->out_dir, "round",
+                                                                    run->rounds_done));
+}
+
+static bool checkpoint_due(const fl_run *run, bool stop)
+{
+    const int every = run->fl->checkpoint_every;
+    return stop || run->rounds_done == run->fl->rounds || (every > 0 && run->rounds_done % every == 0);
+}
+
+static lmn_status run_rounds(fl_run *run, const char *resume_from)
+{
+    lmn_trainer *t = run->t;
+    LMN_TRY(lmn_comm_agree(t->comm, make_partition(run)));
+    LMN_TRY(lmn_comm_agree(t->comm, allocate(run)));
+    bool finished = false, stop = false;
+    if (resume_from) LMN_TRY(resume(run, resume_from, &finished));
+    if (finished) return LMN_OK;
+    LMN_TRY(lmn_comm_agree(t->comm, lmn_trainer_open_metrics(t)));
+    const double start = lmn_now() - run->elapsed_before;
+    for (int round = run->rounds_done; round < run->fl->rounds && !stop; round++) {
+        lmn_watchdog_progress(t->watchdog, LMN_WATCH_ROUND, round);
+        LMN_TRY(run_round(run, round, start, &stop));
+        run->rounds_done = round + 1;
+        if (checkpoint_due(run, stop)) LMN_TRY(lmn_fl_checkpoint(run, lmn_now() - start));
+    }
+    if (stop && run->rounds_done < run->fl->rounds && t->log)
+        fprintf(t->log, "lamina: stopped by signal after round %d; checkpoint written, resume with "
+                "--resume auto\n", run->rounds_done);
+    t->stopped = stop;
     return LMN_OK;
 }
 
-lmn_status lmn_federated_run(lmn_trainer *trainer)
+lmn_status lmn_federated_run(lmn_trainer *trainer) { return lmn_federated_run_from(trainer, NULL); }
+
+lmn_status lmn_federated_run_from(lmn_trainer *trainer, const char *resume_from)
 {
     fl_run run = {.t = trainer, .fl = &trainer->fl};
     LMN_TRY(lmn_watchdog_start(trainer->comm, NULL, trainer->settings.timeout_seconds,
                                &trainer->watchdog));
-    const lmn_status status = run_rounds(&run);
+    const lmn_status status = run_rounds(&run, resume_from);
     lmn_watchdog_stop(trainer->watchdog);
     trainer->watchdog = NULL;
     release(&run);

@@ -16,6 +16,14 @@
  * On return the trainer's network holds the server model. Collective. */
 lmn_status lmn_federated_run(lmn_trainer *trainer);
 
+/* Like lmn_federated_run, continuing from a checkpoint when resume_from
+ * is not NULL: a file, a directory (its newest valid checkpoint) or "auto"
+ * (the output directory's, starting fresh when it has none). Writes a
+ * checkpoint every fl.checkpoint_every rounds and after the last; a
+ * SIGTERM / SIGUSR1 (train/stop.h) ends the run after the round in
+ * progress, with a checkpoint, and sets trainer->stopped. Collective. */
+lmn_status lmn_federated_run_from(lmn_trainer *trainer, const char *resume_from);
+
 /* Prints the partition (per-client sizes and label histograms) on rank 0.
  * Collective only in that every rank may call it. */
 lmn_status lmn_federated_describe_partition(lmn_trainer *trainer, FILE *out);

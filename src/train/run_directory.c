@@ -1,4 +1,5 @@
 /* Output-directory claims (see run_directory.h). */
+#define _POSIX_C_SOURCE 200809L
 #include "train/run_directory.h"
 
 #include <errno.h>
@@ -62,4 +63,75 @@ lmn_status lmn_run_directory_prepare(const char *dir, lmn_run_claim claim)
     LMN_TRY(lmn_make_directory(dir));
     if (claim != LMN_CLAIM_OVERWRITE) return LMN_OK;
     return lmn_checkpoint_prune(dir, 0);
+}
+
+lmn_status lmn_run_directory_resume_source(const char *dir, const char *from, char *path,
+                                           size_t size, bool *fresh)
+{
+    *fresh = false;
+    if (strcmp(from, "auto") == 0) {
+        if (!dir) return lmn_fail(LMN_ERR_ARG, "--resume auto needs an output directory (--out)");
+        if (lmn_checkpoint_find_latest(dir, path, size) != LMN_OK) *fresh = true;
+        return LMN_OK;
+    }
+    struct stat info;
+    if (stat(from, &info) != 0)
+        return lmn_fail(LMN_ERR_IO, "--resume %s: no such checkpoint file or directory", from);
+    if (S_ISDIR(info.st_mode)) return lmn_checkpoint_find_latest(from, path, size);
+    snprintf(path, size, "%s", from);
+    return LMN_OK;
+}
+
+/* Appends length bytes of line to the growing buffer *kept. */
+static bool keep_line(char **kept, size_t *used, size_t *capacity, const char *line, size_t length)
+{
+    if (*used + length > *capacity) {
+        const size_t grown_capacity = 2 * (*used + length);
+        char *grown = realloc(*kept, grown_capacity);
+        if (!grown) return false;
+        *kept = grown;
+        *capacity = grown_capacity;
+    }
+    memcpy(*kept + *used, line, length);
+    *used += length;
+    return true;
+}
+
+/* Whether a metrics line starts with {"key":N and N <= last. */
+static bool line_within(const char *line, const char *key, long long last)
+{
+    const size_t key_length = strlen(key);
+    if (strncmp(line, "{\"", 2) != 0 || strncmp(line + 2, key, key_length) != 0 ||
+        strncmp(line + 2 + key_length, "\":", 2) != 0)
+        return false;
+    long long value = 0;
+    return sscanf(line + 4 + key_length, "%lld", &value) == 1 && value <= last;
+}
+
+lmn_status lmn_run_directory_rewind_metrics(const char *dir, const char *key, long long last)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    FILE *file = fopen(path, "r");
+    if (!file && errno != ENOENT)
+        return lmn_fail(LMN_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+    char *kept = NULL, *line = NULL;
+    size_t used = 0, capacity = 0, line_capacity = 0;
+    bool ok = true;
+    ssize_t length;
+    errno = 0; /* getline reports running out of memory only through errno */
+    while (ok && file && (length = getline(&line, &line_capacity, file)) >= 0)
+        if (line_within(line, key, last)) ok = keep_line(&kept, &used, &capacity, line, (size_t)length);
+    const bool read_failed = file && (ferror(file) || errno == ENOMEM);
+    if (file) fclose(file);
+    free(line);
+    lmn_status status = LMN_OK;
+    if (!ok || read_failed)
+        status = lmn_fail(ok ? LMN_ERR_IO : LMN_ERR_NOMEM, "cannot rewind '%s' to the checkpoint's "
+                          "%s %lld: %s; the file is unchanged", path, key, last,
+                          ok ? "read error" : "out of memory");
+    else
+        status = lmn_write_file_atomic(path, kept ? kept : "", used);
+    free(kept);
+    return status;
 }

@@ -4,6 +4,7 @@
 #define LMN_TRAIN_RUN_DIRECTORY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "core/status.h"
 
@@ -28,5 +29,17 @@ lmn_status lmn_run_directory_check(const char *dir, lmn_run_claim claim, bool st
  * later --resume auto cannot pick them up. Call only after the new run
  * validated its configuration and data. */
 lmn_status lmn_run_directory_prepare(const char *dir, lmn_run_claim claim);
+
+/* Where --resume FROM points: "auto" = the newest valid checkpoint in dir
+ * (*fresh set when there is none: the run starts from scratch), a
+ * directory = its newest valid checkpoint, else a checkpoint file. */
+lmn_status lmn_run_directory_resume_source(const char *dir, const char *from, char *path,
+                                           size_t size, bool *fresh);
+
+/* Keeps the lines of dir/metrics.jsonl whose first member `key` (an
+ * integer: "epoch", "round") is at most last, dropping those an
+ * interrupted run wrote after its checkpoint. The file is replaced only
+ * once all of it was read: a read or memory failure leaves it as it was. */
+lmn_status lmn_run_directory_rewind_metrics(const char *dir, const char *key, long long last);
 
 #endif
