@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages lamina needs, skipping those already present.
 # Usage: scripts/install-deps.sh [--with-tests] [--with-bench] [--with-fuzz]
-#   --with-tests adds what only the tests read with (Pillow, h5py);
+#   --with-tests adds what only the tests read with (Pillow, h5py), a
+#   one-node Slurm with munge (tests/slurm; srun's PMIx plugin is in
+#   slurm-wlm-basic-plugins) and headless Chromium with a font (tests/report);
 #   --with-bench adds PyTorch, the yardstick the benchmarks compare against;
 #   --with-fuzz adds clang and libFuzzer (make fuzz; clang's OpenMP and
 #   sanitizer runtimes are named since recommends are not installed).
@@ -14,7 +16,9 @@ packages=(build-essential cmake pkg-config
           dataset-fashion-mnist python3)
 for option in "$@"; do
   case "$option" in
-    --with-tests) packages+=(python3-h5py python3-pil) ;;
+    --with-tests) packages+=(python3-h5py python3-pil
+                             slurmctld slurmd slurm-client slurm-wlm-basic-plugins munge
+                             chromium fonts-dejavu-core) ;;
     --with-bench) packages+=(python3-h5py python3-pil python3-torch python3-numpy) ;;
     --with-fuzz) packages+=(clang libfuzzer-14-dev libclang-rt-14-dev libomp-14-dev) ;;
     *) echo "lamina: install-deps: unknown option '$option' (--with-tests, --with-bench, --with-fuzz)" >&2; exit 2 ;;
