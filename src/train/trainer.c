@@ -675,75 +675,6 @@ lmn_status lmn_trainer_checkpoint(lmn_trainer *t)
     return status;
 }
 
-/* Appends length bytes of line to the growing buffer *kept. */
-static bool keep_line(char **kept, size_t *used, size_t *capacity, const char *line, size_t length)
-{
-    if (*used + length > *capacity) {
-        const size_t grown_capacity = 2 * (*used + length);
-        char *grown = realloc(*kept, grown_capacity);
-        if (!grown) return false;
-        *kept = grown;
-        *capacity = grown_capacity;
-    }
-    memcpy(*kept + *used, line, length);
-    *used += length;
-    return true;
-}
-
-/* Keeps the metrics lines of epochs the checkpoint includes and drops the
- * rest (written after the checkpoint by the interrupted run). The file is
- * replaced only once all of it was read: a read or memory failure leaves
- * it as it was. */
-static lmn_status rewind_metrics(lmn_trainer *t)
-{
-    if (t->comm->rank != 0 || !t->out_dir) return LMN_OK;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/metrics.jsonl", t->out_dir);
-    FILE *file = fopen(path, "r");
-    if (!file && errno != ENOENT)
-        return lmn_fail(LMN_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
-    char *kept = NULL, *line = NULL;
-    size_t used = 0, capacity = 0, line_capacity = 0;
-    bool ok = true;
-    ssize_t length;
-    errno = 0; /* getline reports running out of memory only through errno */
-    while (ok && file && (length = getline(&line, &line_capacity, file)) >= 0) {
-        long long epoch = 0;
-        if (sscanf(line, "{\"epoch\":%lld", &epoch) != 1 || epoch > t->resumed.epoch) continue;
-        ok = keep_line(&kept, &used, &capacity, line, (size_t)length);
-    }
-    const bool read_failed = file && (ferror(file) || errno == ENOMEM);
-    if (file) fclose(file);
-    free(line);
-    lmn_status status = LMN_OK;
-    if (!ok || read_failed)
-        status = lmn_fail(ok ? LMN_ERR_IO : LMN_ERR_NOMEM, "cannot rewind '%s' to the checkpoint's "
-                          "epoch %lld: %s; the file is unchanged", path, (long long)t->resumed.epoch,
-                          ok ? "read error" : "out of memory");
-    else
-        status = lmn_write_file_atomic(path, kept ? kept : "", used);
-    free(kept);
-    return status;
-}
-
-static lmn_status resume_source(const lmn_trainer *t, const char *from, char *path, size_t size,
-                                bool *fresh)
-{
-    *fresh = false;
-    if (strcmp(from, "auto") == 0) {
-        if (!t->out_dir)
-            return lmn_fail(LMN_ERR_ARG, "--resume auto needs an output directory (--out)");
-        if (lmn_checkpoint_find_latest(t->out_dir, path, size) != LMN_OK) *fresh = true;
-        return LMN_OK;
-    }
-    struct stat info;
-    if (stat(from, &info) != 0)
-        return lmn_fail(LMN_ERR_IO, "--resume %s: no such checkpoint file or directory", from);
-    if (S_ISDIR(info.st_mode)) return lmn_checkpoint_find_latest(from, path, size);
-    snprintf(path, size, "%s", from);
-    return LMN_OK;
-}
-
 /* Whether the epoch controller remembers more than the epoch tells: the
  * adaptive batch schedule and two-phase training decide on past losses. */
 static bool controller_has_memory(const lmn_epoch_control *c)
@@ -796,7 +727,8 @@ lmn_status lmn_trainer_resume(lmn_trainer *t, const char *from)
     bool fresh = false;
     /* Resuming continues the run in the output directory, whoever calls it. */
     if (t->claim == LMN_CLAIM_FRESH) t->claim = LMN_CLAIM_CONTINUE;
-    LMN_TRY(lmn_comm_agree(t->comm, resume_source(t, from, path, sizeof path, &fresh)));
+    LMN_TRY(lmn_comm_agree(t->comm, lmn_run_directory_resume_source(t->out_dir, from, path,
+                                                                     sizeof path, &fresh)));
     if (fresh) {
         if (t->log) fprintf(t->log, "lamina: no checkpoint in %s yet; starting fresh\n", t->out_dir);
         return LMN_OK;
@@ -837,7 +769,10 @@ lmn_status lmn_trainer_resume(lmn_trainer *t, const char *from)
         fprintf(t->log, "lamina: resuming from %s (epoch %lld, step %lld of the epoch, global step "
                 "%lld)\n", path, (long long)t->resumed.epoch + 1,
                 (long long)t->resumed.step_in_epoch, (long long)t->global_step);
-    return lmn_comm_agree(t->comm, rewind_metrics(t));
+    /* The metrics lines of epochs after the checkpoint go. */
+    if (t->comm->rank != 0 || !t->out_dir) return lmn_comm_agree(t->comm, LMN_OK);
+    return lmn_comm_agree(t->comm, lmn_run_directory_rewind_metrics(t->out_dir, "epoch",
+                                                                    t->resumed.epoch));
 }
 
 /* Checkpoints due after this step (by steps) or epoch (by epochs). */
