@@ -579,9 +579,11 @@ static lmn_status simulate(const simulate_args *args)
     }
     if (status == LMN_OK) status = read_config_options(cfg, &setup);
     if (status == LMN_OK) status = command_line_options(args, &setup);
-    /* One rank on its own: the trainer's data and model code, no peers. */
+    /* One rank on its own: the trainer's model code, no peers; the test set
+     * gives the shapes (the training set is not opened). */
+    const lmn_trainer_options options = {.purpose = LMN_PURPOSE_PROFILE};
     if (status == LMN_OK) status = lmn_comm_create(MPI_COMM_SELF, &self);
-    if (status == LMN_OK) status = lmn_trainer_create(cfg, self, NULL, NULL, &trainer);
+    if (status == LMN_OK) status = lmn_trainer_open(cfg, self, &options, &trainer);
     const int global_batch = trainer ? trainer->settings.batch_size : 0;
     if (status == LMN_OK) {
         setup.options.global_batch = global_batch;
@@ -591,7 +593,7 @@ static lmn_status simulate(const simulate_args *args)
     }
     if (status == LMN_OK) status = fit_lazy_layers(args, &profile, &setup);
     if (status == LMN_OK) {
-        const run_info info = {trainer->model_name, trainer->train_set->name, setup.wire_name,
+        const run_info info = {trainer->model_name, trainer->test_set->name, setup.wire_name,
                                global_batch, trainer->threads, args->steps, args->gbits,
                                args->latency_us};
         prediction_set set;

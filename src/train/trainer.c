@@ -235,14 +235,14 @@ static lmn_status open_inputs(lmn_trainer *t, lmn_cfg *cfg)
     return lmn_comm_agree(comm, status);
 }
 
-static lmn_status setup(lmn_trainer *t, lmn_cfg *cfg, const char *out_dir)
+static lmn_status setup(lmn_trainer *t, lmn_cfg *cfg, const lmn_trainer_options *options)
 {
     lmn_comm *comm = t->comm;
     LMN_TRY(open_inputs(t, cfg));
     lmn_status status = build_network(t, cfg);
     if (status == LMN_OK) status = lmn_cfg_check_unused(cfg);
     /* Evaluation needs no optimizer: a checkpoint's model is all it uses. */
-    if (status == LMN_OK && !t->evaluation_only) status = build_optimizer(t);
+    if (status == LMN_OK && options->purpose != LMN_PURPOSE_EVALUATE) status = build_optimizer(t);
     if (status == LMN_OK) status = allocate_buffers(t);
     LMN_TRY(lmn_comm_agree(comm, status));
     /* Initialised once, on rank 0, and broadcast: every rank starts from
@@ -253,7 +253,7 @@ static lmn_status setup(lmn_trainer *t, lmn_cfg *cfg, const char *out_dir)
         LMN_TRY(lmn_sync_create(&t->settings.parallel, t->net, t->optimizer, comm,
                                 t->settings.batch_size, &t->sync));
     comm->bytes_sent = comm->seconds = 0.0;
-    return lmn_comm_agree(comm, open_outputs(t, cfg, out_dir));
+    return lmn_comm_agree(comm, open_outputs(t, cfg, options->out_dir));
 }
 
 lmn_status lmn_trainer_open(lmn_cfg *cfg, lmn_comm *comm, const lmn_trainer_options *options,
@@ -268,7 +268,8 @@ lmn_status lmn_trainer_open(lmn_cfg *cfg, lmn_comm *comm, const lmn_trainer_opti
     }
     t->comm = comm;
     t->federated = options->purpose == LMN_PURPOSE_FEDERATED;
-    t->evaluation_only = options->purpose == LMN_PURPOSE_EVALUATE;
+    t->evaluation_only = options->purpose == LMN_PURPOSE_EVALUATE ||
+                       options->purpose == LMN_PURPOSE_PROFILE;
     t->train_set = options->train_set;
     t->test_set = options->test_set;
     t->log = comm->rank == 0 ? options->log : NULL;
@@ -276,7 +277,7 @@ lmn_status lmn_trainer_open(lmn_cfg *cfg, lmn_comm *comm, const lmn_trainer_opti
     if (!t->train_set != !t->test_set)
         status = lmn_fail(LMN_ERR_ARG, "a caller that supplies data supplies both the training "
                           "and the test set");
-    if (status == LMN_OK) status = setup(t, cfg, options->out_dir);
+    if (status == LMN_OK) status = setup(t, cfg, options);
     if (status != LMN_OK) {
         lmn_trainer_free(t);
         return status;
@@ -993,8 +994,8 @@ lmn_status lmn_trainer_run(lmn_trainer *t)
                         "for federated simulation (lmn_trainer_create_federated): run it with "
                         "lmn_federated_run");
     if (t->evaluation_only)
-        return lmn_fail(LMN_ERR_ARG, "this trainer was opened to evaluate a model (no training "
-                        "set, no optimizer): open one with LMN_PURPOSE_TRAIN to train");
+        return lmn_fail(LMN_ERR_ARG, "this trainer was opened to evaluate or profile a model (no "
+                        "training set): open one with LMN_PURPOSE_TRAIN to train");
     if (t->already_finished) return LMN_OK;
     /* Checked here, not at set-up: evaluation alone may use a smaller set. */
     LMN_TRY(lmn_comm_agree(t->comm, check_batch_fits(t)));

@@ -39,7 +39,7 @@ typedef lmn_status (*lmn_epoch_hook)(void *ctx, const lmn_epoch_report *report);
 typedef struct lmn_trainer {
     lmn_train_settings settings;
     bool federated;          /* `lamina fl`: settings from fl.* */
-    bool evaluation_only;    /* eval / export: no training set, optimizer or sync policy */
+    bool evaluation_only;    /* eval, export, simulate: no training set, no sync policy */
     lmn_epoch_hook on_epoch; /* NULL: none */
     void *on_epoch_ctx;
     lmn_fl_settings fl;
@@ -85,6 +85,7 @@ typedef enum lmn_trainer_purpose {
     LMN_PURPOSE_TRAIN,     /* lamina train: both sets, optimizer, sync policy */
     LMN_PURPOSE_FEDERATED, /* lamina fl: settings from fl.*, both sets, optimizer */
     LMN_PURPOSE_EVALUATE,  /* eval, export: the test set and the network only */
+    LMN_PURPOSE_PROFILE,   /* simulate: the test set (for shapes), network and optimizer */
 } lmn_trainer_purpose;
 
 typedef struct lmn_trainer_options {

@@ -3,7 +3,8 @@
 # command, liblamina.so, lamina.h and lamina.pc there; examples/embed.c is
 # compiled with `pkg-config --cflags --libs lamina` against that prefix
 # (nothing from the source or build tree), runs on 2 ranks, trains LeNet on
-# its own data through the API, checkpoints, resumes and checks accuracy.
+# its own data through the API, checkpoints, resumes and checks accuracy;
+# tests/install/inside_mpi.c uses the API inside the program's own MPI.
 source "$(dirname "$0")/../cli/testing.bash"
 SOURCE=${LMN_SOURCE_DIR:?set by ctest}
 BUILD=${LMN_BUILD_DIR:?set by ctest}
@@ -56,4 +57,13 @@ awk -v a="$accuracy" 'BEGIN {exit !(a + 0 >= 0.9)}' &&
   fail "test accuracy '${accuracy}' < 0.9"
 grep -q "resumed from" "$WORK/embed.out" && echo "ok: a new session resumed the checkpoint" ||
   fail "no resume"
+
+# Inside a program that started MPI itself (tests/install/inside_mpi.c).
+cc -std=c11 -Wall -Wextra -Werror "$(dirname "$0")/inside_mpi.c" $(pkg-config --cflags --libs lamina ompi-c) \
+  -o "$WORK/inside_mpi" || fail "inside_mpi.c does not build against the installed tree"
+LD_LIBRARY_PATH="$libdir" $MPIRUN -n 2 -x LD_LIBRARY_PATH -x OMP_NUM_THREADS=1 "$WORK/inside_mpi" \
+  > "$WORK/inside.out" 2>&1 || { cat "$WORK/inside.out" >&2; fail "inside_mpi"; }
+[[ $(grep -c "inside_mpi: all passed" "$WORK/inside.out") == 2 ]] &&
+  echo "ok: inside the program's own MPI (not finalized by lamina), errors named" ||
+  fail "inside_mpi did not pass on both ranks"
 finish
