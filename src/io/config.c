@@ -39,6 +39,7 @@ struct lmn_cfg_node {
 struct lmn_cfg {
     lmn_cfg_node *root;
     char *origin;
+    const lmn_cfg_catalog *catalog; /* NULL: suggestions from read siblings only */
     void **owned; /* arrays handed out by the list getters */
     size_t owned_count, owned_capacity;
 };
@@ -1253,6 +1254,54 @@ static const char *suggest_sibling(const lmn_cfg_node *map, const lmn_cfg_node *
     return best;
 }
 
+void lmn_cfg_set_catalog(lmn_cfg *cfg, const lmn_cfg_catalog *catalog) { cfg->catalog = catalog; }
+
+/* The catalog entry that is path or lies below it; SIZE_MAX if none. */
+static size_t catalog_entry_under(const lmn_cfg_catalog *catalog, const char *path)
+{
+    const size_t length = strlen(path);
+    for (size_t i = 0; catalog && i < catalog->count; i++) {
+        const char *key = catalog->key(i);
+        if (strncmp(key, path, length) == 0 && (key[length] == '\0' || key[length] == '.'))
+            return i;
+    }
+    return SIZE_MAX;
+}
+
+/* The catalog key closest to path (edit distance <= 2), or NULL. */
+static const char *catalog_suggestion(const lmn_cfg_catalog *catalog, const char *path)
+{
+    const char *best = NULL;
+    size_t best_distance = 3;
+    for (size_t i = 0; catalog && i < catalog->count; i++) {
+        const size_t distance = edit_distance(path, catalog->key(i));
+        if (distance < best_distance && distance < strlen(path)) {
+            best = catalog->key(i);
+            best_distance = distance;
+        }
+    }
+    return best;
+}
+
+/* A known key (or a map of known keys) that these settings did not read. */
+static lmn_status not_read_here(const char *location, const lmn_cfg_node *unread,
+                                const lmn_cfg_catalog *catalog, size_t entry)
+{
+    const char *key = catalog->key(entry), *when = catalog->when(entry);
+    const bool below = strcmp(key, unread->path) != 0;
+    char settings[512];
+    snprintf(settings, sizeof settings, "%s", when ? when : "");
+    for (char *c = settings; *c; c++)
+        if (*c == ';') *c = ','; /* "a=1;b=2" reads "a=1, b=2" */
+    if (!when)
+        return lmn_fail(LMN_ERR_CONFIG, "%s: unknown key '%s' with these settings: %s read under "
+                        "other settings (see lamina train --help)", location,
+                        shown(unread->path).text, below ? "its keys are" : "it is");
+    return lmn_fail(LMN_ERR_CONFIG, "%s: unknown key '%s' with these settings: %s read only "
+                    "with %s", location, shown(unread->path).text, below ? "its keys are" : "it is",
+                    settings);
+}
+
 lmn_status lmn_cfg_check_unused(const lmn_cfg *cfg)
 {
     const lmn_cfg_node *container = NULL;
@@ -1264,6 +1313,11 @@ lmn_status lmn_cfg_check_unused(const lmn_cfg *cfg)
         return lmn_fail(LMN_ERR_CONFIG, "%s: list item '%s' was never used", location,
                         shown(unread->path).text);
     const char *suggestion = suggest_sibling(container, unread);
+    if (!suggestion) {
+        const size_t entry = catalog_entry_under(cfg->catalog, unread->path);
+        if (entry != SIZE_MAX) return not_read_here(location, unread, cfg->catalog, entry);
+        suggestion = catalog_suggestion(cfg->catalog, unread->path);
+    }
     if (suggestion)
         return lmn_fail(LMN_ERR_CONFIG, "%s: unknown key '%s' (did you mean '%s'?)", location,
                         shown(unread->path).text, shown(suggestion).text);

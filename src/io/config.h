@@ -129,9 +129,24 @@ const char *lmn_cfg_node_source(const lmn_cfg_node *node); /* file, "--set" or "
 int lmn_cfg_node_line(const lmn_cfg_node *node);            /* 1-based; 0 if not from a file */
 void lmn_cfg_mark_used(lmn_cfg_node *node, bool recursive);
 
+/* The keys a program knows, for the messages of lmn_cfg_check_unused:
+ * key(i) is a full key path ("" to skip entry i), when(i) the settings
+ * under which it is read ("optimizer.name=adam"; ';' between several) or
+ * NULL. The catalog must outlive cfg. */
+typedef struct lmn_cfg_catalog {
+    size_t count;
+    const char *(*key)(size_t index);
+    const char *(*when)(size_t index);
+} lmn_cfg_catalog;
+void lmn_cfg_set_catalog(lmn_cfg *cfg, const lmn_cfg_catalog *catalog);
+
 /* LMN_ERR_CONFIG for the first key (in document order) that nothing read:
  * "FILE:LINE: unknown key 'optimizer.lrr' (did you mean 'optimizer.lr'?)".
- * The suggestion is the closest sibling key that was read, if close. */
+ * The suggestion is the closest sibling key that was read, if close, else
+ * the closest key of the catalog. A catalog key (or a map above catalog
+ * keys) that these settings do not read says so: "unknown key
+ * 'optimizer.betas' with these settings: it is read only with
+ * optimizer.name=adam". */
 lmn_status lmn_cfg_check_unused(const lmn_cfg *cfg);
 
 /* Writes the tree as YAML, atomically (temporary file + rename). */

@@ -46,16 +46,16 @@ static const lmn_config_key keys[] = {
      NULL,
      "directory of the dataset files; hdf5: the training file [/usr/share/datasets/fashion-mnist]"},
     {"data.test_path", LMN_KEYS_COMMON,
-     "data.name=hdf5;data.path=train.h5;data.test_path=test.h5",
+     "data.name=hdf5",
      "hdf5: the test file"},
     {"data.images", LMN_KEYS_COMMON,
-     "data.name=hdf5;data.path=train.h5;data.test_path=test.h5",
+     "data.name=hdf5",
      "hdf5: dataset name of the images [images]; uint8 or float32 N x C x H x W (volumes: N x C x D x H x W)"},
     {"data.labels", LMN_KEYS_COMMON,
-     "data.name=hdf5;data.path=train.h5;data.test_path=test.h5",
+     "data.name=hdf5",
      "hdf5: dataset name of the labels [labels]; integers (lamina data convert)"},
     {"data.targets", LMN_KEYS_COMMON,
-     "data.name=hdf5;data.path=train.h5;data.test_path=test.h5;task=regression",
+     "data.name=hdf5;task=regression",
      "hdf5 with task regression: the float targets' dataset, read instead of labels: N x K (a vector) or N x C x H x W / N x C x D x H x W (image targets), used as stored [targets]"},
     {"data.derive", LMN_KEYS_COMMON,
      NULL,
@@ -73,7 +73,7 @@ static const lmn_config_key keys[] = {
      NULL,
      "benchmarks: add this delay to every batch read, to emulate a slow file system [0]"},
     {"data.in_memory", LMN_KEYS_COMMON,
-     "data.name=hdf5;data.path=train.h5;data.test_path=test.h5;data.in_memory=true",
+     "data.name=hdf5",
      "hdf5: load the whole file on every rank (true), or read each batch's rows from the file in place (false; memory per rank does not grow with the file) [false; true for lamina fl and data.derive]"},
     {"data.max_memory", LMN_KEYS_COMMON,
      NULL,
@@ -88,25 +88,25 @@ static const lmn_config_key keys[] = {
      NULL,
      "chunks: chunks shuffled together; 0 = enough for max(data.prefetch_samples, local batch) rows, at least 2 [0]"},
     {"data.augment", LMN_KEYS_COMMON,
-     "data.augment=true",
+     NULL,
      "random crop (pad 4) + flip; default on for CIFAR training sets and image folders (there: random-resized-crop + flip)"},
     {"data.image_size", LMN_KEYS_COMMON,
-     "data.name=images;data.path=images",
+     "data.name=images",
      "images: side S of the training crop and the evaluation centre crop [224]; data.path is ROOT with ROOT/train/<class>/ and ROOT/val/<class>/ holding .jpg/.jpeg/.png (any case)"},
     {"data.resize", LMN_KEYS_COMMON,
-     "data.name=images;data.path=images",
+     "data.name=images",
      "images: evaluation resizes the shorter side to this, then crops S x S [round(S * 256 / 224)]"},
     {"data.channels", LMN_KEYS_COMMON,
-     "data.name=images;data.path=images",
+     "data.name=images",
      "images: 3 (RGB) or 1 (gray) [3]"},
     {"data.mean", LMN_KEYS_COMMON,
-     "data.name=images;data.path=images",
+     "data.name=images",
      "images: per-channel mean [ImageNet's; 1 channel: 0.449]"},
     {"data.std", LMN_KEYS_COMMON,
-     "data.name=images;data.path=images",
+     "data.name=images",
      "images: per-channel std, > 0 [ImageNet's; 1 channel: 0.226]"},
     {"data.skip_bad_files", LMN_KEYS_COMMON,
-     "data.name=images;data.path=images",
+     "data.name=images",
      "images: decode every file once up front and skip the bad ones, listed in OUT/bad_files.txt [false: the first bad file met stops the run, named]"},
     {"data.io_threads", LMN_KEYS_COMMON,
      NULL,
@@ -175,7 +175,7 @@ static const lmn_config_key keys[] = {
      NULL,
      "newest checkpoints kept in --out [3]"},
     {"train.max_memory_gb", LMN_KEYS_TRAIN,
-     "train.max_memory_gb=4",
+     NULL,
      "GB a rank may allocate for its plan (network, optimizer state, batch buffers); a larger plan is refused with the estimate before anything is allocated; 0 = no check [the node's memory / its ranks]"},
     {"train.batch_schedule", LMN_KEYS_TRAIN,
      NULL,
@@ -205,8 +205,8 @@ static const lmn_config_key keys[] = {
      NULL,
      "sgd and slimqn momentum [0.9]"},
     {"optimizer.nesterov", LMN_KEYS_COMMON,
-     NULL,
-     "Nesterov momentum [false]"},
+     "optimizer.name=sgd",
+     "sgd: Nesterov momentum [false]"},
     {"optimizer.weight_decay", LMN_KEYS_COMMON,
      NULL,
      "L2 penalty (decoupled for adamw) [0]"},
@@ -244,10 +244,10 @@ static const lmn_config_key keys[] = {
      NULL,
      "constant, step, cosine, two_phase [constant]"},
     {"optimizer.milestones", LMN_KEYS_COMMON,
-     "optimizer.schedule=step;optimizer.milestones=[2]",
+     "optimizer.schedule=step",
      "step: epochs at which lr is multiplied by gamma"},
     {"optimizer.gamma", LMN_KEYS_COMMON,
-     "optimizer.schedule=step;optimizer.milestones=[2]",
+     "optimizer.schedule=step",
      "step: factor [0.1]"},
     {"optimizer.min_lr", LMN_KEYS_COMMON,
      "optimizer.schedule=cosine",
@@ -400,6 +400,20 @@ const lmn_config_key *lmn_config_key_find(const char *key)
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!(keys[i].flags & LMN_KEY_NOTE) && strcmp(keys[i].key, key) == 0) return &keys[i];
     return NULL;
+}
+
+static const char *catalog_key(size_t index)
+{
+    return keys[index].flags & LMN_KEY_NOTE ? "" : keys[index].key;
+}
+
+static const char *catalog_when(size_t index) { return keys[index].when; }
+
+const lmn_cfg_catalog *lmn_config_catalog(void)
+{
+    static const lmn_cfg_catalog catalog = {sizeof keys / sizeof keys[0], catalog_key,
+                                            catalog_when};
+    return &catalog;
 }
 
 enum { HELP_WIDTH = 88, HELP_INDENT = 26 };

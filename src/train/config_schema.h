@@ -13,6 +13,8 @@
 
 #include <stdio.h>
 
+#include "io/config.h"
+
 enum {
     LMN_KEYS_TRAIN = 1,          /* lamina train only */
     LMN_KEYS_FL = 2,             /* lamina fl only */
@@ -25,7 +27,9 @@ typedef struct lmn_config_key {
     const char *key;  /* full path, e.g. "optimizer.lr" */
     unsigned flags;   /* LMN_KEYS_* and LMN_KEY_* */
     /* ';'-separated KEY=VALUE settings under which the key is read (e.g.
-     * "optimizer.name=adam"); NULL: always. */
+     * "optimizer.name=adam"); NULL: with the defaults. Messages quote it:
+     * "unknown key 'optimizer.betas' with these settings: it is read only
+     * with optimizer.name=adam". */
     const char *when;
     const char *help; /* one paragraph, default in brackets */
 } lmn_config_key;
@@ -34,6 +38,9 @@ typedef struct lmn_config_key {
 const lmn_config_key *lmn_config_keys(size_t *count);
 /* The entry of key (notes excluded), or NULL. */
 const lmn_config_key *lmn_config_key_find(const char *key);
+/* The table for lmn_cfg_set_catalog: unknown-key messages suggest its keys
+ * and say when a key these settings do not read is read. */
+const lmn_cfg_catalog *lmn_config_catalog(void);
 /* The key list of a command (LMN_KEYS_TRAIN or LMN_KEYS_FL), wrapped to
  * 88 columns: "  KEY  help..." per entry. */
 void lmn_config_keys_print(FILE *out, unsigned command);

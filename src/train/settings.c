@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "train/config_schema.h"
+
 static const char *const dataset_names[] = {"fashion-mnist", "mnist", "cifar10", "cifar100",
                                             "hdf5", "synthetic", "grf-cubes", "images", NULL};
 static const char *const derive_names[] = {"none", "super_resolution", NULL};
@@ -328,6 +330,7 @@ static lmn_status read_timeout(lmn_cfg *cfg, double *seconds)
 static lmn_status read_common(lmn_cfg *cfg, lmn_train_settings *s)
 {
     memset(s, 0, sizeof *s);
+    lmn_cfg_set_catalog(cfg, lmn_config_catalog()); /* unknown-key messages know every key */
     const int64_t seed_default = 1;
     int64_t seed = 0;
     LMN_TRY(lmn_cfg_get_int_range(cfg, NULL, "seed", &seed_default, 0, INT64_MAX, &seed));

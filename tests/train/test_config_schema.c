@@ -40,13 +40,27 @@ static bool lists_key(const char *help, const char *key)
 
 static bool fl_only(const lmn_config_key *k) { return (k->flags & LMN_KEYS_COMMON) == LMN_KEYS_FL; }
 
-/* A configuration with the key's `when` settings applied. */
+/* What a reader needs besides a key's `when` settings: required keys that
+ * come with a choice, and keys read only when present. */
+static const char *const extras[][2] = {
+    {"data.name=hdf5", "data.path=train.h5;data.test_path=test.h5"},
+    {"data.name=images", "data.path=images"},
+    {"optimizer.schedule=step", "optimizer.milestones=[2]"},
+    {"data.in_memory", "data.in_memory=true"},
+    {"data.augment", "data.augment=true"},
+    {"train.max_memory_gb", "train.max_memory_gb=4"},
+};
+
+/* A configuration with the key's `when` settings and their extras applied. */
 static lmn_status configure(const lmn_config_key *k, lmn_cfg **cfg)
 {
     LMN_TRY(lmn_cfg_parse_string("threads: 1\n", "schema", cfg));
-    if (!k->when) return LMN_OK;
     char settings[512];
-    snprintf(settings, sizeof settings, "%s", k->when);
+    snprintf(settings, sizeof settings, "%s", k->when ? k->when : "");
+    for (size_t i = 0; i < sizeof extras / sizeof extras[0]; i++)
+        if (strcmp(k->key, extras[i][0]) == 0 || (k->when && strstr(k->when, extras[i][0])))
+            snprintf(settings + strlen(settings), sizeof settings - strlen(settings), ";%s",
+                     extras[i][1]);
     for (char *save = NULL, *one = strtok_r(settings, ";", &save); one;
          one = strtok_r(NULL, ";", &save))
         LMN_TRY(lmn_cfg_set(*cfg, one));
@@ -137,8 +151,39 @@ static void check_round_trip(const lmn_config_key *k)
     lmn_cfg_free(again);
 }
 
+/* Unknown keys: a key of the table these settings do not read names the
+ * settings that read it; a typo of a table key is suggested. */
+static void check_unknown_key_messages(void)
+{
+    static const char *const cases[][2] = {
+        {"optimizer: {betas: [0.9, 0.99]}\n",
+         "unknown key 'optimizer.betas' with these settings: it is read only with "
+         "optimizer.name=adam"},
+        {"train: {batch_adaptive: {factor: 4}}\n",
+         "unknown key 'train.batch_adaptive' with these settings: its keys are read only with "
+         "train.batch_schedule=adaptive"},
+        {"optimizer: {name: adam, nesterov: true}\n",
+         "unknown key 'optimizer.nesterov' with these settings: it is read only with "
+         "optimizer.name=sgd"},
+        {"parallel: {lazy_max_kk: 4, strategy: lazy}\n",
+         "unknown key 'parallel.lazy_max_kk' (did you mean 'parallel.lazy_max_k'?)"},
+        {"traim: {epochs: 2}\n", "unknown key 'traim'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lmn_cfg *cfg = NULL;
+        lmn_train_settings s;
+        lmn_status status = lmn_cfg_parse_string(cases[i][0], "run.yaml", &cfg);
+        if (status == LMN_OK) status = lmn_train_settings_read(cfg, &s);
+        if (status == LMN_OK) status = lmn_cfg_check_unused(cfg);
+        CHECK_MSG(status == LMN_ERR_CONFIG && strstr(lmn_last_error(), cases[i][1]),
+                  "%s gives '%s', expected '%s'", cases[i][0], lmn_last_error(), cases[i][1]);
+        lmn_cfg_free(cfg);
+    }
+}
+
 int main(void)
 {
+    check_unknown_key_messages();
     char *train_help = help_text(lmn_print_train_help);
     char *fl_help = help_text(lmn_print_fl_help);
     CHECK(train_help && fl_help);
