@@ -65,6 +65,9 @@ typedef struct lmn_network {
 
     lmn_plan **plans;
     int plan_count;
+    /* Buffer memory new plans may still allocate (each plan's buffers are
+     * taken from it); 0 = no limit. */
+    size_t activation_budget_bytes;
     lmn_plan *last_forward; /* plan used by the latest training forward */
     uint64_t seed;          /* keys dropout masks */
     /* Per-layer time accounting (seconds, cumulative), off unless

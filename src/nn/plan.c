@@ -129,8 +129,37 @@ static lmn_status create_op(lmn_network *net, lmn_plan *plan, int i)
     return LMN_OK;
 }
 
+/* Bytes allocate_buffers will take for this plan's buffers. */
+static size_t plan_buffer_bytes(const lmn_network *net, const lmn_plan *plan)
+{
+    size_t floats = 0, largest = plan->input_desc.floats;
+    for (int i = 0; i < net->spec.count; i++) {
+        const lmn_plan_node *node = &plan->nodes[i];
+        floats += 2 * node->out_desc.floats;
+        if (node->out_desc.floats > largest) largest = node->out_desc.floats;
+        if (node->in_desc.floats > largest) largest = node->in_desc.floats;
+    }
+    floats += 2 * largest + (size_t)plan->batch * (size_t)net->num_outputs;
+    return floats * sizeof(float);
+}
+
+/* Checked before allocating: a batch too large for the node must fail with
+ * the figure, not be killed by the kernel's OOM killer half-way through. */
+static lmn_status take_from_budget(lmn_network *net, const lmn_plan *plan)
+{
+    const size_t needed = plan_buffer_bytes(net, plan), left = net->activation_budget_bytes;
+    if (left == 0) return LMN_OK;
+    if (needed > left)
+        return lmn_fail(LMN_ERR_NOMEM, "a step with %d samples per rank needs %.2f GB for "
+                        "activations and their gradients, more than the %.2f GB this rank has "
+                        "left", plan->batch, (double)needed / 1e9, (double)left / 1e9);
+    net->activation_budget_bytes = needed < left ? left - needed : 1; /* 0 would mean no limit */
+    return LMN_OK;
+}
+
 static lmn_status allocate_buffers(lmn_network *net, lmn_plan *plan)
 {
+    LMN_TRY(take_from_budget(net, plan));
     size_t largest = plan->input_desc.floats;
     for (int i = 0; i < net->spec.count; i++) {
         lmn_plan_node *node = &plan->nodes[i];

@@ -38,6 +38,26 @@ expect_failure "batch larger than the data" "global batch of 100000 .* larger th
   $MPIRUN -n 2 "$LAMINA" train "$WORK/run.yaml" --set train.batch_size=100000 --out "$WORK/batch"
 [[ ! -e $WORK/batch ]] || fail "batch: the output directory was created"
 
+# Case 8, second half: a batch that fits the data but not the node's
+# memory is refused with the figures before anything is allocated or
+# written (it used to be killed by the OOM killer at 12 GB). A wide first
+# layer makes 30000 samples per rank need ~48 GB, over the default limit
+# (this node's memory / its ranks) on any machine that runs these tests.
+sed 's/out: 8, kernel: 5, stride: 2/out: 256, kernel: 3, pad: 1/' "$WORK/run.yaml" > "$WORK/wide.yaml"
+expect_failure "step larger than the node's memory" \
+  "the default: this node's memory / its ranks.*30000 samples per rank needs [0-9.]* GB" \
+  $MPIRUN -n 2 "$LAMINA" train "$WORK/wide.yaml" --set train.batch_size=60000 --out "$WORK/memory"
+[[ ! -e $WORK/memory ]] || fail "memory: the output directory was created"
+expect_failure "step larger than train.max_memory_gb" \
+  "train.max_memory_gb is 0.25 GB per rank; .*30000 samples per rank needs" \
+  $MPIRUN -n 2 "$LAMINA" train "$WORK/run.yaml" --set train.batch_size=60000 \
+  --set train.max_memory_gb=0.25 --out "$WORK/limit"
+[[ ! -e $WORK/limit ]] || fail "limit: the output directory was created"
+# A batch that fits the same limit trains.
+$MPIRUN -n 2 "$LAMINA" train "$WORK/run.yaml" --set train.batch_size=2000 --set train.max_steps=1 \
+  --set train.max_memory_gb=0.25 --out "$WORK/fits" >"$WORK/fits.log" 2>&1 \
+  || fail "train.max_memory_gb=0.25 refused a step that fits: $(tail -3 "$WORK/fits.log")"
+
 # Case 9: concat of sets that declare different num_classes.
 /usr/bin/python3 - "$WORK/ten.h5" "$WORK/twelve.h5" <<'PY' || fail "writing the concat inputs"
 import sys, h5py, numpy as np
