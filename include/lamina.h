@@ -74,8 +74,10 @@ typedef enum lamina_status {
 /* Starts lamina in this process. Initializes MPI (MPI_Init_thread with
  * MPI_THREAD_MULTIPLE) unless the program already did, in which case
  * lamina uses the MPI the program started and never finalizes it. argc and
- * argv are passed to MPI_Init_thread and may be NULL. May be called again
- * after lamina_finalize. Collective. */
+ * argv are passed to MPI_Init_thread and may be NULL. A program that
+ * starts MPI itself should ask for MPI_THREAD_MULTIPLE: the strategies
+ * with a communication thread (parallel.strategy: overlap, multistep)
+ * refuse a lower level by name at lamina_train. Collective. */
 LAMINA_API lamina_status lamina_init(int *argc, char ***argv);
 
 /* Ends lamina: finalizes MPI if and only if lamina_init initialized it.
