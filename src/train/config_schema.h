@@ -11,6 +11,8 @@
 #ifndef LMN_TRAIN_CONFIG_SCHEMA_H
 #define LMN_TRAIN_CONFIG_SCHEMA_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "io/config.h"
@@ -23,6 +25,16 @@ enum {
     LMN_KEY_MODEL = 8            /* read by the model reader (io/model_config.c) */
 };
 
+/* How the table reads a key; LMN_KEY_OTHER: its reader reads it (a list,
+ * a default computed from other keys, a word or a number). */
+typedef enum lmn_key_type {
+    LMN_KEY_OTHER = 0,
+    LMN_KEY_INT,
+    LMN_KEY_NUMBER,
+    LMN_KEY_BOOL,
+    LMN_KEY_CHOICE
+} lmn_key_type;
+
 typedef struct lmn_config_key {
     const char *key;  /* full path, e.g. "optimizer.lr" */
     unsigned flags;   /* LMN_KEYS_* and LMN_KEY_* */
@@ -31,13 +43,30 @@ typedef struct lmn_config_key {
      * "unknown key 'optimizer.betas' with these settings: it is read only
      * with optimizer.name=adam". */
     const char *when;
-    const char *help; /* one paragraph, default in brackets */
+    const char *help; /* one paragraph; "[def]" is appended unless it ends in ']' */
+    lmn_key_type type;
+    const char *def;  /* typed keys: the default as the resolved config writes it; NULL: required */
+    int64_t int_min, int_max;   /* LMN_KEY_INT, inclusive */
+    double min, max;            /* LMN_KEY_NUMBER, inclusive */
+    const char *const *choices; /* LMN_KEY_CHOICE, NULL-terminated; index = the enum's value */
 } lmn_config_key;
 
 /* The table, in help order; *count entries. */
 const lmn_config_key *lmn_config_keys(size_t *count);
 /* The entry of key (notes excluded), or NULL. */
 const lmn_config_key *lmn_config_key_find(const char *key);
+/* Typed keys read with the table's default, range or choices (defaults
+ * are inserted into cfg for the resolved configuration). A key without a
+ * table entry of that type is LMN_ERR_INTERNAL; a bad value LMN_ERR_CONFIG
+ * naming the key and where it came from. */
+lmn_status lmn_config_int64(lmn_cfg *cfg, const char *key, int64_t *out);
+lmn_status lmn_config_int(lmn_cfg *cfg, const char *key, int *out);
+lmn_status lmn_config_double(lmn_cfg *cfg, const char *key, double *out);
+lmn_status lmn_config_bool(lmn_cfg *cfg, const char *key, bool *out);
+lmn_status lmn_config_choice(lmn_cfg *cfg, const char *key, int *index);
+/* The name of choice index of a LMN_KEY_CHOICE key ("?" if out of range). */
+const char *lmn_config_choice_name(const char *key, int index);
+
 /* The table for lmn_cfg_set_catalog: unknown-key messages suggest its keys
  * and say when a key these settings do not read is read. */
 const lmn_cfg_catalog *lmn_config_catalog(void);

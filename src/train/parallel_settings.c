@@ -3,12 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const strategy_names[] = {"allreduce", "overlap", "multistep", "lazy", "localsgd",
-                                             NULL};
-static const char *const wire_names[] = {"fp32", "fp16", "bf16", NULL};
-static const char *const exchange_names[] = {"auto", "never", "always", NULL};
+#include "train/config_schema.h"
 
-const char *lmn_strategy_name(lmn_strategy strategy) { return strategy_names[strategy]; }
+const char *lmn_strategy_name(lmn_strategy strategy)
+{
+    return lmn_config_choice_name("parallel.strategy", (int)strategy);
+}
 
 static lmn_status get_int(lmn_cfg *cfg, const char *key, int64_t def, int64_t min, int64_t max,
                           int *out)
@@ -26,7 +26,7 @@ static lmn_status read_tau(lmn_cfg *cfg, lmn_parallel_settings *s)
     LMN_TRY(lmn_cfg_get_string(cfg, NULL, "parallel.tau", "8", &text));
     if (strcmp(text, "adaptive") == 0) {
         s->tau = 0;
-        LMN_TRY(get_int(cfg, "parallel.tau_start", 2, 1, 1 << 20, &s->tau_start));
+        LMN_TRY(lmn_config_int(cfg, "parallel.tau_start", &s->tau_start));
         return get_int(cfg, "parallel.tau_max", 64, s->tau_start, 1 << 20, &s->tau_max);
     }
     char *end = NULL;
@@ -63,27 +63,26 @@ lmn_status lmn_parallel_settings_read(lmn_cfg *cfg, lmn_parallel_settings *s)
 {
     memset(s, 0, sizeof *s);
     int index = 0;
-    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "parallel.strategy", strategy_names, "allreduce", &index));
+    LMN_TRY(lmn_config_choice(cfg, "parallel.strategy", &index));
     s->strategy = (lmn_strategy)index;
-    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "parallel.wire", wire_names, "fp32", &index));
+    LMN_TRY(lmn_config_choice(cfg, "parallel.wire", &index));
     s->wire = (lmn_wire)index;
-    const double zero = 0.0;
-    LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "parallel.predivide", &zero, 0.0, 1e9, &s->predivide));
+    LMN_TRY(lmn_config_double(cfg, "parallel.predivide", &s->predivide));
     if (s->predivide > 0.0 && s->predivide < 1.0)
         return lmn_fail(LMN_ERR_CONFIG, "key 'parallel.predivide': %g must be 0 (the rank count) "
                         "or >= 1", s->predivide);
     switch (s->strategy) {
     case LMN_STRATEGY_OVERLAP:
-        return lmn_cfg_get_double_range(cfg, NULL, "parallel.bucket_mb", &zero, 0.0, 1e6, &s->bucket_mb);
+        return lmn_config_double(cfg, "parallel.bucket_mb", &s->bucket_mb);
     case LMN_STRATEGY_MULTISTEP:
-        LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "parallel.fc_exchange", exchange_names, "auto", &index));
+        LMN_TRY(lmn_config_choice(cfg, "parallel.fc_exchange", &index));
         s->fc_exchange = index == 0 ? -1 : index == 2;
         return LMN_OK;
     case LMN_STRATEGY_LAZY:
         LMN_TRY(read_lazy_layers(cfg, s));
-        return get_int(cfg, "parallel.lazy_max_k", 32, 1, 1 << 20, &s->lazy_max_k);
+        return lmn_config_int(cfg, "parallel.lazy_max_k", &s->lazy_max_k);
     case LMN_STRATEGY_LOCALSGD:
-        LMN_TRY(get_int(cfg, "parallel.groups", 0, 0, 1 << 20, &s->groups));
+        LMN_TRY(lmn_config_int(cfg, "parallel.groups", &s->groups));
         return read_tau(cfg, s);
     default:
         return LMN_OK;

@@ -467,21 +467,18 @@ static lmn_status check_slimqn_strategy(lmn_cfg *cfg, const lmn_train_settings *
 lmn_status lmn_train_settings_read(lmn_cfg *cfg, lmn_train_settings *s)
 {
     LMN_TRY(read_common(cfg, s));
-    const int64_t zero = 0;
-    LMN_TRY(get_int(cfg, "train.epochs", 5, 1, 1000000, &s->epochs));
-    LMN_TRY(get_int(cfg, "train.batch_size", 64, 1, 1 << 24, &s->batch_size));
-    LMN_TRY(lmn_cfg_get_int_range(cfg, NULL, "train.max_steps", &zero, 0, INT64_MAX, &s->max_steps));
-    const bool yes = true, no = false;
-    LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "train.drop_last", &no, &s->drop_last));
-    LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "train.shuffle", &yes, &s->shuffle));
-    LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "train.eval", &yes, &s->eval));
-    LMN_TRY(get_int(cfg, "train.eval_batch_size", 500, 1, 1 << 24, &s->eval_batch_size));
+    LMN_TRY(lmn_config_int(cfg, "train.epochs", &s->epochs));
+    LMN_TRY(lmn_config_int(cfg, "train.batch_size", &s->batch_size));
+    LMN_TRY(lmn_config_int64(cfg, "train.max_steps", &s->max_steps));
+    LMN_TRY(lmn_config_bool(cfg, "train.drop_last", &s->drop_last));
+    LMN_TRY(lmn_config_bool(cfg, "train.shuffle", &s->shuffle));
+    LMN_TRY(lmn_config_bool(cfg, "train.eval", &s->eval));
+    LMN_TRY(lmn_config_int(cfg, "train.eval_batch_size", &s->eval_batch_size));
     LMN_TRY(read_max_memory(cfg, s));
-    LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "train.profile", &no, &s->profile));
-    LMN_TRY(get_int(cfg, "train.checkpoint_every", 0, 0, 1 << 30, &s->checkpoint_every));
-    LMN_TRY(lmn_cfg_get_int_range(cfg, NULL, "train.checkpoint_every_steps", &zero, 0, INT64_MAX,
-                                  &s->checkpoint_every_steps));
-    LMN_TRY(get_int(cfg, "train.keep_checkpoints", 3, 1, 1 << 20, &s->keep_checkpoints));
+    LMN_TRY(lmn_config_bool(cfg, "train.profile", &s->profile));
+    LMN_TRY(lmn_config_int(cfg, "train.checkpoint_every", &s->checkpoint_every));
+    LMN_TRY(lmn_config_int64(cfg, "train.checkpoint_every_steps", &s->checkpoint_every_steps));
+    LMN_TRY(lmn_config_int(cfg, "train.keep_checkpoints", &s->keep_checkpoints));
     LMN_TRY(read_batch_schedule(cfg, s->batch_size, &s->batch_schedule));
     LMN_TRY(read_optimizer(cfg, s));
     LMN_TRY(lmn_parallel_settings_read(cfg, &s->parallel));
@@ -527,41 +524,38 @@ static lmn_status read_partition(lmn_cfg *cfg, int clients, lmn_partition_spec *
     LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "fl.partition", lmn_partition_kind_names, "dirichlet",
                              &index));
     p->kind = (lmn_partition_kind)index;
-    const double alpha = 0.1, sigma = 1.0;
-    const int64_t min_size = 10;
+    const double alpha = 0.1;
     /* Every kind's keys are read whatever the choice, so one config can
      * switch partition with a single --set. */
     LMN_TRY(lmn_cfg_get_double(cfg, NULL, "fl.alpha", &alpha, &p->alpha));
     if (p->kind != LMN_PARTITION_IID && p->kind != LMN_PARTITION_SHARDS && !(p->alpha > 0.0))
         return lmn_fail(LMN_ERR_CONFIG, "key 'fl.alpha': the Dirichlet concentration must be "
                         "> 0, got %g", p->alpha);
-    LMN_TRY(lmn_cfg_get_int_range(cfg, NULL, "fl.min_partition_size", &min_size, 1, INT64_MAX,
-                                  &p->min_size));
+    LMN_TRY(lmn_config_int64(cfg, "fl.min_partition_size", &p->min_size));
     if (p->kind != LMN_PARTITION_DIRICHLET_PER_CLASS) p->min_size = 0;
-    LMN_TRY(get_int(cfg, "fl.shards_per_client", 2, 1, 1 << 20, &p->shards_per_client));
+    LMN_TRY(lmn_config_int(cfg, "fl.shards_per_client", &p->shards_per_client));
     LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "fl.client_sizes", lmn_client_sizes_names, "equal",
                              &index));
     p->sizes = (lmn_client_sizes)index;
-    return lmn_cfg_get_double_range(cfg, NULL, "fl.client_size_sigma", &sigma, 0.0, 10.0,
-                                    &p->size_sigma);
+    return lmn_config_double(cfg, "fl.client_size_sigma", &p->size_sigma);
 }
 
 static lmn_status read_fl_keys(lmn_cfg *cfg, lmn_fl_settings *fl)
 {
     int index = 0;
-    LMN_TRY(get_int(cfg, "fl.clients", 128, 1, 1 << 30, &fl->clients));
+    LMN_TRY(lmn_config_int(cfg, "fl.clients", &fl->clients));
     const double quarter = 0.25;
     LMN_TRY(lmn_cfg_get_double(cfg, NULL, "fl.active_ratio", &quarter, &fl->active_ratio));
     if (!(fl->active_ratio > 0.0 && fl->active_ratio <= 1.0))
         return lmn_fail(LMN_ERR_CONFIG, "key 'fl.active_ratio': must be in (0, 1], got %g",
                         fl->active_ratio);
-    LMN_TRY(get_int(cfg, "fl.rounds", 100, 1, 1 << 30, &fl->rounds));
-    LMN_TRY(get_int(cfg, "fl.local_steps", 10, 0, 1 << 24, &fl->local_steps));
-    LMN_TRY(get_int(cfg, "fl.local_epochs", 0, 0, 1 << 16, &fl->local_epochs));
+    LMN_TRY(lmn_config_int(cfg, "fl.rounds", &fl->rounds));
+    LMN_TRY(lmn_config_int(cfg, "fl.local_steps", &fl->local_steps));
+    LMN_TRY(lmn_config_int(cfg, "fl.local_epochs", &fl->local_epochs));
     if ((fl->local_steps == 0) == (fl->local_epochs == 0))
         return lmn_fail(LMN_ERR_CONFIG, "keys 'fl.local_steps' and 'fl.local_epochs': set exactly "
                         "one of them (the other to 0)");
-    LMN_TRY(get_int(cfg, "fl.batch_size", 32, 1, 1 << 24, &fl->batch_size));
+    LMN_TRY(lmn_config_int(cfg, "fl.batch_size", &fl->batch_size));
     LMN_TRY(read_partition(cfg, fl->clients, &fl->partition));
     LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "fl.aggregator", aggregator_names, "fedavg", &index));
     fl->aggregator = (lmn_aggregator_kind)index;
@@ -571,19 +565,17 @@ static lmn_status read_fl_keys(lmn_cfg *cfg, lmn_fl_settings *fl)
     LMN_TRY(get_int(cfg, "fl.phi", lama ? 2 : 1, 1, 1 << 16, &fl->phi));
     if (!lama) fl->phi = 1;
     LMN_TRY(get_int(cfg, "fl.resample_every", fl->phi, 1, 1 << 30, &fl->resample_every));
-    LMN_TRY(get_int(cfg, "fl.relax_after", 5, 0, 1 << 30, &fl->relax_after));
-    const double mu = 0.01;
-    LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "fl.mu", &mu, 0.0, 1e6, &fl->mu));
+    LMN_TRY(lmn_config_int(cfg, "fl.relax_after", &fl->relax_after));
+    LMN_TRY(lmn_config_double(cfg, "fl.mu", &fl->mu));
     LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "fl.partial_split", split_names, "layers", &index));
     fl->split_elements = index == 1;
     if (fl->aggregator == LMN_AGG_PARTIAL && fl->local_steps == 0)
         return lmn_fail(LMN_ERR_CONFIG, "key 'fl.local_epochs': the partial aggregator steps all "
                         "clients in lockstep and needs fl.local_steps instead");
     LMN_TRY(read_server_optimizer(cfg, fl));
-    const bool no = false;
-    LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "fl.keep_client_optimizer", &no, &fl->keep_client_optimizer));
-    LMN_TRY(get_int(cfg, "fl.checkpoint_every", 10, 0, 1 << 30, &fl->checkpoint_every));
-    return get_int(cfg, "fl.eval_every", 1, 1, 1 << 30, &fl->eval_every);
+    LMN_TRY(lmn_config_bool(cfg, "fl.keep_client_optimizer", &fl->keep_client_optimizer));
+    LMN_TRY(lmn_config_int(cfg, "fl.checkpoint_every", &fl->checkpoint_every));
+    return lmn_config_int(cfg, "fl.eval_every", &fl->eval_every);
 }
 
 lmn_status lmn_fl_settings_read(lmn_cfg *cfg, lmn_train_settings *s, lmn_fl_settings *fl)
@@ -597,8 +589,8 @@ lmn_status lmn_fl_settings_read(lmn_cfg *cfg, lmn_train_settings *s, lmn_fl_sett
     s->batch_size = fl->batch_size;
     s->shuffle = true;
     s->eval = true;
-    LMN_TRY(get_int(cfg, "fl.eval_batch_size", 500, 1, 1 << 24, &s->eval_batch_size));
-    LMN_TRY(get_int(cfg, "fl.keep_checkpoints", 3, 1, 1 << 20, &s->keep_checkpoints));
+    LMN_TRY(lmn_config_int(cfg, "fl.eval_batch_size", &s->eval_batch_size));
+    LMN_TRY(lmn_config_int(cfg, "fl.keep_checkpoints", &s->keep_checkpoints));
     LMN_TRY(read_optimizer(cfg, s));
     if (s->optimizer.kind == LMN_OPT_SLIMQN)
         return fail_at(lmn_cfg_find(cfg, NULL, "optimizer.name"), "slimqn is a data-parallel "

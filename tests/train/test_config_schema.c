@@ -117,6 +117,23 @@ static void check_known(lmn_cfg_node *node, const char *context)
     }
 }
 
+/* A typed key's default is what the readers resolve, and a help text with
+ * its own closing bracket starts that bracket with the default. */
+static void check_default(lmn_cfg *cfg, const lmn_config_key *k)
+{
+    if (k->type == LMN_KEY_OTHER || !k->def) return;
+    const char *resolved = lmn_cfg_scalar_text(lmn_cfg_find(cfg, NULL, k->key));
+    CHECK_MSG(resolved && strcmp(resolved, k->def) == 0, "key %s: the table's default is '%s', "
+              "the readers resolve '%s'", k->key, k->def, resolved ? resolved : "(not a value)");
+    const char *bracket = strrchr(k->help, '[');
+    const size_t length = strlen(k->help);
+    if (length && k->help[length - 1] == ']')
+        CHECK_MSG(bracket && strncmp(bracket + 1, k->def, strlen(k->def)) == 0,
+                  "key %s: the help's bracket '%s' does not give the default '%s'", k->key,
+                  bracket ? bracket : "", k->def);
+    if (k->type == LMN_KEY_CHOICE) CHECK_MSG(k->choices != NULL, "key %s: no choices", k->key);
+}
+
 static void check_round_trip(const lmn_config_key *k)
 {
     lmn_cfg *cfg = NULL, *again = NULL;
@@ -133,6 +150,7 @@ static void check_round_trip(const lmn_config_key *k)
                   "key %s: not in the resolved configuration (with %s)", k->key,
                   k->when ? k->when : "defaults");
         check_known(lmn_cfg_root(cfg), k->when ? k->when : "defaults");
+        check_default(cfg, k);
         status = lmn_cfg_to_yaml(cfg, &yaml, &length);
     }
     if (status == LMN_OK) status = lmn_cfg_parse_string(yaml, "resolved", &again);
