@@ -242,15 +242,15 @@ static lmn_status two_loop(lmn_slimqn *qn, float *d, lmn_comm *comm)
     return LMN_OK;
 }
 
-lmn_status lmn_slimqn_direction(lmn_slimqn *qn, const float *g, float *d, lmn_comm *comm,
-                                double *nu)
+lmn_status lmn_slimqn_direction(lmn_slimqn *qn, const float *g, const float *raw, float *d,
+                                lmn_comm *comm, double *nu)
 {
     if (d != g) memcpy(d, g, qn->owned * sizeof(float));
     *nu = 1.0;
     if (qn->pairs == 0) return LMN_OK; /* SGD with momentum until the first pair */
     LMN_TRY(two_loop(qn, d, comm));
     double gd;
-    LMN_TRY(dot(qn, g, d, comm, &gd));
+    LMN_TRY(dot(qn, raw, d, comm, &gd));
     if (gd > 0.0 && qn->config.clip / gd < 1.0) *nu = sqrt(qn->config.clip / gd);
     return LMN_OK;
 }
@@ -336,7 +336,8 @@ lmn_status lmn_slimqn_step(lmn_optimizer *opt, float *params, const float *grads
     update_averages(qn, params, grads);
     LMN_TRY(maybe_offer_pair(qn, comm));
     decayed_gradient(qn, params, grads, opt->config.weight_decay);
-    LMN_TRY(lmn_slimqn_direction(qn, qn->g, qn->d, comm, &qn->nu));
+    pack(qn, grads, qn->w); /* the clip measures the step against the raw gradient */
+    LMN_TRY(lmn_slimqn_direction(qn, qn->g, qn->w, qn->d, comm, &qn->nu));
     apply(qn, params, opt->velocity, opt->config.momentum, lr);
     qn->steps++;
     qn->seconds += lmn_now() - start;

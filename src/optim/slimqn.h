@@ -52,11 +52,12 @@ lmn_status lmn_slimqn_step(lmn_optimizer *opt, float *params, const float *grads
  * values of its spans in order, lmn_slimqn_owned of them); tests pin them.
  * offer_pair damps y in place and keeps the pair if s.y >= rho_min;
  * direction writes d = H g (the two-loop recursion; g itself while no
- * pair is held) and the clip factor nu. */
+ * pair is held) and the clip factor nu = min(1, sqrt(clip / raw.d)), raw
+ * being the gradient without weight decay (g itself when there is none). */
 lmn_status lmn_slimqn_offer_pair(lmn_slimqn *qn, const float *s, float *y, lmn_comm *comm,
                                  bool *kept);
-lmn_status lmn_slimqn_direction(lmn_slimqn *qn, const float *g, float *d, lmn_comm *comm,
-                                double *nu);
+lmn_status lmn_slimqn_direction(lmn_slimqn *qn, const float *g, const float *raw, float *d,
+                                lmn_comm *comm, double *nu);
 size_t lmn_slimqn_owned(const lmn_slimqn *qn);
 /* Pair k (0 = oldest) of this rank's slice. */
 void lmn_slimqn_pair(const lmn_slimqn *qn, int k, const float **s, const float **y);

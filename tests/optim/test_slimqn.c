@@ -78,7 +78,7 @@ static void check_inverse_hessian(void)
         CHECK_OK(lmn_slimqn_offer_pair(opt->qn, s, y, NULL, &kept));
         CHECK(kept);
         double nu = 0;
-        CHECK_OK(lmn_slimqn_direction(opt->qn, g, d, NULL, &nu));
+        CHECK_OK(lmn_slimqn_direction(opt->qn, g, g, d, NULL, &nu));
         double worst = 0, scale = 0;
         for (int j = 0; j < N; j++) {
             double exact = 0; /* H^-1 g */
@@ -167,9 +167,13 @@ static void check_fifo_and_clip(void)
     const float g[3] = {1.0f, 0.0f, 0.0f};
     float d[3];
     double nu = 0;
-    CHECK_OK(lmn_slimqn_direction(opt->qn, g, d, NULL, &nu));
+    CHECK_OK(lmn_slimqn_direction(opt->qn, g, g, d, NULL, &nu));
     CHECK_CLOSE(d[0], 2.0, 1e-6);
     CHECK_CLOSE(nu, sqrt(0.01 / 2.0), 1e-9);
+    /* measured against another (raw) gradient: raw.d = 0.5 * 2 */
+    const float raw[3] = {0.5f, 0.0f, 0.0f};
+    CHECK_OK(lmn_slimqn_direction(opt->qn, g, raw, d, NULL, &nu));
+    CHECK_CLOSE(nu, sqrt(0.01 / 1.0), 1e-9);
     lmn_optimizer_free(opt);
 }
 
