@@ -67,7 +67,8 @@ void lmn_print_train_help(FILE *out)
           "  -h, --help       this text\n"
           "\n"
           "SIGTERM or SIGUSR1 (Slurm preemption) make every rank finish its step, write a\n"
-          "checkpoint into --out and exit 0.\n"
+          "checkpoint into --out and exit 0. Sent to Open MPI's mpirun, SIGUSR1 gives exit 0;\n"
+          "SIGTERM still checkpoints on every rank, but mpirun itself then exits 1.\n"
           "\n"
           "configuration keys (default in brackets):\n",
           out);
