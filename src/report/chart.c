@@ -11,6 +11,7 @@ enum { CHART_WIDTH = 720, CHART_HEIGHT = 380, LEFT = 78, RIGHT = 16, TOP = 34, B
 typedef struct axis {
     double low, high; /* in plotted units (log10 for a log axis) */
     bool log;
+    bool integer; /* epochs and rounds: no tick between two */
 } axis;
 
 const char *report_color(int index)
@@ -114,7 +115,8 @@ static void write_x_tick(FILE *out, const axis *a, double v)
 static void write_x_ticks(FILE *out, const axis *a)
 {
     if (!a->log) {
-        const double step = nice_step(a->high - a->low);
+        double step = nice_step(a->high - a->low);
+        if (a->integer && step < 1.0) step = 1.0;
         for (double v = ceil(a->low / step - 1e-9) * step; v <= a->high + 1e-9 * step; v += step)
             write_x_tick(out, a, v);
         return;
@@ -184,7 +186,7 @@ static void write_series(FILE *out, const report_series *s, const axis *x, const
 
 int report_chart_write(FILE *out, const report_chart *chart)
 {
-    axis x = {0, 0, chart->log_x}, y = {0, 0, false};
+    axis x = {0, 0, chart->log_x, chart->integer_x}, y = {0, 0, false, false};
     data_range(chart, true, &x);
     data_range(chart, false, &y);
     fputs("<figure>\n", out);

@@ -20,6 +20,7 @@ typedef struct report_chart {
     const char *id; /* the svg element's id (the browser test reads it) */
     const char *title, *x_label, *y_label;
     bool log_x;
+    bool integer_x; /* x holds counts (epochs, rounds) */
     const report_series *series;
     int series_count;
 } report_chart;

@@ -49,7 +49,8 @@ static void write_chart(FILE *out, const report_run *runs, int count, report_tas
     char full_id[96], full_title[192];
     snprintf(full_id, sizeof full_id, "%s-%s", id, x->id);
     snprintf(full_title, sizeof full_title, "%s against %s", title, x->label);
-    const report_chart chart = {full_id, full_title, x->label, y_label, x->log, series, n};
+    const report_chart chart = {full_id, full_title, x->label, y_label, x->log,
+                                x->offset == offsetof(report_point, step), series, n};
     report_chart_write(out, &chart);
     free(series);
 }

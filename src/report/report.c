@@ -38,7 +38,11 @@ static void write_problems(FILE *out, const char *problems)
 static void write_page(FILE *out, const report_run *runs, int count, const char *title,
                        const char *problems)
 {
-    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>", out);
+    /* The policy makes the page's promise checkable: a browser refuses, and
+     * logs, any script or fetch that ever slips into it. */
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+          "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+          "style-src 'unsafe-inline'\">\n<title>", out);
     report_write_escaped(out, title);
     fprintf(out, "</title>\n<style>%s</style></head><body>\n<h1>", report_style);
     report_write_escaped(out, title);
@@ -60,6 +64,25 @@ static void write_page(FILE *out, const report_run *runs, int count, const char 
     fputs("</body></html>\n", out);
 }
 
+/* Names the runs of each task when both kinds are present: their losses
+ * differ in kind, so they never share a chart. */
+static void report_mixed_kinds(const report_run *runs, int count, FILE *problems)
+{
+    int regression = 0;
+    for (int i = 0; i < count; i++) regression += runs[i].task == REPORT_TASK_REGRESSION;
+    if (regression == 0 || regression == count) return;
+    fputs("lamina: report: runs of different kinds, drawn in separate charts: classification (", problems);
+    for (int pass = 0; pass < 2; pass++) {
+        const char *separator = "";
+        for (int i = 0; i < count; i++) {
+            if ((runs[i].task == REPORT_TASK_REGRESSION) != (pass == 1)) continue;
+            fprintf(problems, "%s%s", separator, runs[i].name);
+            separator = ", ";
+        }
+        fputs(pass == 0 ? ") and regression (" : ")\n", problems);
+    }
+}
+
 /* Loads every run; those with nothing to draw are dropped (and said so). */
 static int load_runs(const char *const *dirs, int count, report_run *runs, FILE *problems)
 {
@@ -68,6 +91,7 @@ static int load_runs(const char *const *dirs, int count, report_run *runs, FILE 
         if (report_run_load(dirs[i], &runs[loaded], problems)) loaded++;
         else report_run_free(&runs[loaded]);
     }
+    report_mixed_kinds(runs, loaded, problems);
     return loaded;
 }
 

@@ -74,7 +74,9 @@ static void write_interval_map(FILE *out, const report_run *run, int index)
         fputs("<p class=\"note\">No layer was relaxed: every layer aggregated every round.</p>\n", out);
         return;
     }
-    const int width = NAME_WIDTH + run->point_count * CELL + 10, height = layers * ROW + 34;
+    /* Cells widen for short runs so that the caption fits under them. */
+    const int cell = run->point_count < 600 / CELL ? 600 / (run->point_count ? run->point_count : 1) : CELL;
+    const int width = NAME_WIDTH + run->point_count * cell + 10, height = layers * ROW + 34;
     fprintf(out, "<svg id=\"intervals-%d\" class=\"intervals\" viewBox=\"0 0 %d %d\" width=\"%d\" "
             "xmlns=\"http://www.w3.org/2000/svg\">\n", index, width, height, width);
     for (int k = 0; k < layers; k++) {
@@ -85,7 +87,7 @@ static void write_interval_map(FILE *out, const report_run *run, int index)
             const bool relaxed = listed(run->points[r].relaxed_layers, names[k]);
             fprintf(out, "<rect class=\"interval-cell\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
                     "fill=\"%s\"><title>round %g: interval %s</title></rect>",
-                    NAME_WIDTH + r * CELL, k * ROW, CELL, ROW - 2, relaxed ? "#d62728" : "#dbe6f1",
+                    NAME_WIDTH + r * cell, k * ROW, cell, ROW - 2, relaxed ? "#d62728" : "#dbe6f1",
                     run->points[r].step, relaxed ? (phi ? phi : "phi") : "1");
         }
         fputc('\n', out);
