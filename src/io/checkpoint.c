@@ -232,7 +232,7 @@ static lmn_status write_optimizer(hid_t file, const lmn_network *net, const lmn_
 }
 
 /* The /progress attributes, named, pointing into one progress record. */
-enum { PROGRESS_INTEGERS = 4, PROGRESS_REALS = 4 };
+enum { PROGRESS_INTEGERS = 4, PROGRESS_REALS = 5 };
 typedef struct progress_fields {
     struct {
         const char *name;
@@ -250,7 +250,8 @@ static progress_fields fields_of(lmn_checkpoint_progress *p)
         .integers = {{"epoch", &p->epoch}, {"step_in_epoch", &p->step_in_epoch},
                      {"global_step", &p->global_step}, {"ranks", &p->ranks}},
         .reals = {{"epoch_loss", &p->epoch_loss}, {"epoch_correct", &p->epoch_correct},
-                  {"epoch_samples", &p->epoch_samples}, {"elapsed_seconds", &p->elapsed_seconds}},
+                  {"epoch_samples", &p->epoch_samples}, {"elapsed_seconds", &p->elapsed_seconds},
+                  {"epoch_comm_bytes", &p->epoch_comm_bytes}},
     };
 }
 
@@ -745,9 +746,15 @@ static lmn_status read_progress(hid_t file, lmn_checkpoint_progress *progress, c
         status = read_scalar_attribute(group, "/progress", fields.integers[i].name, H5T_INTEGER,
                                        H5T_NATIVE_INT64, fields.integers[i].value, path);
     }
-    for (int i = 0; i < PROGRESS_REALS && status == LMN_OK; i++)
+    /* Checkpoints from before epoch_comm_bytes existed resume with 0. */
+    progress->epoch_comm_bytes = 0.0;
+    for (int i = 0; i < PROGRESS_REALS && status == LMN_OK; i++) {
+        if (fields.reals[i].value == &progress->epoch_comm_bytes &&
+            H5Aexists(group, "epoch_comm_bytes") <= 0)
+            continue;
         status = read_scalar_attribute(group, "/progress", fields.reals[i].name, H5T_FLOAT,
                                        H5T_NATIVE_DOUBLE, fields.reals[i].value, path);
+    }
     H5Gclose(group);
     return status;
 }

@@ -39,7 +39,10 @@
  *                           attrs (float64): epoch_loss, epoch_correct,
  *                           epoch_samples (the running sums of the
  *                           interrupted epoch: summed loss, hits, samples;
- *                           0 when step_in_epoch is 0), elapsed_seconds
+ *                           0 when step_in_epoch is 0), elapsed_seconds;
+ *                           optional epoch_comm_bytes (the interrupted
+ *                           epoch's comm_bytes so far, so that its metrics
+ *                           line counts the whole epoch; absent = 0)
  *   /policy_state           float64 [7 + p], written for data-parallel runs:
  *                           the epoch controller's 7 values
  *                             [0] global batch of the current epoch
@@ -82,6 +85,7 @@ typedef struct lmn_checkpoint_progress {
     int64_t ranks;         /* the rank count that wrote it (resuming elsewhere is not bitwise) */
     double epoch_loss, epoch_correct, epoch_samples; /* running totals of the current epoch */
     double elapsed_seconds;
+    double epoch_comm_bytes; /* comm_bytes of the current epoch so far (rank 0's) */
 } lmn_checkpoint_progress;
 
 /* Writes a checkpoint to path. The file is built in memory (so a save

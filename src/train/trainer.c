@@ -798,12 +798,13 @@ static double remaining_steps(const lmn_trainer *t, const lmn_epoch_plan *plan, 
 /* A checkpoint inside epoch `epoch` after `step` of its steps: resuming
  * continues with the next step and the epoch's running totals. */
 static lmn_status checkpoint_mid_epoch(lmn_trainer *t, int epoch, int64_t step,
-                                       const step_totals *totals, double run_start)
+                                       const step_totals *totals, double comm_bytes,
+                                       double run_start)
 {
     t->resumed = (lmn_checkpoint_progress){
         .epoch = epoch, .step_in_epoch = step, .global_step = t->global_step,
         .epoch_loss = totals->loss, .epoch_correct = totals->correct,
-        .epoch_samples = totals->samples,
+        .epoch_samples = totals->samples, .epoch_comm_bytes = comm_bytes,
         .elapsed_seconds = lmn_now() - run_start + t->resumed.elapsed_seconds};
     return lmn_trainer_checkpoint(t);
 }
@@ -820,10 +821,12 @@ static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *pla
     t->data_wait_seconds = 0.0;
     step_totals totals = {0};
     int64_t step = 0;
+    double earlier_comm_bytes = 0.0; /* sent in this epoch before a resume */
     if (epoch == t->resumed.epoch) {
         /* Resuming inside this epoch: the totals so far came with the checkpoint. */
         step = t->resumed.step_in_epoch;
         totals = (step_totals){t->resumed.epoch_loss, t->resumed.epoch_correct, t->resumed.epoch_samples};
+        earlier_comm_bytes = t->resumed.epoch_comm_bytes;
     }
     const int64_t first_step = step;
     int64_t saved_step = -1; /* global step of this epoch's latest checkpoint */
@@ -840,7 +843,10 @@ static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *pla
                           elapsed / (double)(step + 1 - first_step) *
                               remaining_steps(t, plan, epoch, step, total_steps));
         if (step + 1 < plan->steps && (t->stopped || checkpoint_due(t, false, epoch))) {
-            LMN_TRY(checkpoint_mid_epoch(t, epoch, step + 1, &totals, run_start));
+            lmn_sync_totals now;
+            lmn_sync_totals_get(t->sync, &now);
+            LMN_TRY(checkpoint_mid_epoch(t, epoch, step + 1, &totals,
+                                         earlier_comm_bytes + now.bytes - before.bytes, run_start));
             saved_step = t->global_step;
         }
     }
@@ -864,7 +870,7 @@ static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *pla
     LMN_TRY(average_running_stats(t));
     lmn_sync_totals after;
     lmn_sync_totals_get(t->sync, &after);
-    r.comm_bytes = after.bytes - before.bytes;
+    r.comm_bytes = earlier_comm_bytes + after.bytes - before.bytes;
     r.comm_seconds = after.seconds - before.seconds;
     r.exposed_comm_seconds = after.exposed_seconds - before.exposed_seconds;
     r.data_wait_seconds = t->data_wait_seconds;
@@ -890,7 +896,7 @@ static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *pla
     }
     if (partial)
         return s->checkpoint_every > 0 && saved_step != t->global_step
-                   ? checkpoint_mid_epoch(t, epoch, step, &totals, run_start)
+                   ? checkpoint_mid_epoch(t, epoch, step, &totals, r.comm_bytes, run_start)
                    : LMN_OK;
     if (lmn_epoch_control_end(&t->epoch_control, epoch, r.train_loss) && t->log) {
         char change[128];
