@@ -11,12 +11,7 @@
 
 static const char *const dataset_names[] = {"fashion-mnist", "mnist", "cifar10", "cifar100",
                                             "hdf5", "synthetic", "grf-cubes", "images", NULL};
-static const char *const derive_names[] = {"none", "super_resolution", NULL};
-static const char *const sr_input_names[] = {"low", "upsampled", NULL};
-static const char *const backend_names[] = {"dnnl", "ref", NULL};
-static const char *const precision_names[] = {"fp32", "bf16", NULL}; /* lmn_precision order */
 static const char *const batch_schedule_names[] = {"fixed", "adaptive", NULL};
-static const char *const lr_scaling_names[] = {"linear", "sqrt", "none", NULL};
 
 /* LMN_ERR_CONFIG "FILE:LINE: key 'PATH': message" for a node that was read. */
 static lmn_status __attribute__((format(printf, 2, 3)))
@@ -85,11 +80,11 @@ static lmn_status read_grf(lmn_cfg *cfg, lmn_data_settings *data)
 static lmn_status read_derive(lmn_cfg *cfg, lmn_data_settings *data)
 {
     int index = 0;
-    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "data.derive", derive_names, "none", &index));
+    LMN_TRY(lmn_config_choice(cfg, "data.derive", &index));
     data->derive_super_resolution = index == 1;
     if (!data->derive_super_resolution) return LMN_OK;
-    LMN_TRY(get_int(cfg, "data.sr_factor", 2, 2, 4, &data->sr_factor));
-    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "data.sr_input", sr_input_names, "low", &index));
+    LMN_TRY(lmn_config_int(cfg, "data.sr_factor", &data->sr_factor));
+    LMN_TRY(lmn_config_choice(cfg, "data.sr_input", &index));
     data->sr_input = index == 1 ? LMN_SR_INPUT_UPSAMPLED : LMN_SR_INPUT_LOW;
     return LMN_OK;
 }
@@ -118,8 +113,8 @@ static lmn_status read_channel_values(lmn_cfg *cfg, const char *key, int channel
 static lmn_status read_image_folder(lmn_cfg *cfg, lmn_image_folder_options *o)
 {
     int size = 0, channels = 0;
-    LMN_TRY(get_int(cfg, "data.image_size", 224, 1, 8192, &size));
-    LMN_TRY(get_int(cfg, "data.channels", 3, 1, 3, &channels));
+    LMN_TRY(lmn_config_int(cfg, "data.image_size", &size));
+    LMN_TRY(lmn_config_int(cfg, "data.channels", &channels));
     if (channels == 2)
         return lmn_fail(LMN_ERR_CONFIG, "key 'data.channels': image folders give 1 (gray) or 3 "
                         "(RGB) channels, got 2");
@@ -127,20 +122,16 @@ static lmn_status read_image_folder(lmn_cfg *cfg, lmn_image_folder_options *o)
     LMN_TRY(get_int(cfg, "data.resize", o->resize, size, 65536, &o->resize));
     LMN_TRY(read_channel_values(cfg, "data.mean", channels, o->mean));
     LMN_TRY(read_channel_values(cfg, "data.std", channels, o->std));
-    const bool no = false;
-    return lmn_cfg_get_bool(cfg, NULL, "data.skip_bad_files", &no, &o->skip_bad_files);
+    return lmn_config_bool(cfg, "data.skip_bad_files", &o->skip_bad_files);
 }
 
 /* data.order and the out-of-core keys (ALGORITHMS.md section 10). */
 static lmn_status read_out_of_core(lmn_cfg *cfg, lmn_data_settings *data, bool hdf5)
 {
-    static const char *const order_names[] = {"global", "chunks", NULL};
-    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "data.order", order_names, "global", &data->order));
-    LMN_TRY(get_int(cfg, "data.chunk_rows", 0, 0, 1 << 24, &data->chunk_rows));
-    LMN_TRY(get_int(cfg, "data.chunks_per_buffer", 0, 0, 1 << 16, &data->chunks_per_buffer));
-    const double no_limit = 0.0;
-    LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "data.max_memory", &no_limit, 0.0, 1e12,
-                                     &data->max_memory_mb));
+    LMN_TRY(lmn_config_choice(cfg, "data.order", &data->order));
+    LMN_TRY(lmn_config_int(cfg, "data.chunk_rows", &data->chunk_rows));
+    LMN_TRY(lmn_config_int(cfg, "data.chunks_per_buffer", &data->chunks_per_buffer));
+    LMN_TRY(lmn_config_double(cfg, "data.max_memory", &data->max_memory_mb));
     data->in_memory = -1;
     if (hdf5 && lmn_cfg_find(cfg, NULL, "data.in_memory")) {
         bool in_memory = false;
@@ -185,12 +176,9 @@ static lmn_status read_data(lmn_cfg *cfg, lmn_data_settings *data, const lmn_tas
         LMN_TRY(get_path(cfg, "data.path", default_path, &data->path));
     }
     int64_t prefetch = 0;
-    const int64_t no_prefetch = 0;
-    LMN_TRY(lmn_cfg_get_int_range(cfg, NULL, "data.prefetch_samples", &no_prefetch, 0, 1 << 24, &prefetch));
+    LMN_TRY(lmn_config_int64(cfg, "data.prefetch_samples", &prefetch));
     data->prefetch_samples = (int)prefetch;
-    const double no_delay = 0.0;
-    LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "data.read_delay_ms", &no_delay, 0.0, 1e6,
-                                     &data->read_delay_ms));
+    LMN_TRY(lmn_config_double(cfg, "data.read_delay_ms", &data->read_delay_ms));
     LMN_TRY(read_out_of_core(cfg, data, hdf5));
     data->augment = -1;
     if (lmn_cfg_find(cfg, NULL, "data.augment")) {
@@ -198,7 +186,7 @@ static lmn_status read_data(lmn_cfg *cfg, lmn_data_settings *data, const lmn_tas
         LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "data.augment", NULL, &augment));
         data->augment = augment;
     }
-    LMN_TRY(get_int(cfg, "data.io_threads", 1, 1, 1024, &data->io_threads));
+    LMN_TRY(lmn_config_int(cfg, "data.io_threads", &data->io_threads));
     if (images) LMN_TRY(read_image_folder(cfg, &data->image_folder));
     if (grf) return read_grf(cfg, data);
     if (!synthetic) return read_derive(cfg, data);
@@ -210,7 +198,7 @@ static lmn_status read_data(lmn_cfg *cfg, lmn_data_settings *data, const lmn_tas
         return lmn_fail(LMN_ERR_CONFIG, "key 'data.shape': expected [channels, height, width] "
                         "with 1..16 channels");
     for (int d = 0; d < 3; d++) data->shape[d] = (int)shape[d];
-    LMN_TRY(get_int(cfg, "data.classes", 10, 1, 1 << 20, &data->classes));
+    LMN_TRY(lmn_config_int(cfg, "data.classes", &data->classes));
     const int64_t train_default = 6400, test_default = 640;
     LMN_TRY(lmn_cfg_get_int_range(cfg, NULL, "data.train_size", &train_default, 1, UINT32_MAX,
                                   &data->train_size));
@@ -227,9 +215,7 @@ static lmn_status read_schedule(lmn_cfg *cfg, double lr, int epochs, lmn_lr_sche
     s->kind = (lmn_lr_kind)kind;
     s->base_lr = lr;
     s->total_epochs = epochs;
-    const double zero = 0.0, tenth = 0.1;
-    LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "optimizer.warmup_epochs", &zero, 0.0, 1e6,
-                                     &s->warmup_epochs));
+    LMN_TRY(lmn_config_double(cfg, "optimizer.warmup_epochs", &s->warmup_epochs));
     if (s->kind == LMN_LR_STEP) {
         const double *milestones = NULL;
         size_t count = 0;
@@ -240,8 +226,9 @@ static lmn_status read_schedule(lmn_cfg *cfg, double lr, int epochs, lmn_lr_sche
                             LMN_MAX_MILESTONES);
         for (size_t m = 0; m < count; m++) s->milestones[m] = milestones[m];
         s->milestone_count = (int)count;
-        LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "optimizer.gamma", &tenth, 0.0, 1.0, &s->gamma));
+        LMN_TRY(lmn_config_double(cfg, "optimizer.gamma", &s->gamma));
     }
+    const double zero = 0.0; /* min_lr's range ends at lr: read here, not by the table */
     if (s->kind == LMN_LR_COSINE)
         LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "optimizer.min_lr", &zero, 0.0, lr, &s->min_lr));
     return LMN_OK;
@@ -277,23 +264,18 @@ static lmn_status read_optimizer(lmn_cfg *cfg, lmn_train_settings *s)
     if (!(lr > 0.0) || !isfinite(lr))
         return lmn_fail(LMN_ERR_CONFIG, "key 'optimizer.lr': the learning rate must be > 0, got %g",
                         lr);
-    const double zero = 0.0, momentum = 0.9;
-    const bool no = false;
-    LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "optimizer.weight_decay", &zero, 0.0, 1.0,
-                                     &o->weight_decay));
-    LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "optimizer.decay_bias_and_bn", &no, &s->decay_bias_and_bn));
+    LMN_TRY(lmn_config_double(cfg, "optimizer.weight_decay", &o->weight_decay));
+    LMN_TRY(lmn_config_bool(cfg, "optimizer.decay_bias_and_bn", &s->decay_bias_and_bn));
     if (o->kind == LMN_OPT_SLIMQN) {
-        LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "optimizer.momentum", &momentum, 0.0, 0.9999,
-                                         &o->momentum));
+        LMN_TRY(lmn_config_double(cfg, "optimizer.momentum", &o->momentum));
         LMN_TRY(read_slimqn(cfg, &o->slimqn));
     } else if (o->kind == LMN_OPT_SGD) {
-        LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "optimizer.momentum", &momentum, 0.0, 0.9999,
-                                         &o->momentum));
-        LMN_TRY(lmn_cfg_get_bool(cfg, NULL, "optimizer.nesterov", &no, &o->nesterov));
+        LMN_TRY(lmn_config_double(cfg, "optimizer.momentum", &o->momentum));
+        LMN_TRY(lmn_config_bool(cfg, "optimizer.nesterov", &o->nesterov));
         if (o->nesterov && o->momentum == 0.0)
             return lmn_fail(LMN_ERR_CONFIG, "key 'optimizer.nesterov': needs optimizer.momentum > 0");
     } else {
-        const double betas_default[2] = {0.9, 0.999}, eps = 1e-8;
+        const double betas_default[2] = {0.9, 0.999};
         const double *betas = NULL;
         size_t count = 0;
         LMN_TRY(lmn_cfg_get_double_list(cfg, NULL, "optimizer.betas", betas_default, 2, &betas, &count));
@@ -301,7 +283,7 @@ static lmn_status read_optimizer(lmn_cfg *cfg, lmn_train_settings *s)
             return lmn_fail(LMN_ERR_CONFIG, "key 'optimizer.betas': expected [beta1, beta2] in [0, 1)");
         o->beta1 = betas[0];
         o->beta2 = betas[1];
-        LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "optimizer.epsilon", &eps, 1e-30, 1.0, &o->epsilon));
+        LMN_TRY(lmn_config_double(cfg, "optimizer.epsilon", &o->epsilon));
     }
     return read_schedule(cfg, lr, s->epochs, &s->schedule);
 }
@@ -331,17 +313,16 @@ static lmn_status read_common(lmn_cfg *cfg, lmn_train_settings *s)
 {
     memset(s, 0, sizeof *s);
     lmn_cfg_set_catalog(cfg, lmn_config_catalog()); /* unknown-key messages know every key */
-    const int64_t seed_default = 1;
     int64_t seed = 0;
-    LMN_TRY(lmn_cfg_get_int_range(cfg, NULL, "seed", &seed_default, 0, INT64_MAX, &seed));
+    LMN_TRY(lmn_config_int64(cfg, "seed", &seed));
     s->seed = (uint64_t)seed;
-    LMN_TRY(get_int(cfg, "threads", 0, 0, 4096, &s->threads));
+    LMN_TRY(lmn_config_int(cfg, "threads", &s->threads));
     int backend = 0;
-    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "backend", backend_names, "dnnl", &backend));
-    s->backend = backend_names[backend];
+    LMN_TRY(lmn_config_choice(cfg, "backend", &backend));
+    s->backend = lmn_config_choice_name("backend", backend);
     /* Read here, not with the other train.* keys: federated runs take it too. */
     int precision = 0;
-    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "train.precision", precision_names, "fp32", &precision));
+    LMN_TRY(lmn_config_choice(cfg, "train.precision", &precision));
     s->precision = (lmn_precision)precision;
     LMN_TRY(lmn_task_read(cfg, &s->task));
     LMN_TRY(read_timeout(cfg, &s->timeout_seconds));
@@ -386,10 +367,9 @@ static lmn_status read_explicit_batches(lmn_cfg *cfg, lmn_cfg_node *list, lmn_ba
 static lmn_status read_adaptive_batches(lmn_cfg *cfg, int batch_size, lmn_batch_schedule *b)
 {
     b->kind = LMN_BATCH_ADAPTIVE;
-    const double threshold = 0.01, factor = 2.0;
-    LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "train.batch_adaptive.threshold", &threshold, 0.0,
-                                     1.0, &b->threshold));
-    LMN_TRY(get_int(cfg, "train.batch_adaptive.patience", 1, 1, 1 << 20, &b->patience));
+    const double factor = 2.0;
+    LMN_TRY(lmn_config_double(cfg, "train.batch_adaptive.threshold", &b->threshold));
+    LMN_TRY(lmn_config_int(cfg, "train.batch_adaptive.patience", &b->patience));
     LMN_TRY(lmn_cfg_get_double(cfg, NULL, "train.batch_adaptive.factor", &factor, &b->factor));
     if (!(b->factor > 1.0))
         return fail_at(lmn_cfg_find(cfg, NULL, "train.batch_adaptive.factor"),
@@ -399,8 +379,7 @@ static lmn_status read_adaptive_batches(lmn_cfg *cfg, int batch_size, lmn_batch_
                     eightfold < largest ? eightfold : largest, batch_size, largest,
                     &b->max_batch_size));
     int scaling = 0;
-    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "train.batch_adaptive.lr_scaling", lr_scaling_names,
-                             "linear", &scaling));
+    LMN_TRY(lmn_config_choice(cfg, "train.batch_adaptive.lr_scaling", &scaling));
     b->lr_scaling = (lmn_lr_scaling)scaling;
     return LMN_OK;
 }
@@ -426,10 +405,9 @@ static lmn_status read_two_phase(lmn_cfg *cfg, const lmn_lr_schedule *schedule,
     memset(t, 0, sizeof *t);
     t->enabled = schedule->kind == LMN_LR_TWO_PHASE;
     if (!t->enabled) return LMN_OK;
-    const double threshold = 0.01, decay = 0.1, min_lr = 1e-4 * schedule->base_lr;
-    LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "optimizer.two_phase.threshold", &threshold, 0.0,
-                                     1.0, &t->threshold));
-    LMN_TRY(get_int(cfg, "optimizer.two_phase.extra_epochs", 2, 0, 1 << 20, &t->extra_epochs));
+    const double decay = 0.1, min_lr = 1e-4 * schedule->base_lr;
+    LMN_TRY(lmn_config_double(cfg, "optimizer.two_phase.threshold", &t->threshold));
+    LMN_TRY(lmn_config_int(cfg, "optimizer.two_phase.extra_epochs", &t->extra_epochs));
     LMN_TRY(lmn_cfg_get_double(cfg, NULL, "optimizer.two_phase.decay", &decay, &t->decay));
     if (!(t->decay > 0.0 && t->decay < 1.0))
         return fail_at(lmn_cfg_find(cfg, NULL, "optimizer.two_phase.decay"),
@@ -488,8 +466,6 @@ lmn_status lmn_train_settings_read(lmn_cfg *cfg, lmn_train_settings *s)
 
 static const char *const aggregator_names[] = {"fedavg", "fedlama", "partial", "fedprox",
                                                "fedavgm", "fedadam", NULL};
-static const char *const weighting_names[] = {"samples", "plain", NULL};
-static const char *const split_names[] = {"layers", "elements", NULL};
 
 const char *lmn_aggregator_name(lmn_aggregator_kind kind)
 {
@@ -500,12 +476,11 @@ const char *lmn_aggregator_name(lmn_aggregator_kind kind)
 
 static lmn_status read_server_optimizer(lmn_cfg *cfg, lmn_fl_settings *fl)
 {
-    const double one = 1.0, momentum = 0.9, small_lr = 0.01, eps = 1e-3;
+    const double one = 1.0, small_lr = 0.01;
     LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "fl.server_lr",
                                      fl->aggregator == LMN_AGG_FEDADAM ? &small_lr : &one, 1e-12,
                                      1e6, &fl->server_lr));
-    LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "fl.server_momentum", &momentum, 0.0, 0.9999,
-                                     &fl->server_momentum));
+    LMN_TRY(lmn_config_double(cfg, "fl.server_momentum", &fl->server_momentum));
     const double betas_default[2] = {0.9, 0.99};
     const double *betas = NULL;
     size_t count = 0;
@@ -514,7 +489,7 @@ static lmn_status read_server_optimizer(lmn_cfg *cfg, lmn_fl_settings *fl)
         return lmn_fail(LMN_ERR_CONFIG, "key 'fl.server_betas': expected [beta1, beta2] in [0, 1)");
     fl->server_beta1 = betas[0];
     fl->server_beta2 = betas[1];
-    return lmn_cfg_get_double_range(cfg, NULL, "fl.server_epsilon", &eps, 1e-30, 1.0, &fl->server_epsilon);
+    return lmn_config_double(cfg, "fl.server_epsilon", &fl->server_epsilon);
 }
 
 static lmn_status read_partition(lmn_cfg *cfg, int clients, lmn_partition_spec *p)
@@ -559,7 +534,7 @@ static lmn_status read_fl_keys(lmn_cfg *cfg, lmn_fl_settings *fl)
     LMN_TRY(read_partition(cfg, fl->clients, &fl->partition));
     LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "fl.aggregator", aggregator_names, "fedavg", &index));
     fl->aggregator = (lmn_aggregator_kind)index;
-    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "fl.weighting", weighting_names, "samples", &index));
+    LMN_TRY(lmn_config_choice(cfg, "fl.weighting", &index));
     fl->weight_by_samples = index == 0;
     const bool lama = fl->aggregator == LMN_AGG_FEDLAMA;
     LMN_TRY(get_int(cfg, "fl.phi", lama ? 2 : 1, 1, 1 << 16, &fl->phi));
@@ -567,7 +542,7 @@ static lmn_status read_fl_keys(lmn_cfg *cfg, lmn_fl_settings *fl)
     LMN_TRY(get_int(cfg, "fl.resample_every", fl->phi, 1, 1 << 30, &fl->resample_every));
     LMN_TRY(lmn_config_int(cfg, "fl.relax_after", &fl->relax_after));
     LMN_TRY(lmn_config_double(cfg, "fl.mu", &fl->mu));
-    LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "fl.partial_split", split_names, "layers", &index));
+    LMN_TRY(lmn_config_choice(cfg, "fl.partial_split", &index));
     fl->split_elements = index == 1;
     if (fl->aggregator == LMN_AGG_PARTIAL && fl->local_steps == 0)
         return lmn_fail(LMN_ERR_CONFIG, "key 'fl.local_epochs': the partial aggregator steps all "

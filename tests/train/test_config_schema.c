@@ -54,7 +54,7 @@ static const char *const extras[][2] = {
 /* A configuration with the key's `when` settings and their extras applied. */
 static lmn_status configure(const lmn_config_key *k, lmn_cfg **cfg)
 {
-    LMN_TRY(lmn_cfg_parse_string("threads: 1\n", "schema", cfg));
+    LMN_TRY(lmn_cfg_parse_string("", "schema", cfg));
     char settings[512];
     snprintf(settings, sizeof settings, "%s", k->when ? k->when : "");
     for (size_t i = 0; i < sizeof extras / sizeof extras[0]; i++)
