@@ -16,7 +16,14 @@
  * and diff_dst and write f32 dst, diff_src and diff_weights (oneDNN
  * accumulates in f32): the reorders that bring x, w and dy into the
  * primitives' layouts round them to bf16 on the way, so the layer graph,
- * the optimizer and the reductions only ever see f32. */
+ * the optimizer and the reductions only ever see f32.
+ *
+ * Each conversion into bf16 is a full pass over the tensor, so the op
+ * converts a tensor once where two primitives want it in the same layout:
+ * backward weights reuses the forward's bf16 copy of x, and backward data
+ * the bf16 copy of dy that backward weights made (the network calls
+ * backward weights first). The copy is reused only for the same pointer
+ * (kernels.h: x and dy are unchanged between the calls of one step). */
 #include "core/memory.h"
 #include "kernels/dnnl/dnnl_internal.h"
 
@@ -30,6 +37,11 @@ typedef struct conv_op {
     lmn_dnnl_convert x_forward, w_forward;
     lmn_dnnl_convert dy_backward_data, w_backward_data, dx_backward_data;
     lmn_dnnl_convert x_backward_weights, dy_backward_weights, dw_backward_weights;
+    /* shared conversions: true when the second consumer wants the first
+     * one's internal layout; *_source is the caller's pointer whose copy
+     * the first consumer's scratch holds (NULL: none valid) */
+    bool x_shared, dy_shared;
+    const float *x_source, *dy_source;
     /* primitive arguments, re-pointed at every call */
     dnnl_memory_t src, weights, bias_mem, dst;
     dnnl_memory_t bd_diff_dst, bd_weights, bd_diff_src;
@@ -295,6 +307,20 @@ static lmn_status setup_backward_weights(conv_op *op, const_dnnl_primitive_desc_
                            &op->bw_diff_bias);
 }
 
+/* True when `first` converts into the layout the second primitive wants
+ * for the same tensor; the second's own scratch is then never used and is
+ * released. */
+static bool same_conversion(const lmn_dnnl_convert *first, const_dnnl_primitive_desc_t first_pd,
+                            const_dnnl_primitive_desc_t second_pd, dnnl_query_t what,
+                            lmn_dnnl_convert *second)
+{
+    if (!first->reorder || !second->reorder) return false;
+    if (!dnnl_memory_desc_equal(lmn_dnnl_pd_md(first_pd, what), lmn_dnnl_pd_md(second_pd, what)))
+        return false;
+    lmn_dnnl_convert_free(second);
+    return true;
+}
+
 /* Builds the three primitives; the pds are only needed here. */
 static lmn_status conv_setup(conv_op *op, const conv_spec *p, const lmn_act_desc *in,
                              lmn_act_desc *out)
@@ -317,7 +343,13 @@ static lmn_status conv_setup(conv_op *op, const conv_spec *p, const lmn_act_desc
     if (st == LMN_OK) st = setup_backward_data(op, bwd_data, &in_md, out_md, &dense_weights);
     if (st == LMN_OK)
         st = setup_backward_weights(op, bwd_weights, &in_md, out_md, &dense_weights);
-    if (st == LMN_OK) lmn_dnnl_describe_act(out_md, &op->out_layout, out);
+    if (st == LMN_OK) {
+        lmn_dnnl_describe_act(out_md, &op->out_layout, out);
+        op->x_shared = same_conversion(&op->x_forward, fwd, bwd_weights, dnnl_query_src_md,
+                                       &op->x_backward_weights);
+        op->dy_shared = same_conversion(&op->dy_backward_weights, bwd_weights, bwd_data,
+                                        dnnl_query_diff_dst_md, &op->dy_backward_data);
+    }
     lmn_dnnl_pd_free(fwd);
     lmn_dnnl_pd_free(bwd_data);
     lmn_dnnl_pd_free(bwd_weights);
@@ -364,6 +396,18 @@ lmn_status lmn_dnnl_conv3d_create(lmn_backend *be, const lmn_conv3d_params *p,
     return conv_create(be, &spec, in, out_op, out);
 }
 
+/* The second consumer of a shared conversion: reuses cv's scratch when it
+ * holds `user` (once: *source is cleared), else converts `user` into it. */
+static lmn_status convert_shared(lmn_dnnl *dnnl, lmn_dnnl_convert *cv, const float **source,
+                                 const float *user, const float **internal)
+{
+    const bool held = *source == user;
+    *source = NULL;
+    if (!held) return lmn_dnnl_convert_in(dnnl, cv, user, internal);
+    *internal = cv->scratch;
+    return LMN_OK;
+}
+
 lmn_status lmn_dnnl_conv2d_forward(lmn_op *base, const float *x, const float *w, const float *b,
                                    float *y)
 {
@@ -371,6 +415,8 @@ lmn_status lmn_dnnl_conv2d_forward(lmn_op *base, const float *x, const float *w,
     lmn_dnnl *dnnl = base->dnnl;
     const float *src, *weights;
     LMN_TRY(lmn_dnnl_convert_in(dnnl, &op->x_forward, x, &src));
+    op->x_source = op->x_shared ? x : NULL;
+    op->dy_source = NULL;
     LMN_TRY(lmn_dnnl_convert_in(dnnl, &op->w_forward, w, &weights));
     LMN_TRY(lmn_dnnl_bind(op->src, src));
     LMN_TRY(lmn_dnnl_bind(op->weights, weights));
@@ -390,7 +436,10 @@ lmn_status lmn_dnnl_conv2d_backward_data(lmn_op *base, const float *dy, const fl
     conv_op *op = (conv_op *)base;
     lmn_dnnl *dnnl = base->dnnl;
     const float *diff_dst, *weights;
-    LMN_TRY(lmn_dnnl_convert_in(dnnl, &op->dy_backward_data, dy, &diff_dst));
+    if (op->dy_shared)
+        LMN_TRY(convert_shared(dnnl, &op->dy_backward_weights, &op->dy_source, dy, &diff_dst));
+    else
+        LMN_TRY(lmn_dnnl_convert_in(dnnl, &op->dy_backward_data, dy, &diff_dst));
     LMN_TRY(lmn_dnnl_convert_in(dnnl, &op->w_backward_data, w, &weights));
     LMN_TRY(lmn_dnnl_bind(op->bd_diff_dst, diff_dst));
     LMN_TRY(lmn_dnnl_bind(op->bd_weights, weights));
@@ -412,8 +461,12 @@ lmn_status lmn_dnnl_conv2d_backward_weights(lmn_op *base, const float *x, const 
         return lmn_fail(LMN_ERR_ARG, "%s backward weights: the conv has a bias, db must "
                         "not be NULL", op->name);
     const float *src, *diff_dst;
-    LMN_TRY(lmn_dnnl_convert_in(dnnl, &op->x_backward_weights, x, &src));
+    if (op->x_shared)
+        LMN_TRY(convert_shared(dnnl, &op->x_forward, &op->x_source, x, &src));
+    else
+        LMN_TRY(lmn_dnnl_convert_in(dnnl, &op->x_backward_weights, x, &src));
     LMN_TRY(lmn_dnnl_convert_in(dnnl, &op->dy_backward_weights, dy, &diff_dst));
+    op->dy_source = op->dy_shared ? dy : NULL;
     LMN_TRY(lmn_dnnl_bind(op->bw_src, src));
     LMN_TRY(lmn_dnnl_bind(op->bw_diff_dst, diff_dst));
     LMN_TRY(lmn_dnnl_bind(op->bw_diff_weights,
