@@ -3,8 +3,7 @@
  * collectives still work afterwards), errors come back as codes with
  * messages that name what is wrong, lamina_fl runs the federated
  * simulation, and an epoch callback can stop training. Built against the
- * installed tree by
- * tests/install/embed.sh; run on 2 ranks. */
+ * installed tree by tests/install/embed.sh; run on 2 ranks. */
 #include <lamina.h>
 #include <mpi.h>
 #include <stdio.h>
