@@ -22,6 +22,15 @@ void lmn_add_forward(const float *a, const float *b, float *y, size_t count)
     for (size_t i = 0; i < count; i++) y[i] = a[i] + b[i];
 }
 
+void lmn_add_relu_forward(const float *a, const float *b, float *y, size_t count)
+{
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < count; i++) {
+        const float sum = a[i] + b[i];
+        y[i] = sum > 0.0f ? sum : 0.0f;
+    }
+}
+
 void lmn_leaky_relu_forward(const float *x, float *y, size_t count, float slope)
 {
 #pragma omp parallel for simd schedule(static)

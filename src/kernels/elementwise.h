@@ -13,6 +13,9 @@ void lmn_relu_forward(const float *x, float *y, size_t count);
 void lmn_relu_backward(const float *y, const float *dy, float *dx, size_t count);
 /* y = a + b; y may alias a or b. */
 void lmn_add_forward(const float *a, const float *b, float *y, size_t count);
+/* y = max(0, a + b): an add and the relu after it in one pass, bit for bit
+ * the two kernels in turn; y may alias a or b. */
+void lmn_add_relu_forward(const float *a, const float *b, float *y, size_t count);
 /* y = x where x > 0, else slope * x; y may alias x. */
 void lmn_leaky_relu_forward(const float *x, float *y, size_t count, float slope);
 /* dx = dy where x > 0, else slope * dy. Uses the forward INPUT x (unlike

@@ -178,6 +178,36 @@ static lmn_status allocate_buffers(lmn_network *net, lmn_plan *plan)
     return LMN_OK;
 }
 
+/* Number of layers that read each layer's output (input or skip). */
+static lmn_status count_readers(const lmn_model_spec *spec, int **readers)
+{
+    *readers = calloc((size_t)spec->count, sizeof **readers);
+    if (!*readers) return lmn_fail(LMN_ERR_NOMEM, "cannot allocate a network plan");
+    for (int i = 0; i < spec->count; i++) {
+        const lmn_layer_spec *layer = &spec->layers[i];
+        if (layer->input != LMN_INPUT) (*readers)[layer->input]++;
+        if (layer->kind == LMN_LAYER_ADD && layer->skip != LMN_INPUT) (*readers)[layer->skip]++;
+    }
+    return LMN_OK;
+}
+
+/* Marks every add whose only reader is the relu right after it. */
+static lmn_status plan_fusions(const lmn_network *net, lmn_plan *plan)
+{
+    int *readers = NULL;
+    LMN_TRY(count_readers(&net->spec, &readers));
+    const lmn_layer_spec *layers = net->spec.layers;
+    for (int i = 0; i + 1 < net->spec.count; i++) {
+        const bool fusable = layers[i].kind == LMN_LAYER_ADD && !layers[i].relu &&
+                             layers[i + 1].kind == LMN_LAYER_RELU && layers[i + 1].input == i &&
+                             readers[i] == 1;
+        plan->nodes[i].add_writes_relu = fusable;
+        plan->nodes[i + 1].written_by_add = fusable;
+    }
+    free(readers);
+    return LMN_OK;
+}
+
 static lmn_status create_plan(lmn_network *net, int batch, lmn_plan *plan)
 {
     plan->batch = batch;
@@ -192,6 +222,7 @@ static lmn_status create_plan(lmn_network *net, int batch, lmn_plan *plan)
             return lmn_fail_context(status, "layer '%s' (%s), batch %d", net->spec.layers[i].name,
                                     lmn_layer_kind_name(net->spec.layers[i].kind), batch);
     }
+    LMN_TRY(plan_fusions(net, plan));
     return allocate_buffers(net, plan);
 }
 

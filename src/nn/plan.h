@@ -21,6 +21,10 @@ typedef struct lmn_plan_node {
     float *batch_mean, *batch_var;
     uint8_t *mask;         /* dropout */
     bool has_grad;         /* dy holds a gradient in the current backward */
+    /* An add read only by the relu right after it writes relu(a + b) into
+     * that relu's y in one pass (its own y stays unwritten; the add's
+     * backward never reads it); the relu's forward then does nothing. */
+    bool add_writes_relu, written_by_add;
 } lmn_plan_node;
 
 struct lmn_plan {

@@ -103,7 +103,7 @@ static lmn_status forward_layer(const pass *p, int i, bool training, uint64_t no
     case LMN_LAYER_FLATTEN:
         return be->reorder(be, x_desc, x, &node->in_desc, node->y);
     case LMN_LAYER_RELU:
-        lmn_relu_forward(x, node->y, node->out_desc.floats);
+        if (!node->written_by_add) lmn_relu_forward(x, node->y, node->out_desc.floats);
         return LMN_OK;
     case LMN_LAYER_DROPOUT:
         if (training && layer->rate > 0.0f)
@@ -118,7 +118,10 @@ static lmn_status forward_layer(const pass *p, int i, bool training, uint64_t no
             LMN_TRY(be->reorder(be, activation_desc(p, layer->skip), skip, x_desc, node->converted));
             skip = node->converted;
         }
-        lmn_add_forward(x, skip, node->y, node->out_desc.floats);
+        if (node->add_writes_relu)
+            lmn_add_relu_forward(x, skip, p->plan->nodes[i + 1].y, node->out_desc.floats);
+        else
+            lmn_add_forward(x, skip, node->y, node->out_desc.floats);
         return LMN_OK;
     }
     case LMN_LAYER_KIND_COUNT:

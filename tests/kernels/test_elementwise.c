@@ -42,6 +42,30 @@ static void test_add_accumulate(void)
 
 enum { BIG = 100003 }; /* odd and above one dropout chunk */
 
+/* add + relu in one pass == add, then relu, bit for bit (signed zeros, a
+ * NaN and values that cancel included), also in place. */
+static void test_add_relu(void)
+{
+    float *a = lmn_kt_random(BIG, 31), *b = lmn_kt_random(BIG, 32);
+    float *fused = lmn_kt_zeros(BIG), *two_pass = lmn_kt_zeros(BIG);
+    a[0] = -0.0f;
+    b[0] = 0.0f;
+    a[1] = 0.25f;
+    b[1] = -0.25f;
+    a[2] = NAN;
+    lmn_add_relu_forward(a, b, fused, BIG);
+    lmn_add_forward(a, b, two_pass, BIG);
+    lmn_relu_forward(two_pass, two_pass, BIG);
+    CHECK_MSG(memcmp(fused, two_pass, BIG * sizeof(float)) == 0,
+              "add + relu differs from add then relu");
+    lmn_add_relu_forward(a, b, a, BIG); /* y aliases a */
+    CHECK_MSG(memcmp(a, two_pass, BIG * sizeof(float)) == 0, "add + relu in place differs");
+    lmn_free(a);
+    lmn_free(b);
+    lmn_free(fused);
+    lmn_free(two_pass);
+}
+
 static double kept_fraction(const uint8_t *mask, size_t count)
 {
     size_t kept = 0;
@@ -209,6 +233,7 @@ int main(void)
     test_scale();
     test_pointwise_gradients();
     test_add_accumulate();
+    test_add_relu();
     test_dropout_masks();
     test_dropout_backward();
     return lmn_test_summary("kernels_test_elementwise");

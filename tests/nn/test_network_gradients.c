@@ -3,7 +3,8 @@
  * models that exercise every layer kind, residual adds, a layer read by
  * several later layers, and a layer reading the network input directly.
  * Also checks the batch-norm running-statistics rule and that evaluation
- * mode normalizes with the running statistics. */
+ * mode normalizes with the running statistics, and that the add + relu
+ * fusion gives the unfused network's bits. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "kernels/loss.h"
 #include "nn/model.h"
 #include "nn/network.h"
+#include "nn/plan.h"
 #include "gradient_check.h"
 #include "test.h"
 
@@ -377,6 +379,79 @@ static void check_batchnorm_statistics(void)
     lmn_backend_destroy(be);
 }
 
+/* ---- fused == unfused ---------------------------------------------------- */
+
+/* conv, conv, add, relu, linear; `split` puts a scale by 1 (exact) between
+ * the add and the relu, so the relu no longer reads the add and the add +
+ * relu fusion does not apply. */
+static void build_add_relu_model(lmn_model_spec *spec, bool split)
+{
+    const int first = append(spec, conv_layer(4, 3, 1, 1, false));
+    const int second = append(spec, conv_layer(4, 3, 1, 1, false));
+    append(spec, add_layer(second, first));
+    if (split) {
+        lmn_layer_spec identity = lmn_layer_defaults(LMN_LAYER_SCALE);
+        identity.scale = 1.0f;
+        append(spec, identity);
+    }
+    append(spec, lmn_layer_defaults(LMN_LAYER_RELU));
+    append(spec, lmn_layer_defaults(LMN_LAYER_FLATTEN));
+    append(spec, linear_layer(3, false));
+}
+
+static lmn_network *add_relu_network(lmn_backend *be, bool split)
+{
+    lmn_model_spec spec = {0};
+    build_add_relu_model(&spec, split);
+    lmn_network *net = NULL;
+    CHECK_OK(lmn_network_create(be, &spec, 3, 6, 6, &net));
+    lmn_model_spec_free(&spec);
+    return net;
+}
+
+/* One training step: the logits into `logits`, the gradients in net->grads. */
+static void training_step(lmn_network *net, const float *x, const int32_t *labels, float *logits)
+{
+    const float *out = NULL;
+    float dout[BATCH * 3];
+    CHECK_OK(lmn_network_forward(net, BATCH, x, true, 3, &out));
+    if (!out) return;
+    memcpy(logits, out, sizeof(float) * BATCH * 3);
+    lmn_softmax_xent(logits, labels, BATCH, 3, 1.0f / BATCH, dout, NULL);
+    CHECK_OK(lmn_network_backward(net, dout));
+}
+
+/* The add + relu fusion (one pass writing relu(a + b)) gives the unfused
+ * network's logits and gradients bit for bit, on both backends. */
+static void check_add_relu_fusion(const char *backend)
+{
+    lmn_backend *be = NULL;
+    CHECK_OK(lmn_backend_create(backend, &be));
+    lmn_network *fused = add_relu_network(be, false), *unfused = add_relu_network(be, true);
+    if (!fused || !unfused) goto done;
+    CHECK(fused->param_count == unfused->param_count);
+    lmn_network_init_params(fused, 21);
+    memcpy(unfused->params, fused->params, fused->param_count * sizeof(float));
+    float x[BATCH * 3 * 6 * 6], fused_logits[BATCH * 3], unfused_logits[BATCH * 3];
+    lmn_rng rng = lmn_rng_make(22, 1);
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++) x[i] = 2.0f * lmn_rng_uniform(&rng) - 1.0f;
+    const int32_t labels[BATCH] = {0, 2, 1, 2};
+    training_step(fused, x, labels, fused_logits);
+    training_step(unfused, x, labels, unfused_logits);
+    CHECK_MSG(fused->last_forward->nodes[2].add_writes_relu, "%s: the add + relu was not fused",
+              backend);
+    CHECK_MSG(!unfused->last_forward->nodes[2].add_writes_relu, "%s: an add read by a scale "
+              "was fused with a relu", backend);
+    CHECK_MSG(memcmp(fused_logits, unfused_logits, sizeof fused_logits) == 0,
+              "%s: fused add + relu changes the logits", backend);
+    CHECK_MSG(memcmp(fused->grads, unfused->grads, fused->param_count * sizeof(float)) == 0,
+              "%s: fused add + relu changes the gradients", backend);
+done:
+    lmn_network_free(fused);
+    lmn_network_free(unfused);
+    lmn_backend_destroy(be);
+}
+
 int main(void)
 {
     check_gradients("residual (conv-relu, maxpool, conv, bn-relu, add, gap, linear)",
@@ -389,5 +464,7 @@ int main(void)
     check_gradients_of("relu flag on add / maxpool", build_relu_flag_model, 2, 6, 6, 14,
                        "relu_add");
     check_batchnorm_statistics();
+    check_add_relu_fusion("ref");
+    check_add_relu_fusion("dnnl");
     return lmn_test_summary("nn_test_network_gradients");
 }
