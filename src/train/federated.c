@@ -12,9 +12,9 @@
 #include "core/rng.h"
 #include "core/timer.h"
 #include "kernels/loss.h"
-#include "train/fedlama.h"
 #include "train/federated_internal.h"
 #include "train/run_directory.h"
+#include "train/step.h"
 #include "train/stop.h"
 
 static int local_steps(const fl_run *run, int client)
@@ -69,14 +69,14 @@ static lmn_status allocate(fl_run *run)
     LMN_TRY(alloc_zero((void **)&run->store, (size_t)clients, sizeof(float *), "client stores"));
     LMN_TRY(alloc_zero((void **)&run->velocity, (size_t)clients, sizeof(float *), "client optimizers"));
     for (int k = 0; k < tensors; k++) run->interval[k] = 1;
-    const lmn_aggregator_kind kind = run->fl->aggregator;
-    if (kind == LMN_AGG_FEDLAMA && run->fl->weight_by_samples)
+    const fl_aggregator *agg = run->agg;
+    if (agg->layer_intervals && run->fl->weight_by_samples)
         LMN_TRY(alloc_zero((void **)&run->plain_sums, net->param_count, sizeof(int64_t), "model sums"));
-    if (kind == LMN_AGG_FEDAVGM || kind == LMN_AGG_FEDADAM)
+    if (agg->server_moments >= 1)
         LMN_TRY(lmn_alloc_floats(&run->server_m, net->param_count, "server optimizer"));
-    if (kind == LMN_AGG_FEDADAM)
+    if (agg->server_moments >= 2)
         LMN_TRY(lmn_alloc_floats(&run->server_v, net->param_count, "server optimizer"));
-    if (kind == LMN_AGG_PARTIAL) {
+    if (agg->client_models) {
         LMN_TRY(alloc_zero((void **)&run->models, (size_t)m, sizeof(float *), "client models"));
         LMN_TRY(alloc_zero((void **)&run->model_velocity, (size_t)m, sizeof(float *), "client optimizers"));
     }
@@ -121,7 +121,7 @@ static void load_client_model(fl_run *run, int client)
     }
 }
 
-static void load_optimizer_state(fl_run *run, const float *velocity)
+void lmn_fl_load_optimizer(fl_run *run, const float *velocity)
 {
     lmn_optimizer *opt = run->t->optimizer;
     const size_t bytes = opt->total * sizeof(float);
@@ -135,7 +135,7 @@ static void load_optimizer_state(fl_run *run, const float *velocity)
     opt->steps = 0;
 }
 
-static lmn_status save_optimizer_state(fl_run *run, float **slot)
+lmn_status lmn_fl_save_optimizer(fl_run *run, float **slot)
 {
     lmn_optimizer *opt = run->t->optimizer;
     const size_t floats = opt->total * (opt->second ? 2 : 1);
@@ -145,8 +145,7 @@ static lmn_status save_optimizer_state(fl_run *run, float **slot)
     return LMN_OK;
 }
 
-/* One local SGD step of `client` on its next batch; returns its loss. */
-static lmn_status local_step(fl_run *run, int client, int round, int step, double lr, double *loss)
+lmn_status lmn_fl_local_step(fl_run *run, int client, int round, int step, double lr, double *loss)
 {
     lmn_trainer *t = run->t;
     lmn_network *net = t->net;
@@ -156,25 +155,17 @@ static lmn_status local_step(fl_run *run, int client, int round, int step, doubl
                      run->positions[client] + (int64_t)step * batch, batch, indices);
     LMN_TRY(lmn_dataset_gather(t->train_set, indices, batch, t->settings.seed, (uint64_t)round,
                                t->inputs, t->labels));
-    const float *logits = NULL;
     const uint64_t noise = lmn_rng_stream_id(lmn_rng_stream_id((uint64_t)client, (uint64_t)round),
                                              (uint64_t)step);
-    LMN_TRY(lmn_network_forward(net, batch, t->inputs, true, noise, &logits));
+    const lmn_step_batch gathered = {indices, t->inputs, t->labels, batch};
     double loss_sum = 0.0, hits = 0.0;
-    LMN_TRY(lmn_task_batch_loss(t, indices, batch, logits, t->labels, 1.0f / (float)batch,
-                                &loss_sum, &hits));
+    LMN_TRY(lmn_step_gradient(t, &gathered, 1.0f / (float)batch, noise, &loss_sum, &hits));
     *loss = loss_sum / batch;
     if (!isfinite(*loss))
         return lmn_fail(LMN_ERR_NUMERIC, "training diverged: client %d's loss is %g at round %d, "
                         "local step %d (learning rate %g); lower optimizer.lr", client, *loss,
                         round + 1, step + 1, lr);
-    LMN_TRY(lmn_network_backward(net, t->dlogits));
-    if (run->fl->aggregator == LMN_AGG_FEDPROX) {
-        /* FedProx: the gradient of mu/2 ||w - w_server||^2 keeps clients near the server. */
-        const float mu = (float)run->fl->mu;
-        for (size_t i = 0; i < net->param_count; i++)
-            net->grads[i] += mu * (net->params[i] - run->global[i]);
-    }
+    if (run->agg->adjust_gradient) run->agg->adjust_gradient(run);
     lmn_optimizer_update(t->optimizer, net->params, net->grads, lr, 0, net->param_count);
     lmn_optimizer_finish_step(t->optimizer);
     return LMN_OK;
@@ -238,16 +229,16 @@ static lmn_status contribute(fl_run *run, int slot, int client)
 static lmn_status train_client(fl_run *run, int slot, int client, int round, double lr)
 {
     load_client_model(run, client);
-    load_optimizer_state(run, run->fl->keep_client_optimizer ? run->velocity[client] : NULL);
+    lmn_fl_load_optimizer(run, run->fl->keep_client_optimizer ? run->velocity[client] : NULL);
     const int steps = local_steps(run, client);
     double total = 0.0;
     for (int s = 0; s < steps; s++) {
         double loss = 0.0;
-        LMN_TRY(local_step(run, client, round, s, lr, &loss));
+        LMN_TRY(lmn_fl_local_step(run, client, round, s, lr, &loss));
         total += loss;
     }
     run->client_losses[slot] = steps > 0 ? total / steps : 0.0;
-    if (run->fl->keep_client_optimizer) LMN_TRY(save_optimizer_state(run, &run->velocity[client]));
+    if (run->fl->keep_client_optimizer) LMN_TRY(lmn_fl_save_optimizer(run, &run->velocity[client]));
     return contribute(run, slot, client);
 }
 
@@ -305,52 +296,7 @@ static lmn_status reduce_scheduled(fl_run *run, int64_t *sums)
     return LMN_OK;
 }
 
-static void server_update(fl_run *run, size_t begin, size_t end)
-{
-    const lmn_fl_settings *fl = run->fl;
-    float *g = run->global, *u = run->average;
-    if (fl->aggregator == LMN_AGG_FEDAVGM) {
-        /* The averaged client update is a pseudo-gradient for server momentum. */
-        for (size_t i = begin; i < end; i++) {
-            run->server_m[i] = (float)fl->server_momentum * run->server_m[i] + (g[i] - u[i]);
-            g[i] -= (float)fl->server_lr * run->server_m[i];
-        }
-    } else if (fl->aggregator == LMN_AGG_FEDADAM) {
-        const float b1 = (float)fl->server_beta1, b2 = (float)fl->server_beta2;
-        for (size_t i = begin; i < end; i++) {
-            const float delta = g[i] - u[i];
-            run->server_m[i] = b1 * run->server_m[i] + (1.0f - b1) * delta;
-            run->server_v[i] = b2 * run->server_v[i] + (1.0f - b2) * delta * delta;
-            g[i] -= (float)fl->server_lr * run->server_m[i] /
-                    (sqrtf(run->server_v[i]) + (float)fl->server_epsilon);
-        }
-    } else {
-        memcpy(g + begin, u + begin, (end - begin) * sizeof(float));
-    }
-}
-
-/* FedLAMA's D_l = mean_i ||u - x_i||^2 from the sums: mean ||x_i||^2 -
- * 2 u . mean(x_i) + ||u||^2, in double from the exact fixed-point sums. */
-static void record_discrepancy(fl_run *run, int k)
-{
-    const lmn_tensor_view *v = view(run, k);
-    const int64_t *plain = run->plain_sums ? run->plain_sums : run->sums;
-    double norms = 0.0, cross = 0.0, square = 0.0;
-    for (int j = 0; j < run->active_count; j++)
-        norms += run->square_norms[(size_t)j * run->tensor_count + k];
-    for (size_t i = v->offset; i < v->offset + v->count; i++) {
-        const double u = lmn_fixed_to_double(run->sums[i], LMN_FIXED_MODEL_BITS);
-        cross += u * lmn_fixed_to_double(plain[i], LMN_FIXED_MODEL_BITS);
-        square += u * u;
-    }
-    double discrepancy = norms / run->active_count - 2.0 * cross + square;
-    if (discrepancy < 0.0) discrepancy = 0.0; /* rounding when clients agree */
-    const double steps = run->fl->local_steps > 0 ? run->fl->local_steps : 1.0;
-    run->d[k] = discrepancy / (run->interval[k] * steps * (double)v->count);
-    run->dt[k] = discrepancy / (run->interval[k] * steps);
-}
-
-static lmn_status aggregate(fl_run *run)
+static lmn_status aggregate_clients(fl_run *run)
 {
     lmn_trainer *t = run->t;
     lmn_network *net = t->net;
@@ -369,8 +315,8 @@ static lmn_status aggregate(fl_run *run)
         const lmn_tensor_view *v = view(run, k);
         lmn_fixed_to_float(run->sums + v->offset, run->average + v->offset, v->count,
                            LMN_FIXED_MODEL_BITS);
-        if (run->fl->aggregator == LMN_AGG_FEDLAMA) record_discrepancy(run, k);
-        server_update(run, v->offset, v->offset + v->count);
+        if (run->agg->after_average) run->agg->after_average(run, k);
+        run->agg->server_update(run, v->offset, v->offset + v->count);
         run->round_bytes += (double)v->count * sizeof(float) * run->active_count;
     }
     /* A client's copies are dropped when their tensors are aggregated; all
@@ -385,103 +331,13 @@ static lmn_status aggregate(fl_run *run)
     return LMN_OK;
 }
 
-static void adjust_intervals(fl_run *run, int round)
+lmn_status lmn_fl_train_then_aggregate(fl_run *run, int round, double lr)
 {
-    const lmn_fl_settings *fl = run->fl;
-    if (fl->aggregator != LMN_AGG_FEDLAMA || (round + 1) % fl->phi != 0 || round <= fl->relax_after)
-        return;
-    lmn_lama_tensor tensors[256];
-    bool relaxed[256];
-    const int count = run->tensor_count < 256 ? run->tensor_count : 256;
-    for (int k = 0; k < count; k++)
-        tensors[k] = (lmn_lama_tensor){run->d[k], run->dt[k], view(run, k)->count,
-                                       view(run, k)->role == LMN_ROLE_WEIGHT};
-    lmn_fedlama_relax(tensors, count, relaxed);
-    for (int k = 0; k < run->tensor_count; k++) run->interval[k] = k < count && relaxed[k] ? fl->phi : 1;
-}
-
-/* ---- partial model aggregation (FedPMA) ---------------------------------- */
-
-/* Part p of tau: tensors (or, with split_elements, elements) of the flat
- * buffer cut into near-equal contiguous pieces. */
-static tensor_run partial_part(const fl_run *run, int part, int parts)
-{
-    const size_t total = run->t->net->param_count;
-    if (run->fl->split_elements)
-        return (tensor_run){total * (size_t)part / parts, total * (size_t)(part + 1) / parts};
-    /* Layer-aligned: tensor k belongs to the part its midpoint falls in. */
-    tensor_run range = {total, total};
-    for (int k = 0; k < run->tensor_count; k++) {
-        const lmn_tensor_view *v = view(run, k);
-        const size_t mid = v->offset + v->count / 2;
-        if ((int)(mid * (size_t)parts / total) != part) continue;
-        if (range.begin == total) range.begin = v->offset;
-        range.end = v->offset + v->count;
-    }
-    if (range.begin == total) range.begin = range.end = 0;
-    return range;
-}
-
-static lmn_status partial_round(fl_run *run, int round, double lr)
-{
-    lmn_trainer *t = run->t;
-    lmn_network *net = t->net;
-    const int steps = run->fl->local_steps > 0 ? run->fl->local_steps : 1;
-    for (int j = 0; j < run->active_count; j++) {
-        if (!owns(run, run->active[j])) continue;
-        /* A client's model: its parameters, then its batch-norm statistics. */
-        if (!run->models[j])
-            LMN_TRY(lmn_alloc_floats(&run->models[j], net->param_count + net->state_count, "client model"));
-        memcpy(run->models[j], run->global, net->param_count * sizeof(float));
-        memcpy(run->models[j] + net->param_count, run->global_state, net->state_count * sizeof(float));
-        load_optimizer_state(run, NULL);
-        LMN_TRY(save_optimizer_state(run, &run->model_velocity[j]));
-    }
-    double *losses = run->client_losses;
-    for (int s = 0; s < steps; s++) {
-        /* Every active client takes step s, then part s is averaged. */
-        for (int j = 0; j < run->active_count; j++) {
-            const int client = run->active[j];
-            if (!owns(run, client)) continue;
-            memcpy(net->params, run->models[j], net->param_count * sizeof(float));
-            memcpy(net->state, run->models[j] + net->param_count, net->state_count * sizeof(float));
-            load_optimizer_state(run, run->model_velocity[j]);
-            double loss = 0.0;
-            LMN_TRY(local_step(run, client, round, s, lr, &loss));
-            losses[j] += loss / steps;
-            memcpy(run->models[j], net->params, net->param_count * sizeof(float));
-            memcpy(run->models[j] + net->param_count, net->state, net->state_count * sizeof(float));
-            LMN_TRY(save_optimizer_state(run, &run->model_velocity[j]));
-        }
-        const tensor_run part = partial_part(run, s % steps, steps);
-        if (part.end == part.begin) continue;
-        memset(run->sums + part.begin, 0, (part.end - part.begin) * sizeof(int64_t));
-        for (int j = 0; j < run->active_count; j++)
-            if (owns(run, run->active[j]) &&
-                !lmn_fixed_accumulate(run->sums + part.begin, run->models[j] + part.begin,
-                                      part.end - part.begin, run->weights[j], LMN_FIXED_MODEL_BITS))
-                return lmn_fail(LMN_ERR_NUMERIC, "client %d's model is not finite; lower "
-                                "optimizer.lr", run->active[j]);
-        LMN_TRY(lmn_comm_allreduce_int64(t->comm, run->sums + part.begin, part.end - part.begin));
-        lmn_fixed_to_float(run->sums + part.begin, run->global + part.begin, part.end - part.begin,
-                           LMN_FIXED_MODEL_BITS);
-        for (int j = 0; j < run->active_count; j++)
-            if (owns(run, run->active[j]))
-                memcpy(run->models[j] + part.begin, run->global + part.begin,
-                       (part.end - part.begin) * sizeof(float));
-        run->round_bytes += (double)(part.end - part.begin) * sizeof(float) * run->active_count;
-    }
-    /* Batch-norm statistics travel once per round, like FedAvg's. */
-    memset(run->state_sums, 0, net->state_count * sizeof(int64_t));
-    for (int j = 0; j < run->active_count; j++)
-        if (owns(run, run->active[j]))
-            lmn_fixed_accumulate(run->state_sums, run->models[j] + net->param_count,
-                                 net->state_count, run->weights[j], LMN_FIXED_MODEL_BITS);
-    LMN_TRY(lmn_comm_allreduce_int64(t->comm, run->state_sums, net->state_count));
-    lmn_fixed_to_float(run->state_sums, run->global_state, net->state_count, LMN_FIXED_MODEL_BITS);
-    LMN_TRY(lmn_comm_sum_doubles(t->comm, run->client_losses, run->active_count));
-    run->round_bytes += (double)net->state_count * sizeof(float) * run->active_count;
-    return LMN_OK;
+    lmn_status status = LMN_OK;
+    for (int j = 0; j < run->active_count && status == LMN_OK; j++)
+        if (owns(run, run->active[j])) status = train_client(run, j, run->active[j], round, lr);
+    LMN_TRY(lmn_comm_agree(run->t->comm, status));
+    return aggregate_clients(run);
 }
 
 /* ---- the loop ------------------------------------------------------------- */
@@ -574,16 +430,7 @@ static lmn_status run_round(fl_run *run, int round, double run_start, bool *stop
     schedule_tensors(run, round);
     reset_sums(run);
     run->round_bytes = 0.0;
-    lmn_status status = LMN_OK;
-    if (run->fl->aggregator == LMN_AGG_PARTIAL) {
-        status = lmn_comm_agree(t->comm, partial_round(run, round, lr));
-    } else {
-        for (int j = 0; j < run->active_count && status == LMN_OK; j++)
-            if (owns(run, run->active[j])) status = train_client(run, j, run->active[j], round, lr);
-        LMN_TRY(lmn_comm_agree(t->comm, status));
-        status = aggregate(run);
-    }
-    LMN_TRY(status);
+    LMN_TRY(lmn_comm_agree(t->comm, run->agg->round(run, round, lr)));
     for (int j = 0; j < run->active_count; j++)
         run->positions[run->active[j]] += (int64_t)local_steps(run, run->active[j]) * run->fl->batch_size;
     run->cum_bytes += run->round_bytes;
@@ -604,7 +451,7 @@ static lmn_status run_round(fl_run *run, int round, double run_start, bool *stop
     getrusage(RUSAGE_SELF, &usage);
     r.peak_rss_bytes = (double)usage.ru_maxrss * 1024.0;
     LMN_TRY(lmn_comm_max_doubles(t->comm, &r.peak_rss_bytes, 1));
-    adjust_intervals(run, round);
+    if (run->agg->end_round) run->agg->end_round(run, round);
     r.seconds = lmn_now() - start;
     r.elapsed = lmn_now() - run_start;
     if (t->log) {
@@ -684,7 +531,7 @@ lmn_status lmn_federated_run(lmn_trainer *trainer) { return lmn_federated_run_fr
 
 lmn_status lmn_federated_run_from(lmn_trainer *trainer, const char *resume_from)
 {
-    fl_run run = {.t = trainer, .fl = &trainer->fl};
+    fl_run run = {.t = trainer, .fl = &trainer->fl, .agg = lmn_fl_aggregator(trainer->fl.aggregator)};
     LMN_TRY(lmn_watchdog_start(trainer->comm, NULL, trainer->settings.timeout_seconds,
                                &trainer->watchdog));
     const lmn_status status = run_rounds(&run, resume_from);

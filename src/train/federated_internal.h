@@ -6,14 +6,45 @@
 
 #include "train/trainer.h"
 
+typedef struct fl_run fl_run;
+
+/* A federated method, one entry of the aggregator table (train/agg.c; one
+ * file train/agg_<name>.c each), as the sync policies are for
+ * data-parallel training. The round loop (federated.c) owns sampling,
+ * checkpoints, stop signals and metrics; an aggregator says how a round
+ * trains and averages and what the server does with the average. */
+typedef struct fl_aggregator {
+    lmn_aggregator_kind kind;
+    int server_moments;   /* server optimizer vectors kept between rounds: 0, 1 or 2 */
+    bool layer_intervals; /* FedLAMA: per-tensor intervals and discrepancies */
+    bool client_models;   /* keeps every active client's model through the round */
+    /* The round's local training and aggregation into run->global. */
+    lmn_status (*round)(fl_run *run, int round, double lr);
+    /* Added to a client's gradient after backward (may be NULL). */
+    void (*adjust_gradient)(fl_run *run);
+    /* The server model over [begin, end) from the round's average. */
+    void (*server_update)(fl_run *run, size_t begin, size_t end);
+    /* After tensor k was averaged, before the server update (may be NULL). */
+    void (*after_average)(fl_run *run, int k);
+    /* After the round's metrics (may be NULL). */
+    void (*end_round)(fl_run *run, int round);
+} fl_aggregator;
+
+extern const fl_aggregator lmn_fl_fedavg, lmn_fl_fedlama, lmn_fl_partial, lmn_fl_fedprox,
+    lmn_fl_fedavgm, lmn_fl_fedadam;
+
+/* The table entry of an aggregator kind. */
+const fl_aggregator *lmn_fl_aggregator(lmn_aggregator_kind kind);
+
 /* A run of consecutive learnable tensors aggregated together. */
 typedef struct tensor_run {
     size_t begin, end; /* in the flat parameter buffer */
 } tensor_run;
 
-typedef struct fl_run {
+struct fl_run {
     lmn_trainer *t;
     const lmn_fl_settings *fl;
+    const fl_aggregator *agg;
     lmn_partition *partition;
     int tensor_count;        /* learnable tensors (views 0..tensor_count-1) */
     int active_count;        /* M */
@@ -41,7 +72,7 @@ typedef struct fl_run {
     double round_bytes;
     int rounds_done;         /* rounds completed (resumed from a checkpoint) */
     double elapsed_before;   /* seconds the run had taken before it resumed */
-} fl_run;
+};
 
 /* Client c lives on rank c mod P. */
 static inline bool owns(const fl_run *run, int client)
@@ -53,6 +84,21 @@ static inline const lmn_tensor_view *view(const fl_run *run, int k)
 {
     return &run->t->net->tensors[k];
 }
+
+/* federated.c's pieces of a round, for the aggregators. */
+
+/* Every active client trains its local steps, then one aggregation of the
+ * scheduled tensors (FedAvg's round, and that of most methods). */
+lmn_status lmn_fl_train_then_aggregate(fl_run *run, int round, double lr);
+/* One local step of `client` on its next batch (the trainer's step:
+ * gather, forward, loss, backward, then the aggregator's gradient hook and
+ * the optimizer); returns its mean loss. */
+lmn_status lmn_fl_local_step(fl_run *run, int client, int round, int step, double lr, double *loss);
+/* The client optimizer from state (NULL: zeros), and back into *slot. */
+void lmn_fl_load_optimizer(fl_run *run, const float *state);
+lmn_status lmn_fl_save_optimizer(fl_run *run, float **slot);
+/* The server model is the round's average (FedAvg's server update). */
+void lmn_fl_server_average(fl_run *run, size_t begin, size_t end);
 
 /* Floats of a client's persisted optimizer state (fl.keep_client_optimizer). */
 size_t lmn_fl_velocity_floats(const fl_run *run);

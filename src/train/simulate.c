@@ -9,6 +9,7 @@
 #include "core/rng.h"
 #include "core/timer.h"
 #include "kernels/loss.h"
+#include "train/sync.h"
 
 static const char *const strategy_names[LMN_SIM_STRATEGY_COUNT] = {
     "allreduce", "overlap", "multistep", "lazy", "localsgd"};
@@ -198,19 +199,18 @@ static double bias_values(const sim *s, int l)
     return fmax(0.0, s->params[l] - layer->input_floats * layer->output_floats);
 }
 
-/* sync_multistep.c's rule: exchange when the global batch's activations and
- * errors (fp32) are fewer bytes than the gradient on the wire (both paths
- * then allgather the same fp32 weights). */
+/* The path sync_multistep.c's rule picks for each layer (both paths then
+ * allgather the same fp32 weights). */
 static void choose_paths(sim *s)
 {
     const lmn_sim_options *o = s->options;
     for (int l = 0; l < s->count; l++) {
         const lmn_layer_profile *layer = &s->profile->layers[l];
-        const double activations =
-            (double)o->global_batch * (layer->input_floats + layer->output_floats) * 4.0;
+        const double in = layer->input_floats, out = layer->output_floats;
         if (!has_params(s, l)) s->path[l] = LMN_SIM_PATH_NONE;
-        else if (layer->kind == LMN_LAYER_LINEAR && o->fc_exchange != 0 &&
-                 (o->fc_exchange == 1 || activations < gradient_bytes(s, s->params[l])))
+        else if (layer->kind == LMN_LAYER_LINEAR &&
+                 lmn_multistep_exchanges(o->fc_exchange, o->global_batch, in, out,
+                                         s->params[l] > in * out, o->wire_bytes))
             s->path[l] = LMN_SIM_PATH_ACTIVATIONS;
         else s->path[l] = LMN_SIM_PATH_GRADIENT;
     }
@@ -322,14 +322,9 @@ static void make_buckets(sim *s)
     if (open) s->bucket_count++;
 }
 
-static bool is_conv(const lmn_layer_profile *layer)
-{
-    return layer->param_count > 0 && (layer->kind == LMN_LAYER_CONV || layer->kind == LMN_LAYER_CONV3D);
-}
-
-/* The lazy layers, as sync_lazy.c: the first lazy_layers convolutions and
- * the layers with parameters between them. first[] is reused for the
- * running parameter count. */
+/* The lazy layers, as sync_lazy.c chooses them: the first lazy_layers
+ * candidates and the layers with parameters between them. first[] is
+ * reused for the running parameter count. */
 static void find_lazy_layers(sim *s)
 {
     int found = 0;
@@ -339,7 +334,9 @@ static void find_lazy_layers(sim *s)
     for (int l = 0; l < s->count; l++) {
         running += s->params[l];
         s->first[l] = running;
-        if (!is_conv(&s->profile->layers[l]) || found == s->options->lazy_layers) continue;
+        const lmn_layer_profile *layer = &s->profile->layers[l];
+        if (!lmn_lazy_candidate(layer->kind, layer->param_count) || found == s->options->lazy_layers)
+            continue;
         found++;
         s->top_lazy = l;
         s->lazy_end = l + 1;
@@ -382,7 +379,8 @@ static lmn_status check_options(const lmn_step_profile *p, lmn_sim_strategy stra
 int lmn_step_profile_conv_layers(const lmn_step_profile *p)
 {
     int count = 0;
-    for (int l = 0; l < p->count; l++) count += is_conv(&p->layers[l]);
+    for (int l = 0; l < p->count; l++)
+        count += lmn_lazy_candidate(p->layers[l].kind, p->layers[l].param_count);
     return count;
 }
 

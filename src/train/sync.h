@@ -67,4 +67,18 @@ void lmn_sync_state_restore(lmn_sync *sync, const double *state);
 /* Prints the per-layer plan: parameters, what is sent and bytes per step. */
 void lmn_sync_describe(const lmn_sync *sync, int global_batch, FILE *out);
 
+/* The policies' per-layer rules, which the simulator (simulate.c) asks
+ * too, so that it models the plan a policy makes. */
+
+/* multistep: whether a linear layer (weight [out][in], plus bias[out])
+ * exchanges the global batch's activations and errors (fp32) instead of
+ * reducing its gradient (wire_bytes a value). fc_exchange as
+ * parallel.fc_exchange: 1 always, 0 never, -1 when that moves fewer bytes. */
+bool lmn_multistep_exchanges(int fc_exchange, int global_batch, double in, double out, bool bias,
+                             int wire_bytes);
+
+/* lazy: whether a layer is a candidate for lazy updates (a convolution
+ * with parameters; the first parallel.lazy_layers of them are lazy). */
+bool lmn_lazy_candidate(lmn_layer_kind kind, size_t params);
+
 #endif

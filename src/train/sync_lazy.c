@@ -25,10 +25,14 @@ typedef struct lazy {
     float *packed;             /* G for the lazy layers, then the top layer's g */
 } lazy;
 
+bool lmn_lazy_candidate(lmn_layer_kind kind, size_t params)
+{
+    return params > 0 && (kind == LMN_LAYER_CONV || kind == LMN_LAYER_CONV3D);
+}
+
 static bool is_conv(const lmn_sync *s, int layer)
 {
-    const lmn_layer_kind kind = s->net->spec.layers[layer].kind;
-    return kind == LMN_LAYER_CONV || kind == LMN_LAYER_CONV3D;
+    return lmn_lazy_candidate(s->net->spec.layers[layer].kind, lmn_sync_layer_size(s, layer));
 }
 
 /* The lazy layers are the first lazy_layers convolutions and the layers

@@ -55,10 +55,12 @@ static double wire_bytes(const lmn_sync *s) { return (double)lmn_wire_bytes(s->s
 
 /* Exchange moves B (in + out) fp32 values where the gradient path moves
  * the weight gradient on the wire; both then allgather the weights. */
-static bool exchange_is_cheaper(const lmn_sync *s, const layer_state *l)
+bool lmn_multistep_exchanges(int fc_exchange, int global_batch, double in, double out, bool bias,
+                             int wire_bytes)
 {
-    const double activations = (double)s->global_batch * (l->in + l->out) * sizeof(float);
-    const double gradient = ((double)l->in + (l->bias ? 1 : 0)) * l->out * wire_bytes(s);
+    if (fc_exchange >= 0) return fc_exchange == 1;
+    const double activations = (double)global_batch * (in + out) * sizeof(float);
+    const double gradient = (in + (bias ? 1 : 0)) * out * wire_bytes;
     return activations < gradient;
 }
 
@@ -71,7 +73,9 @@ static void choose_mode(const lmn_sync *s, int i, layer_state *l)
     l->out = spec->out;
     l->bias = spec->bias;
     l->in = (int)((size - (spec->bias ? (size_t)spec->out : 0)) / (size_t)spec->out);
-    if (s->settings.fc_exchange == 1 || exchange_is_cheaper(s, l)) l->mode = MODE_EXCHANGE;
+    if (lmn_multistep_exchanges(s->settings.fc_exchange, s->global_batch, l->in, l->out, l->bias,
+                                (int)wire_bytes(s)))
+        l->mode = MODE_EXCHANGE;
 }
 
 static lmn_status plan_layer(lmn_sync *s, int i, layer_state *l)
