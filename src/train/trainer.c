@@ -25,6 +25,7 @@
 #include "optim/slimqn.h"
 #include "train/data_input.h"
 #include "train/memory_budget.h"
+#include "train/step.h"
 #include "train/stop.h"
 #include "train/sync.h"
 
@@ -381,16 +382,13 @@ static lmn_status local_gradient(lmn_trainer *t, int64_t step, int global, doubl
         memset(net->grads, 0, net->param_count * sizeof(float));
         return LMN_OK;
     }
-    const float *logits = NULL;
     const uint64_t noise_key = lmn_rng_stream_id((uint64_t)t->global_step, (uint64_t)t->comm->rank);
-    LMN_TRY(lmn_network_forward(net, count, images, true, noise_key, &logits));
     /* The batch's samples, for regression targets: the same slice the reader took. */
     int64_t first = 0;
     int slice = 0;
     lmn_epoch_plan_rank_slice(&t->plan, step, t->comm->rank, t->comm->size, &first, &slice);
-    LMN_TRY(lmn_task_batch_loss(t, t->order + first, count, logits, labels, 1.0f / (float)global,
-                                loss, correct));
-    return lmn_network_backward(net, t->dlogits);
+    const lmn_step_batch batch = {t->order + first, images, labels, count};
+    return lmn_step_gradient(t, &batch, 1.0f / (float)global, noise_key, loss, correct);
 }
 
 /* The loss, hit count, stop flag and non-finite flag of a step are summed
