@@ -62,6 +62,9 @@
  *                           epoch and the other values are read by those
  *                           two alone, so a fresh controller resumes
  *                           exactly. Otherwise required, with 7 + p values.
+ *                           `lamina fl` checkpoints hold instead the
+ *                           federated state (listed in train/fl_checkpoint.c),
+ *                           count rounds in /progress and have no /optimizer.
  *
  * Files in a run directory are named ckpt-<global step, 12 digits>.h5
  * (lmn_checkpoint_name), so the newest sorts last. */
