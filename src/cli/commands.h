@@ -1,7 +1,6 @@
 /* The subcommands of `lamina` beyond train and fl. Each returns a status
- * agreed across ranks. eval and export take argv from the command's name
- * on (argv[0] = "eval"), as getopt_long expects; data and simulate take
- * the arguments after it. */
+ * agreed across ranks. argv starts at the command's name (argv[0] =
+ * "eval"), as getopt_long expects. */
 #ifndef LMN_CLI_COMMANDS_H
 #define LMN_CLI_COMMANDS_H
 

@@ -1,4 +1,5 @@
 /* lamina data convert / concat: preparing HDF5 training files. */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,6 @@ static lmn_status parse_gzip(const char *text, int *level)
     return LMN_OK;
 }
 
-/* Splits argv into positional arguments and the shared options. */
 /* --size S and --channels C of `data convert images`. */
 typedef struct image_options {
     int size, channels;
@@ -51,6 +51,30 @@ static lmn_status parse_count(const char *option, const char *text, int low, int
     return LMN_OK;
 }
 
+static const struct option data_options[] = {
+    {"size", required_argument, NULL, 's'}, {"channels", required_argument, NULL, 'c'},
+    {"test", no_argument, NULL, 't'},       {"gzip", required_argument, NULL, 'g'},
+    {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+
+/* One option from getopt_long; unknown is the argument getopt refused. */
+static lmn_status take_option(int option, const char *unknown, bool *test, int *gzip, bool *help,
+                              image_options *image)
+{
+    switch (option) {
+    case 'h': *help = true; return LMN_OK;
+    case 't': *test = true; return LMN_OK;
+    case 's': return parse_count("--size", optarg, 1, 8192, &image->size);
+    case 'c': return parse_count("--channels", optarg, 1, 3, &image->channels);
+    case 'g': return parse_gzip(optarg, gzip);
+    case ':':
+        return lmn_fail(LMN_ERR_ARG, "option --%s needs a value",
+                        optopt == 'g' ? "gzip" : optopt == 's' ? "size" : "channels");
+    default:
+        return lmn_fail(LMN_ERR_ARG, "unknown option '%s' (see lamina data --help)", unknown);
+    }
+}
+
+/* argv[0] is "data"; options through getopt_long, the rest positional. */
 static lmn_status parse(int argc, char **argv, const char **positional, int *count, bool *test,
                         int *gzip, bool *help, image_options *image)
 {
@@ -58,22 +82,11 @@ static lmn_status parse(int argc, char **argv, const char **positional, int *cou
     *test = *help = false;
     *gzip = 0;
     *image = (image_options){0, 3};
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) *help = true;
-        else if (!strcmp(argv[i], "--size"))
-            LMN_TRY(parse_count("--size", i + 1 < argc ? argv[++i] : NULL, 1, 8192, &image->size));
-        else if (!strcmp(argv[i], "--channels"))
-            LMN_TRY(parse_count("--channels", i + 1 < argc ? argv[++i] : NULL, 1, 3, &image->channels));
-        else if (!strcmp(argv[i], "--test")) *test = true;
-        else if (!strcmp(argv[i], "--gzip")) {
-            if (i + 1 >= argc) return lmn_fail(LMN_ERR_ARG, "option --gzip needs a level");
-            LMN_TRY(parse_gzip(argv[++i], gzip));
-        } else if (argv[i][0] == '-') {
-            return lmn_fail(LMN_ERR_ARG, "unknown option '%s' (see lamina data --help)", argv[i]);
-        } else {
-            positional[(*count)++] = argv[i];
-        }
-    }
+    opterr = 0; /* our messages, on rank 0 only */
+    optind = 0; /* glibc: start afresh */
+    for (int option; (option = getopt_long(argc, argv, ":h", data_options, NULL)) != -1;)
+        LMN_TRY(take_option(option, argv[optind - 1], test, gzip, help, image));
+    for (int i = optind; i < argc; i++) positional[(*count)++] = argv[i];
     return LMN_OK;
 }
 

@@ -266,8 +266,8 @@ static lmn_status dispatch(lmn_comm *comm, int argc, char **argv)
     if (strcmp(argv[1], "fl") == 0) return command_run(comm, argc - 1, argv + 1, true);
     if (strcmp(argv[1], "eval") == 0) return lmn_command_eval(comm, argc - 1, argv + 1);
     if (strcmp(argv[1], "export") == 0) return lmn_command_export(comm, argc - 1, argv + 1);
-    if (strcmp(argv[1], "data") == 0) return lmn_command_data(comm, argc - 2, argv + 2);
-    if (strcmp(argv[1], "simulate") == 0) return lmn_command_simulate(comm, argc - 2, argv + 2);
+    if (strcmp(argv[1], "data") == 0) return lmn_command_data(comm, argc - 1, argv + 1);
+    if (strcmp(argv[1], "simulate") == 0) return lmn_command_simulate(comm, argc - 1, argv + 1);
     if (strcmp(argv[1], "report") == 0) return lmn_command_report(comm, argc - 2, argv + 2);
     if (strcmp(argv[1], "info") == 0) return command_info(comm);
     return lmn_fail(LMN_ERR_ARG, "unknown command '%s' (commands: train, fl, eval, export, data, simulate, report, info; see "

@@ -1,6 +1,7 @@
 /* lamina simulate: predicted step time, exposed communication and speedup
  * of every sync policy at many rank counts, from a profile measured here. */
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,49 +149,83 @@ static lmn_status parse_strategies(const char *text, simulate_args *args)
     }
 }
 
+enum { SIM_RANKS = 256, SIM_LINK, SIM_STRATEGIES, SIM_STEPS, SIM_OUT, SIM_SET, SIM_WIRE,
+       SIM_BUCKET_MB, SIM_FC_EXCHANGE, SIM_LAZY_LAYERS, SIM_LAZY_K, SIM_GROUPS, SIM_TAU,
+       SIM_ALGORITHM };
+
+static const struct option simulate_options[] = {
+    {"ranks", required_argument, NULL, SIM_RANKS},
+    {"link", required_argument, NULL, SIM_LINK},
+    {"strategies", required_argument, NULL, SIM_STRATEGIES},
+    {"steps", required_argument, NULL, SIM_STEPS},
+    {"out", required_argument, NULL, SIM_OUT},
+    {"set", required_argument, NULL, SIM_SET},
+    {"wire", required_argument, NULL, SIM_WIRE},
+    {"bucket-mb", required_argument, NULL, SIM_BUCKET_MB},
+    {"fc-exchange", required_argument, NULL, SIM_FC_EXCHANGE},
+    {"lazy-layers", required_argument, NULL, SIM_LAZY_LAYERS},
+    {"lazy-k", required_argument, NULL, SIM_LAZY_K},
+    {"groups", required_argument, NULL, SIM_GROUPS},
+    {"tau", required_argument, NULL, SIM_TAU},
+    {"algorithm", required_argument, NULL, SIM_ALGORITHM},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
+
+/* One option from getopt_long, its value in optarg; unknown is the
+ * argument getopt refused. */
+static lmn_status take_option(int option, const char *unknown, simulate_args *args)
+{
+    long number = 0;
+    const char *value = optarg;
+    switch (option) {
+    case 'h': args->help = true; return LMN_OK;
+    case SIM_RANKS: return parse_ranks(value, args);
+    case SIM_LINK: return parse_link(value, args);
+    case SIM_STRATEGIES: return parse_strategies(value, args);
+    case SIM_STEPS:
+        LMN_TRY(parse_long("--steps", value, 1, 100000, &number));
+        args->steps = (int)number;
+        return LMN_OK;
+    case SIM_OUT: args->out = value; return LMN_OK;
+    case SIM_SET:
+        if (args->set_count == MAX_SETS)
+            return lmn_fail(LMN_ERR_ARG, "at most %d --set options", MAX_SETS);
+        args->sets[args->set_count++] = value;
+        return LMN_OK;
+    case SIM_WIRE: args->wire = value; return LMN_OK;
+    case SIM_BUCKET_MB: args->bucket_mb = value; return LMN_OK;
+    case SIM_FC_EXCHANGE: args->fc_exchange = value; return LMN_OK;
+    case SIM_LAZY_LAYERS: args->lazy_layers = value; return LMN_OK;
+    case SIM_LAZY_K: args->lazy_k = value; return LMN_OK;
+    case SIM_GROUPS: args->groups = value; return LMN_OK;
+    case SIM_TAU: args->tau = value; return LMN_OK;
+    case SIM_ALGORITHM: args->algorithm = value; return LMN_OK;
+    case ':':
+        for (const struct option *o = simulate_options; o->name; o++)
+            if (o->val == optopt) return lmn_fail(LMN_ERR_ARG, "option --%s needs a value", o->name);
+        return lmn_fail(LMN_ERR_ARG, "an option needs a value");
+    default:
+        return lmn_fail(LMN_ERR_ARG, "unknown option '%s' (see lamina simulate --help)", unknown);
+    }
+}
+
+/* argv[0] is "simulate"; options through getopt_long. */
 static lmn_status parse_args(int argc, char **argv, simulate_args *args)
 {
     memset(args, 0, sizeof *args);
     args->steps = 5;
     for (int s = 0; s < LMN_SIM_STRATEGY_COUNT; s++) args->strategy_on[s] = true;
     for (int n = 2; n <= 4096; n *= 2) args->ranks[args->rank_count++] = n;
-    static const char *const valued[] = {"--ranks", "--link", "--strategies", "--steps", "--out",
-                                         "--set", "--wire", "--bucket-mb", "--fc-exchange", "--lazy-layers",
-                                         "--lazy-k", "--groups", "--tau", "--algorithm", NULL};
-    for (int i = 0; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-            args->help = true;
-            return LMN_OK;
-        }
-        bool takes_value = false;
-        for (int v = 0; valued[v]; v++) takes_value |= !strcmp(arg, valued[v]);
-        if (takes_value && i + 1 >= argc) return lmn_fail(LMN_ERR_ARG, "option %s needs a value", arg);
-        const char *value = takes_value ? argv[++i] : NULL;
-        long number = 0;
-        if (!strcmp(arg, "--ranks")) LMN_TRY(parse_ranks(value, args));
-        else if (!strcmp(arg, "--link")) LMN_TRY(parse_link(value, args));
-        else if (!strcmp(arg, "--strategies")) LMN_TRY(parse_strategies(value, args));
-        else if (!strcmp(arg, "--steps")) {
-            LMN_TRY(parse_long("--steps", value, 1, 100000, &number));
-            args->steps = (int)number;
-        } else if (!strcmp(arg, "--out")) args->out = value;
-        else if (!strcmp(arg, "--set")) {
-            if (args->set_count == MAX_SETS)
-                return lmn_fail(LMN_ERR_ARG, "at most %d --set options", MAX_SETS);
-            args->sets[args->set_count++] = value;
-        } else if (!strcmp(arg, "--wire")) args->wire = value;
-        else if (!strcmp(arg, "--bucket-mb")) args->bucket_mb = value;
-        else if (!strcmp(arg, "--fc-exchange")) args->fc_exchange = value;
-        else if (!strcmp(arg, "--lazy-layers")) args->lazy_layers = value;
-        else if (!strcmp(arg, "--lazy-k")) args->lazy_k = value;
-        else if (!strcmp(arg, "--groups")) args->groups = value;
-        else if (!strcmp(arg, "--tau")) args->tau = value;
-        else if (!strcmp(arg, "--algorithm")) args->algorithm = value;
-        else if (arg[0] == '-')
-            return lmn_fail(LMN_ERR_ARG, "unknown option '%s' (see lamina simulate --help)", arg);
-        else if (!args->config) args->config = arg;
-        else return lmn_fail(LMN_ERR_ARG, "unexpected argument '%s': one CONFIG file only", arg);
+    opterr = 0; /* our messages, on rank 0 only */
+    optind = 0; /* glibc: start afresh */
+    for (int option; (option = getopt_long(argc, argv, ":h", simulate_options, NULL)) != -1;) {
+        LMN_TRY(take_option(option, argv[optind - 1], args));
+        if (args->help) return LMN_OK;
+    }
+    for (int i = optind; i < argc; i++) {
+        if (args->config)
+            return lmn_fail(LMN_ERR_ARG, "unexpected argument '%s': one CONFIG file only", argv[i]);
+        args->config = argv[i];
     }
     if (!args->config) return lmn_fail(LMN_ERR_ARG, "missing CONFIG (see lamina simulate --help)");
     if (!args->have_link)
