@@ -25,7 +25,7 @@ slurm_write_conf() {  # DIR NODE
   ctld_port=$(slurm_free_port) && slurmd_port=$(slurm_free_port) || { slurm_skip "no free TCP port"; return; }
   cat > "$dir/slurm.conf" <<CONF
 ClusterName=lamina-test
-SlurmctldHost=$node
+SlurmctldHost=$node(127.0.0.1)
 SlurmUser=$(id -un)
 SlurmdUser=$(id -un)
 SlurmctldPort=$ctld_port
@@ -55,7 +55,7 @@ JobRequeue=1
 MinJobAge=600
 SlurmctldTimeout=30
 SlurmdTimeout=30
-NodeName=$node CPUs=$cpus RealMemory=$memory State=UNKNOWN
+NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$memory State=UNKNOWN
 PartitionName=test Nodes=$node Default=YES MaxTime=INFINITE State=UP
 CONF
 }
