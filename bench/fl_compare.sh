@@ -5,10 +5,11 @@
 # usage: bench/fl_compare.sh [--ranks N] [--partition dirichlet|iid] [--alpha A]
 #                            [--rounds R] [--variants "fedavg fedlama partial fedavg2"]
 #                            [--report FILE.html]  (the curves, drawn by lamina report)
+#                            [--build DIR]  (lamina's build directory, default build)
 # Accuracy and bytes do not depend on machine load; seconds do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RANKS=2 PARTITION=dirichlet ALPHA=0.1 ROUNDS=64 VARIANTS="fedavg fedlama partial fedavg2" REPORT=
+RANKS=2 PARTITION=dirichlet ALPHA=0.1 ROUNDS=64 VARIANTS="fedavg fedlama partial fedavg2" REPORT= BUILD=build
 while (( $# )); do
   case $1 in
     --ranks) RANKS=$2; shift 2 ;;
@@ -17,11 +18,12 @@ while (( $# )); do
     --rounds) ROUNDS=$2; shift 2 ;;
     --variants) VARIANTS=$2; shift 2 ;;
     --report) REPORT=${2:?--report needs a value}; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --build) BUILD=${2:?--build needs a value}; shift 2 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "fl_compare.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
-LAMINA=build/lamina
+LAMINA=$BUILD/lamina
 [[ -x $LAMINA ]] || { echo "fl_compare.sh: $LAMINA missing: run make build" >&2; exit 1; }
 MPIRUN=(mpirun --oversubscribe --allow-run-as-root --bind-to none)
 tag="$PARTITION${PARTITION/iid/}"; [[ $PARTITION == dirichlet ]] && tag="dir$ALPHA"
