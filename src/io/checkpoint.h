@@ -30,6 +30,15 @@
  *                                  /model/<tensor>
  *   /optimizer/second/<tensor>     float32, Adam second moment (adam and
  *                                  adamw only)
+ *   /optimizer/slimqn/scalars      float64 [8 + history] (slimqn only):
+ *                                  history, steps, pairs, h0, last damping,
+ *                                  last clip, pairs rejected, parameter
+ *                                  count, then s.y of each pair, oldest first
+ *   /optimizer/slimqn/vectors      float32 [4 + 2 pairs][parameter count]
+ *                                  (slimqn, once it took a step): averaged
+ *                                  parameters and gradients, their values at
+ *                                  the last pair, then s and y of each pair,
+ *                                  in the layout of the parameter buffer
  *   /progress               attrs (integer): epoch (epochs completed),
  *                           step_in_epoch (steps done in the epoch in progress),
  *                           global_step; optional `ranks` (the rank count

@@ -40,14 +40,20 @@ struct lmn_slimqn {
 
 lmn_status lmn_slimqn_create(const lmn_slimqn_config *config, lmn_slimqn **out)
 {
-    *out = calloc(1, sizeof **out);
-    if (!*out) return lmn_fail(LMN_ERR_NOMEM, "cannot allocate the SLIM-QN state");
-    (*out)->config = *config;
-    (*out)->phi = 1.0;
-    (*out)->nu = 1.0;
-    (*out)->sy = calloc(2 * (size_t)config->history, sizeof(double));
-    if (!(*out)->sy) return lmn_fail(LMN_ERR_NOMEM, "cannot allocate the SLIM-QN state");
-    (*out)->alpha = (*out)->sy + config->history;
+    *out = NULL;
+    lmn_slimqn *qn = calloc(1, sizeof *qn);
+    double *per_pair = calloc(2 * (size_t)config->history + 1, sizeof(double));
+    if (!qn || !per_pair) {
+        free(qn);
+        free(per_pair);
+        return lmn_fail(LMN_ERR_NOMEM, "cannot allocate the SLIM-QN state");
+    }
+    qn->config = *config;
+    qn->phi = 1.0;
+    qn->nu = 1.0;
+    qn->sy = per_pair;
+    qn->alpha = per_pair + config->history;
+    *out = qn;
     return LMN_OK;
 }
 
