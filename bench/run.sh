@@ -22,8 +22,10 @@ usage: bench/run.sh [options]
                              lamina with 2 MPI ranks x 1 thread, PyTorch with 2 threads
                              (long: about 10 minutes)
   --bf16                     also lamina train.precision bf16 and PyTorch autocast bf16
-                             (torch.autocast("cpu", dtype=torch.bfloat16)) per model, and
-                             CosmoFlow bf16 vs PyTorch autocast (bench/science.sh)
+                             (torch.autocast("cpu", dtype=torch.bfloat16)) per model,
+                             the bf16 GEMM ceiling (bench_sgemm --bf16, oneDNN matmul) and
+                             CosmoFlow bf16 vs PyTorch autocast (bench/science.sh; its
+                             summary: RESULTS without .json + -cosmoflow-bf16.json)
   --cosmoflow-shape C,D,H,W  --bf16's CosmoFlow volume (default 4,64,64,64)
   --build DIR                lamina's build directory (default build)
   --results FILE             summary JSON (default bench/results/latest.json)
@@ -153,8 +155,11 @@ run_pytorch_throughput() {
 }
 
 echo "sgemm ceiling ($THREADS threads)" >&2
+sgemm_args=(--reps 5)
+[[ $BF16 == 1 ]] && sgemm_args+=(--bf16)   # and the bf16 GEMM ceiling (oneDNN matmul)
 attempt "bench_sgemm" "$RUN_DIR/sgemm.log" \
-    env OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS" "$SGEMM" --reps 5 1024 2048 || true
+    env OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS" "$SGEMM" "${sgemm_args[@]}" \
+    1024 2048 || true
 grep '^{' "$RUN_DIR/sgemm.log" > "$RUN_DIR/sgemm.jsonl" || true
 
 # Alternate the frameworks so slow drift (thermal, noise) hits both alike.
@@ -212,9 +217,25 @@ for m in models:
     ratio = lambda a, b: f"{a / b:.2f}x" if a and b else "-"
     print(f"| {m} | {fmt(fp32)} | {fmt(bf16)} | {fmt(torch)} | {ratio(bf16, torch)} | {ratio(bf16, fp32)} |")
 PY
+    # The bf16 GEMM ceiling next to the fp32 one (bench_sgemm --bf16).
+    "$PYTHON" - "$RUN_DIR/sgemm.jsonl" <<'PY' | tee -a "$RUN_DIR/bf16.md"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+fp32 = {r["n"]: r["gflops"] for r in rows if r.get("bench") == "sgemm"}
+for r in rows:
+    if r.get("bench") != "bf16_gemm":
+        continue
+    peak = r.get("nominal_peak_gflops") or 0
+    share = f", {100 * r['gflops'] / peak:.0f}% of the nominal bf16 peak {peak:.0f}" if peak else ""
+    versus = f", {r['gflops'] / fp32[r['n']]:.2f}x the fp32 sgemm" if fp32.get(r["n"]) else ""
+    print(f"bf16 GEMM (oneDNN matmul, {r['threads']} threads) n={r['n']}: "
+          f"{r['gflops']:.1f} GFLOP/s{share}{versus}")
+PY
     echo "CosmoFlow bf16 ($COSMO_SHAPE): lamina train.precision bf16 vs PyTorch autocast" >&2
+    # Its summary goes beside this run's (never over bench/results/science.json).
     bench/science.sh --models cosmoflow --precision bf16 --threads "$THREADS" \
         --repeats "$REPEATS" --cosmoflow-shape "$COSMO_SHAPE" --build "$BUILD" \
+        --results "${RESULTS%.json}-cosmoflow-bf16.json" \
         || echo "bench/run.sh: the CosmoFlow bf16 comparison failed" >&2
 fi
 # shellcheck disable=SC2086  # MODELS is a word list
