@@ -95,10 +95,39 @@ typedef struct h5_value {
 static hid_t value_type(h5_value v) { return v.attribute ? H5Aget_type(v.id) : H5Dget_type(v.id); }
 static hid_t value_space(h5_value v) { return v.attribute ? H5Aget_space(v.id) : H5Dget_space(v.id); }
 
+/* Bytes one element of an attribute of file type `type` occupies on disk: a
+ * variable-length string is a global-heap reference (length, heap address,
+ * index). */
+static size_t stored_element_size(hid_t attribute, hid_t type)
+{
+    if (H5Tis_variable_str(type) <= 0) return H5Tget_size(type);
+    size_t address_bytes = 8, length_bytes = 8;
+    const hid_t file = H5Iget_file_id(attribute);
+    const hid_t create = file >= 0 ? H5Fget_create_plist(file) : -1;
+    if (create >= 0) H5Pget_sizes(create, &address_bytes, &length_bytes);
+    if (create >= 0) H5Pclose(create);
+    if (file >= 0) H5Fclose(file);
+    return 4 + address_bytes + 4;
+}
+
+/* HDF5 1.10 copies an attribute's elements without checking that its
+ * stored data holds them (a corrupt file makes H5Aread read past a heap
+ * buffer, found by fuzzing): the sizes are checked here first. */
+static bool attribute_complete(hid_t attribute)
+{
+    const hid_t type = H5Aget_type(attribute), space = H5Aget_space(attribute);
+    const hssize_t points = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+    const size_t element = type >= 0 ? stored_element_size(attribute, type) : 0;
+    if (type >= 0) H5Tclose(type);
+    if (space >= 0) H5Sclose(space);
+    return points >= 0 && element > 0 &&
+           H5Aget_storage_size(attribute) >= (hsize_t)points * element;
+}
+
 static herr_t value_read(h5_value v, hid_t memory_type, void *out)
 {
-    return v.attribute ? H5Aread(v.id, memory_type, out)
-                       : H5Dread(v.id, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
+    if (v.attribute) return attribute_complete(v.id) ? H5Aread(v.id, memory_type, out) : -1;
+    return H5Dread(v.id, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
 }
 
 static herr_t value_write(h5_value v, hid_t memory_type, const void *data)

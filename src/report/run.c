@@ -179,9 +179,11 @@ static void make_label(report_run *run)
         append_setting(settings, sizeof settings, run, "train.batch_size", "batch");
     }
     append_setting(settings, sizeof settings, run, "optimizer.lr", "lr");
-    snprintf(run->label, sizeof run->label, "%s: %s%s%s%s", run->name,
-             method ? method : (run->federated ? "federated" : "training"), *settings ? " (" : "",
-             settings, *settings ? ")" : "");
+    /* A label longer than the legend's room is cut; that is all it needs. */
+    if (snprintf(run->label, sizeof run->label, "%s: %s%s%s%s", run->name,
+                 method ? method : (run->federated ? "federated" : "training"),
+                 *settings ? " (" : "", settings, *settings ? ")" : "") >= (int)sizeof run->label)
+        run->label[sizeof run->label - 1] = '\0';
 }
 
 static void read_task(report_run *run)

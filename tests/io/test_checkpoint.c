@@ -357,6 +357,18 @@ static void test_broken_files_refused(lmn_backend *backend, const char *dir)
     join_path(broken, dir, "missing.h5");
     const char *const missing[] = {broken, NULL};
     check_refused(backend, broken, 4, true, LMN_OPT_ADAM, LMN_ERR_IO, missing);
+
+    /* Found by fuzzing: the format attribute's stored data is shorter than
+     * the global-heap reference of a variable-length string, and HDF5's
+     * H5Aread copied past its own heap buffer (ASan in make sanitize). */
+    const char *source = getenv("LMN_SOURCE_DIR");
+    CHECK_MSG(source != NULL, "LMN_SOURCE_DIR is not set");
+    if (!source) return;
+    snprintf(broken, sizeof broken, "%s/tests/io/data/short_vlen_attribute.h5", source);
+    const char *const short_attribute[] = {"cannot read '/@format'", NULL};
+    check_refused(backend, broken, 4, true, LMN_OPT_ADAM, LMN_ERR_FORMAT, short_attribute);
+    int count = -1;
+    CHECK(lmn_checkpoint_policy_state_count(broken, &count) == LMN_ERR_FORMAT);
 }
 
 /* Rewrites one dataset or attribute of a copy of a valid checkpoint. */
