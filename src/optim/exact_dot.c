@@ -1,15 +1,13 @@
 #include "optim/exact_dot.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "comm/exact_sum.h"
 
 enum { LIMB_BITS = 32, LOWEST_BIT = -352 };
 #define LIMB_MASK 0xffffffffULL
-/* Each term adds < 2^34 to a limb: carrying after every piece of 2^14
- * terms keeps the int64 words far from overflow. */
-enum { PIECE = 1 << 14 };
 
 static void carry(lmn_exact_sum *sum)
 {
@@ -21,31 +19,61 @@ static void carry(lmn_exact_sum *sum)
     }
 }
 
-/* A nonzero product of floats is a normal double (>= 2^-298, < 2^256). */
-static inline void add_exact_double(int64_t *w, double term)
+/* Products are first added by exponent: the signed 53-bit mantissas of
+ * products with the same binary exponent sum exactly in an int64 bucket
+ * (up to 2^10 of them), in LANES interleaved tables so that neighbouring
+ * products do not wait on each other's addition; the buckets are then
+ * moved into the limbs. A nonzero product of floats is a normal double
+ * (>= 2^-298, < 2^256); zero has exponent field 0 and adds nothing. */
+enum { EXPONENTS = 2048, LANES = 4, PER_BUCKET = 1 << 10, BLOCK = LANES * PER_BUCKET };
+/* exponent fields of nonzero float products: 2^-298 .. < 2^256 */
+enum { SMALLEST_PRODUCT = 1023 - 298, LARGEST_PRODUCT = 1023 + 255 };
+
+typedef struct buckets {
+    int64_t lane[LANES][EXPONENTS];
+} buckets;
+
+/* w += v * 2^(exponent - 1075), |v| < 2^63 */
+static void add_scaled(int64_t *w, int64_t v, unsigned exponent)
 {
-    uint64_t bits;
-    memcpy(&bits, &term, sizeof bits);
-    const unsigned exponent = (unsigned)(bits >> 52) & 0x7ffu;
-    if (exponent == 0) return; /* zero */
-    if (exponent == 0x7ffu) {
-        w[LMN_EXACT_LIMBS]++;
-        return;
-    }
-    const uint64_t mantissa = (bits & ((1ULL << 52) - 1)) | (1ULL << 52);
     const int position = (int)exponent - 1075 - LOWEST_BIT;
     const int limb = position / LIMB_BITS, shift = position % LIMB_BITS;
-    const uint64_t low = (mantissa & LIMB_MASK) << shift, high = (mantissa >> 32) << shift;
-    const int64_t sign = (bits >> 63) ? -1 : 1;
+    const uint64_t magnitude = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    const uint64_t low = (magnitude & LIMB_MASK) << shift, high = (magnitude >> 32) << shift;
+    const int64_t sign = v < 0 ? -1 : 1;
     w[limb] += sign * (int64_t)(low & LIMB_MASK);
     w[limb + 1] += sign * (int64_t)((low >> 32) + (high & LIMB_MASK));
     w[limb + 2] += sign * (int64_t)(high >> 32);
 }
 
-static void add_block(lmn_exact_sum *sum, const float *a, const float *b, size_t count)
+static void flush(lmn_exact_sum *sum, buckets *b, unsigned lowest, unsigned highest)
 {
-    for (size_t i = 0; i < count; i++) add_exact_double(sum->word, (double)a[i] * (double)b[i]);
+    for (unsigned e = lowest; e <= highest && e < EXPONENTS - 1; e++)
+        for (int l = 0; l < LANES; l++) {
+            if (!b->lane[l][e]) continue;
+            add_scaled(sum->word, b->lane[l][e], e);
+            b->lane[l][e] = 0;
+        }
+    for (int l = 0; l < LANES; l++) b->lane[l][EXPONENTS - 1] = 0; /* inf / NaN, counted apart */
     carry(sum);
+}
+
+/* count <= BLOCK */
+static void add_block(lmn_exact_sum *sum, buckets *b, const float *x, const float *y, size_t count)
+{
+    int64_t non_finite = 0;
+    for (size_t i = 0; i < count; i++) {
+        const double product = (double)x[i] * (double)y[i];
+        uint64_t bits;
+        memcpy(&bits, &product, sizeof bits);
+        const unsigned e = (unsigned)(bits >> 52) & 0x7ffu;
+        const int64_t mantissa = (int64_t)(((bits & ((1ULL << 52) - 1)) | (1ULL << 52)) * (e != 0));
+        const int64_t negative = -(int64_t)(bits >> 63);
+        b->lane[i % LANES][e] += (mantissa ^ negative) - negative;
+        non_finite += e == 0x7ffu;
+    }
+    sum->word[LMN_EXACT_LIMBS] += non_finite;
+    flush(sum, b, SMALLEST_PRODUCT, LARGEST_PRODUCT);
 }
 
 void lmn_exact_dot_add(lmn_exact_sum *sum, const float *a, const float *b, size_t count)
@@ -54,9 +82,15 @@ void lmn_exact_dot_add(lmn_exact_sum *sum, const float *a, const float *b, size_
 #pragma omp parallel
     {
         lmn_exact_sum local = {{0}};
+        buckets *table = calloc(1, sizeof *table);
 #pragma omp for schedule(static) nowait
-        for (size_t start = 0; start < count; start += PIECE)
-            add_block(&local, a + start, b + start, count - start < PIECE ? count - start : PIECE);
+        for (size_t start = 0; start < count; start += BLOCK)
+            if (table)
+                add_block(&local, table, a + start, b + start,
+                          count - start < BLOCK ? count - start : BLOCK);
+        /* without memory for the table, the sum is marked unusable */
+        if (!table) local.word[LMN_EXACT_LIMBS]++;
+        free(table);
 #pragma omp critical(lmn_exact_dot)
         {
             for (int k = 0; k < LMN_EXACT_WORDS; k++) sum->word[k] += local.word[k];
