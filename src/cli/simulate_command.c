@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "io/config.h"
 #include "io/files.h"
+#include "train/config_schema.h"
 #include "train/simulate.h"
 #include "train/trainer.h"
 
@@ -244,7 +245,10 @@ static int wire_bytes_of(const char *name)
 }
 
 /* Index - 1 is lmn_sim_options.fc_exchange. */
-static const char *const exchange_modes[] = {"auto", "never", "always", NULL};
+static const char *const *exchange_modes(void)
+{
+    return lmn_config_key_find("parallel.fc_exchange")->choices;
+}
 
 typedef struct sim_setup {
     lmn_sim_options options;
@@ -268,17 +272,16 @@ static lmn_status read_config_options(lmn_cfg *cfg, sim_setup *setup)
     /* The configuration's own strategy does not matter: all are predicted. */
     lmn_cfg_find(cfg, NULL, "parallel.strategy");
     if (lmn_cfg_find(cfg, NULL, "parallel.wire")) {
-        static const char *const wires[] = {"fp32", "fp16", "bf16", NULL};
         int index = 0;
-        LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "parallel.wire", wires, NULL, &index));
-        setup->wire_name = wires[index];
+        LMN_TRY(lmn_config_choice(cfg, "parallel.wire", &index));
+        setup->wire_name = lmn_config_choice_name("parallel.wire", index);
     }
     if (lmn_cfg_find(cfg, NULL, "parallel.bucket_mb"))
         LMN_TRY(lmn_cfg_get_double_range(cfg, NULL, "parallel.bucket_mb", NULL, 0.0, INFINITY,
                                          &o->bucket_mb));
     if (lmn_cfg_find(cfg, NULL, "parallel.fc_exchange")) {
         int index = 0;
-        LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "parallel.fc_exchange", exchange_modes, NULL, &index));
+        LMN_TRY(lmn_config_choice(cfg, "parallel.fc_exchange", &index));
         o->fc_exchange = index - 1;
     }
     lmn_cfg_node *lazy = lmn_cfg_find(cfg, NULL, "parallel.lazy_layers");
@@ -312,9 +315,10 @@ static lmn_status command_line_options(const simulate_args *args, sim_setup *set
             return lmn_fail(LMN_ERR_ARG, "--bucket-mb %s: expected a size in MiB >= 0", args->bucket_mb);
     }
     if (args->fc_exchange) {
+        const char *const *modes = exchange_modes();
         int index = 0;
-        while (exchange_modes[index] && strcmp(exchange_modes[index], args->fc_exchange) != 0) index++;
-        if (!exchange_modes[index])
+        while (modes[index] && strcmp(modes[index], args->fc_exchange) != 0) index++;
+        if (!modes[index])
             return lmn_fail(LMN_ERR_ARG, "--fc-exchange %s: choose auto, never or always",
                             args->fc_exchange);
         o->fc_exchange = index - 1;
@@ -426,7 +430,7 @@ static void json_header(FILE *out, const run_info *info, const lmn_step_profile 
             info->wire_name);
     json_field(out, "bucket_mb", o->bucket_mb, true);
     fprintf(out, "\"fc_exchange\":\"%s\",\"lazy_layers\":%d,\"lazy_k\":%d,\"groups\":%d,"
-            "\"tau\":%d,", exchange_modes[o->fc_exchange + 1], o->lazy_layers, o->lazy_k,
+            "\"tau\":%d,", exchange_modes()[o->fc_exchange + 1], o->lazy_layers, o->lazy_k,
             o->groups, o->tau);
     json_field(out, "update_seconds", p->update_seconds, true);
     json_field(out, "single_rank_step_seconds", lmn_sim_single_rank_seconds(p, info->global_batch), true);
