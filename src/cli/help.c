@@ -72,7 +72,7 @@ void lmn_print_train_help(FILE *out)
           "\n"
           "configuration keys (default in brackets):\n",
           out);
-    lmn_config_keys_print(out, LMN_KEYS_TRAIN);
+    lmn_config_keys_print(out, LMN_KEYS_TRAIN, false);
     fputs("\n"
           "metrics.jsonl fields: epoch, step, lr, train_loss, train_acc, test_loss, test_acc\n"
           "(0..1; regression runs write test_mse, test_mae, test_psnr for image targets and\n"
@@ -116,13 +116,13 @@ void lmn_print_fl_help(FILE *out)
           "  --describe-partition  print the partition (size and label-skew quantiles, each\n"
           "                        client's label histogram up to 32 clients), exit\n"
           "\n"
-          "model, seed, threads, backend, train.precision and data.* are as for 'lamina train';\n"
-          "optimizer.* is the clients' local optimizer and its schedule counts rounds\n"
-          "(milestones in rounds).\n"
+          "model, seed, threads, backend, task, train.precision, data.*, optimizer.* and\n"
+          "parallel.timeout_seconds are as 'lamina train --help' lists them; optimizer.* is\n"
+          "the clients' local optimizer and its schedule counts rounds (milestones in rounds).\n"
           "\n"
           "fl keys (default in brackets):\n",
           out);
-    lmn_config_keys_print(out, LMN_KEYS_FL);
+    lmn_config_keys_print(out, LMN_KEYS_FL, true);
     fputs("\n"
           "metrics.jsonl, one object per round: round, test_acc, test_loss (null when not\n"
           "evaluated), train_loss (mean over active clients), lr, comm_bytes (client->server\n"

@@ -706,11 +706,12 @@ static void help_with_default(const lmn_config_key *k, char *out, size_t capacit
         snprintf(out, capacity, "%s", k->help);
 }
 
-void lmn_config_keys_print(FILE *out, unsigned command)
+void lmn_config_keys_print(FILE *out, unsigned command, bool only_this_command)
 {
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         const lmn_config_key *k = &keys[i];
-        if (!(k->flags & command)) continue;
+        const unsigned commands = k->flags & LMN_KEYS_COMMON;
+        if (!(commands & command) || (only_this_command && commands != command)) continue;
         char help[2048];
         help_with_default(k, help, sizeof help);
         const int width = (int)strlen(k->key) + 2;

@@ -71,7 +71,8 @@ const char *lmn_config_choice_name(const char *key, int index);
  * and say when a key these settings do not read is read. */
 const lmn_cfg_catalog *lmn_config_catalog(void);
 /* The key list of a command (LMN_KEYS_TRAIN or LMN_KEYS_FL), wrapped to
- * 88 columns: "  KEY  help..." per entry. */
-void lmn_config_keys_print(FILE *out, unsigned command);
+ * 88 columns: "  KEY  help..." per entry; only_this_command leaves out the
+ * keys both commands read (the fl help points to the train help for them). */
+void lmn_config_keys_print(FILE *out, unsigned command, bool only_this_command);
 
 #endif
