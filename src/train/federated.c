@@ -474,14 +474,8 @@ static lmn_status resume(fl_run *run, const char *from, bool *finished)
     lmn_trainer *t = run->t;
     char path[4096] = {0};
     bool fresh = false;
-    /* Resuming continues the run in the output directory. */
-    if (t->claim == LMN_CLAIM_FRESH) t->claim = LMN_CLAIM_CONTINUE;
-    LMN_TRY(lmn_comm_agree(t->comm, lmn_run_directory_resume_source(t->out_dir, from, path,
-                                                                     sizeof path, &fresh)));
-    if (fresh) {
-        if (t->log) fprintf(t->log, "lamina: no checkpoint in %s yet; starting fresh\n", t->out_dir);
-        return LMN_OK;
-    }
+    LMN_TRY(lmn_trainer_resume_path(t, from, path, sizeof path, &fresh));
+    if (fresh) return LMN_OK;
     const lmn_status status = lmn_fl_restore(run, path);
     if (status != LMN_OK) return lmn_fail_context(status, "cannot resume from '%s'", path);
     t->checkpoint_loaded = true;

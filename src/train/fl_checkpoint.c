@@ -263,7 +263,16 @@ static lmn_status restore_state(fl_run *run, fl_state *s)
     s->at = HEADER_VALUES;
     for (int c = 0; c < clients; c++) run->positions[c] = (int64_t)s->values[s->at++];
     for (int j = 0; j < run->active_count; j++) run->active[j] = (int)s->values[s->at++];
-    for (int k = 0; k < tensors; k++) run->interval[k] = (int)s->values[s->at++];
+    for (int k = 0; k < tensors; k++) {
+        const double interval = s->values[s->at++];
+        if (interval != 1.0 && interval != run->fl->phi)
+            return lmn_fail(LMN_ERR_FORMAT, "the checkpoint's interval of '%s' is %g; fl.phi is %d",
+                            view(run, k)->name, interval, run->fl->phi);
+        run->interval[k] = (int)interval;
+    }
+    if (h[H_STORE_FLOATS] != (double)lmn_fl_store_floats(run))
+        return lmn_fail(LMN_ERR_FORMAT, "the checkpoint's client stores hold %g values, its relaxed "
+                        "tensors %zu", h[H_STORE_FLOATS], lmn_fl_store_floats(run));
     get_doubles(s, run->d, (size_t)tensors);
     get_doubles(s, run->dt, (size_t)tensors);
     if (run->server_m) get_floats(s, run->server_m, params);

@@ -720,18 +720,24 @@ static bool resumed_run_finished(const lmn_trainer *t)
     return t->resumed.epoch >= s->epochs || (s->max_steps > 0 && t->global_step >= s->max_steps);
 }
 
+lmn_status lmn_trainer_resume_path(lmn_trainer *t, const char *from, char *path, size_t size,
+                                   bool *fresh)
+{
+    /* Resuming continues the run in the output directory, whoever calls it. */
+    if (t->claim == LMN_CLAIM_FRESH) t->claim = LMN_CLAIM_CONTINUE;
+    LMN_TRY(lmn_comm_agree(t->comm, lmn_run_directory_resume_source(t->out_dir, from, path, size,
+                                                                     fresh)));
+    if (*fresh && t->log)
+        fprintf(t->log, "lamina: no checkpoint in %s yet; starting fresh\n", t->out_dir);
+    return LMN_OK;
+}
+
 lmn_status lmn_trainer_resume(lmn_trainer *t, const char *from)
 {
     char path[4096] = {0};
     bool fresh = false;
-    /* Resuming continues the run in the output directory, whoever calls it. */
-    if (t->claim == LMN_CLAIM_FRESH) t->claim = LMN_CLAIM_CONTINUE;
-    LMN_TRY(lmn_comm_agree(t->comm, lmn_run_directory_resume_source(t->out_dir, from, path,
-                                                                     sizeof path, &fresh)));
-    if (fresh) {
-        if (t->log) fprintf(t->log, "lamina: no checkpoint in %s yet; starting fresh\n", t->out_dir);
-        return LMN_OK;
-    }
+    LMN_TRY(lmn_trainer_resume_path(t, from, path, sizeof path, &fresh));
+    if (fresh) return LMN_OK;
     /* Every rank reads the same file: no broadcast needed. */
     int policy_count = 0;
     lmn_status status = policy_values_to_read(t, path, &policy_count);

@@ -121,6 +121,11 @@ lmn_status lmn_trainer_create_federated(lmn_cfg *cfg, lmn_comm *comm, const char
  * directory, or a fresh start when there is none). Restores parameters,
  * statistics, optimizer state and the position in training. Collective. */
 lmn_status lmn_trainer_resume(lmn_trainer *trainer, const char *from);
+/* The checkpoint `from` names (as for lmn_trainer_resume), agreed on by
+ * every rank, into path; claims the output directory as a continuation.
+ * *fresh (logged): "auto" found no checkpoint. Collective. */
+lmn_status lmn_trainer_resume_path(lmn_trainer *trainer, const char *from, char *path, size_t size,
+                                   bool *fresh);
 /* Checks the claim on out_dir (train/run_directory.h), then writes
  * config.yaml and sync_plan.txt and opens out_dir/metrics.jsonl on rank 0
  * (fresh, or appending after a resume); a no-op without an output
