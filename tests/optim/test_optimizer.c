@@ -221,6 +221,7 @@ int main(void)
 
     int names = 0;
     for (const char *const *name = lmn_optimizer_names(); *name; name++) names++;
-    CHECK(names == 3 && strcmp(lmn_optimizer_names()[2], "adamw") == 0);
+    CHECK(names == 4 && strcmp(lmn_optimizer_names()[2], "adamw") == 0 &&
+          strcmp(lmn_optimizer_names()[3], "slimqn") == 0);
     return lmn_test_summary("optim_test_optimizer");
 }
