@@ -127,7 +127,11 @@ typedef struct lmn_upsample_params {
 
 typedef struct lmn_batchnorm_params {
     float epsilon;  /* added to the variance, e.g. 1e-5 */
-    bool fuse_relu; /* forward writes relu(bn(x)) */
+    /* forward writes relu(bn(x)); backward takes the gradient of that
+     * output UNMASKED and applies the ReLU mask of the op's latest
+     * training forward itself (in the same pass as the batch-norm
+     * gradient; a dy already masked gives the same result) */
+    bool fuse_relu;
 } lmn_batchnorm_params;
 
 typedef struct lmn_linear_params {
@@ -138,7 +142,8 @@ typedef struct lmn_linear_params {
 
 /* Fused ReLU: forward applies max(0, .) to its output. backward receives
  * dy ALREADY masked by the caller (relu_backward on the stored output), so
- * backward is the same with or without fusion. */
+ * backward is the same with or without fusion -- except batch norm, whose
+ * backward applies the mask itself (lmn_batchnorm_params.fuse_relu). */
 
 struct lmn_backend {
     const char *name; /* "ref" or "dnnl" */

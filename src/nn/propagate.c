@@ -226,7 +226,8 @@ static lmn_status backward_layer(const pass *p, int i)
     const float *x = activation(p, input);
     float *dy = node->dy, *w = weights(p, i), *dw = weight_grads(p, i);
     float *slot = gradient_slot(p, input);
-    if (layer->relu || layer->kind == LMN_LAYER_RELU)
+    /* A batch norm's fused ReLU is masked inside its backward (kernels.h). */
+    if ((layer->relu && layer->kind != LMN_LAYER_BATCHNORM) || layer->kind == LMN_LAYER_RELU)
         lmn_relu_backward(node->y, dy, layer->kind == LMN_LAYER_RELU ? slot : dy,
                           node->out_desc.floats);
     switch (layer->kind) {

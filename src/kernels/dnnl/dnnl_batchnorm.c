@@ -3,9 +3,11 @@
  *
  * gamma / beta are separate [C] arrays at the interface: oneDNN 2.6 takes
  * them as separate SCALE / SHIFT arguments (dnnl_use_scale |
- * dnnl_use_shift). The fused ReLU uses dnnl_fuse_norm_relu in the forwards;
- * its training workspace (the ReLU mask) is op-owned, because backward
- * receives dy already masked (kernels.h) and runs an unfused primitive. */
+ * dnnl_use_shift). The fused ReLU uses dnnl_fuse_norm_relu in the forwards
+ * and the backward: the training forward writes the ReLU mask into an
+ * op-owned workspace and the backward applies it to dy in the same pass
+ * as the batch-norm gradient (kernels.h), instead of a separate masking
+ * pass over dy before it. */
 #include "core/memory.h"
 #include "kernels/dnnl/dnnl_internal.h"
 
@@ -96,18 +98,14 @@ static lmn_status batchnorm_setup(batchnorm_op *op, const lmn_batchnorm_params *
     lmn_dnnl *dnnl = op->base.dnnl;
     const unsigned affine = dnnl_use_scale | dnnl_use_shift;
     const unsigned relu = p->fuse_relu ? dnnl_fuse_norm_relu : 0u;
-    dnnl_primitive_desc_t train = NULL, infer = NULL, plain_train = NULL, backward = NULL;
+    dnnl_primitive_desc_t train = NULL, infer = NULL, backward = NULL;
     lmn_status st = batchnorm_pd(dnnl, dnnl_forward_training, affine | relu, p->epsilon, &data,
                                  NULL, &train);
     if (st == LMN_OK)
         st = batchnorm_pd(dnnl, dnnl_forward_inference, affine | relu | dnnl_use_global_stats,
                           p->epsilon, &data, NULL, &infer);
-    /* The backward's hint must match its (unfused) flags. */
     if (st == LMN_OK)
-        st = batchnorm_pd(dnnl, dnnl_forward_training, affine, p->epsilon, &data, NULL,
-                          &plain_train);
-    if (st == LMN_OK)
-        st = batchnorm_pd(dnnl, dnnl_backward, affine, p->epsilon, &data, plain_train,
+        st = batchnorm_pd(dnnl, dnnl_backward, affine | relu, p->epsilon, &data, train,
                           &backward);
     if (st == LMN_OK) st = batchnorm_memories(op, &data, in->c);
     if (st == LMN_OK) st = relu_mask(op, train);
@@ -118,7 +116,6 @@ static lmn_status batchnorm_setup(batchnorm_op *op, const lmn_batchnorm_params *
     if (st == LMN_OK) lmn_dnnl_describe_act(&data, &op->out_layout, out);
     lmn_dnnl_pd_free(train);
     lmn_dnnl_pd_free(infer);
-    lmn_dnnl_pd_free(plain_train);
     lmn_dnnl_pd_free(backward);
     return st;
 }
@@ -193,14 +190,16 @@ lmn_status lmn_dnnl_batchnorm_backward(lmn_op *base, const float *x, const float
     LMN_TRY(lmn_dnnl_bind(op->diff_scale, dgamma));
     LMN_TRY(lmn_dnnl_bind(op->diff_shift, dbeta));
     LMN_TRY(lmn_dnnl_bind(op->shift, op->unused_shift));
-    dnnl_exec_arg_t args[9] = {{DNNL_ARG_SRC, op->src},
-                               {DNNL_ARG_SHIFT, op->shift},
-                               {DNNL_ARG_DIFF_DST, op->diff_dst},
-                               {DNNL_ARG_SCALE, op->scale},
-                               {DNNL_ARG_MEAN, op->mean},
-                               {DNNL_ARG_VARIANCE, op->variance},
-                               {DNNL_ARG_DIFF_SRC, op->diff_src},
-                               {DNNL_ARG_DIFF_SCALE, op->diff_scale},
-                               {DNNL_ARG_DIFF_SHIFT, op->diff_shift}};
-    return lmn_dnnl_execute(base->dnnl, op->backward, 9, args, "running batchnorm backward");
+    dnnl_exec_arg_t args[10] = {{DNNL_ARG_SRC, op->src},
+                                {DNNL_ARG_SHIFT, op->shift},
+                                {DNNL_ARG_DIFF_DST, op->diff_dst},
+                                {DNNL_ARG_SCALE, op->scale},
+                                {DNNL_ARG_MEAN, op->mean},
+                                {DNNL_ARG_VARIANCE, op->variance},
+                                {DNNL_ARG_DIFF_SRC, op->diff_src},
+                                {DNNL_ARG_DIFF_SCALE, op->diff_scale},
+                                {DNNL_ARG_DIFF_SHIFT, op->diff_shift},
+                                {DNNL_ARG_WORKSPACE, op->relu_mask}};
+    return lmn_dnnl_execute(base->dnnl, op->backward, op->relu_mask ? 10 : 9, args,
+                            "running batchnorm backward");
 }

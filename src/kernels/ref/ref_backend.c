@@ -100,7 +100,11 @@ lmn_act_desc lmn_ref_dense_like(const lmn_act_desc *in, int c, int d, int h, int
     return in->d > 0 ? lmn_act_dense3d(in->n, c, d, h, w) : lmn_act_dense(in->n, c, h, w);
 }
 
-void lmn_ref_op_destroy(lmn_op *op) { lmn_free(op); }
+void lmn_ref_op_destroy(lmn_op *op)
+{
+    if (op) lmn_free(op->relu_mask);
+    lmn_free(op);
+}
 
 static bool same_shape(const lmn_act_desc *a, const lmn_act_desc *b)
 {

@@ -4,6 +4,7 @@
  * accumulators and two passes (mean first, then centred squares). */
 #include <math.h>
 
+#include "core/memory.h"
 #include "kernels/ref/ref_internal.h"
 
 static const char *const bn_name = "ref batchnorm";
@@ -21,7 +22,14 @@ lmn_status lmn_ref_batchnorm_create(lmn_backend *be, const lmn_batchnorm_params 
     LMN_TRY(lmn_ref_new_op(LMN_REF_BATCHNORM, in, &result, op));
     (*op)->p.bn = *p;
     *out = result;
-    return LMN_OK;
+    if (!p->fuse_relu) return LMN_OK;
+    const lmn_status status = lmn_alloc_bytes((void **)&(*op)->relu_mask, in->floats,
+                                              "ref batchnorm relu mask");
+    if (status != LMN_OK) {
+        lmn_ref_op_destroy(*op);
+        *op = NULL;
+    }
+    return status;
 }
 
 /* Elements of one channel in one sample: H * W, times D for NCDHW. */
@@ -40,9 +48,10 @@ static size_t channel_index(const lmn_act_desc *d, int c, size_t i)
 
 static size_t channel_count(const lmn_act_desc *d) { return (size_t)d->n * spatial_size(d); }
 
-/* y = gamma * (x - mean) / sqrt(var + eps) + beta on one channel. */
+/* y = gamma * (x - mean) / sqrt(var + eps) + beta on one channel; with a
+ * fused ReLU, mask (NULL in inference) records where y > 0. */
 static void normalize_channel(const lmn_op *op, int c, const float *x, double gamma,
-                              double beta, double mean, double var, float *y)
+                              double beta, double mean, double var, float *y, uint8_t *mask)
 {
     const double inv_std = 1.0 / sqrt(var + op->p.bn.epsilon);
     const size_t count = channel_count(&op->in);
@@ -51,6 +60,7 @@ static void normalize_channel(const lmn_op *op, int c, const float *x, double ga
         double v = gamma * ((double)x[at] - mean) * inv_std + beta;
         if (op->p.bn.fuse_relu && v < 0.0) v = 0.0;
         y[at] = (float)v;
+        if (mask) mask[at] = y[at] > 0.0f;
     }
 }
 
@@ -83,7 +93,7 @@ lmn_status lmn_ref_batchnorm_forward_train(lmn_op *op, const float *x, const flo
             squares += d * d;
         }
         const double sigma2 = squares / (double)count; /* biased: what normalizes */
-        normalize_channel(op, c, x, gamma[c], beta[c], mu, sigma2, y);
+        normalize_channel(op, c, x, gamma[c], beta[c], mu, sigma2, y, op->relu_mask);
         mean[c] = (float)mu;
         var[c] = (float)sigma2;
     }
@@ -101,8 +111,14 @@ lmn_status lmn_ref_batchnorm_forward_infer(lmn_op *op, const float *x, const flo
 
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < op->in.c; c++)
-        normalize_channel(op, c, x, gamma[c], beta[c], mean[c], var[c], y);
+        normalize_channel(op, c, x, gamma[c], beta[c], mean[c], var[c], y, NULL);
     return LMN_OK;
+}
+
+/* dy through the fused ReLU's mask (kernels.h), if any. */
+static inline double masked(const lmn_op *op, const float *dy, size_t at)
+{
+    return !op->relu_mask || op->relu_mask[at] ? (double)dy[at] : 0.0;
 }
 
 /* With xhat = (x - mean) / sigma and M elements per channel:
@@ -130,14 +146,15 @@ lmn_status lmn_ref_batchnorm_backward(lmn_op *op, const float *x, const float *d
         double sum_dy = 0.0, sum_dy_xhat = 0.0;
         for (size_t i = 0; i < count; i++) {
             const size_t at = channel_index(&op->in, c, i);
-            sum_dy += dy[at];
-            sum_dy_xhat += (double)dy[at] * ((double)x[at] - mean[c]) * inv_std;
+            const double g = masked(op, dy, at);
+            sum_dy += g;
+            sum_dy_xhat += g * ((double)x[at] - mean[c]) * inv_std;
         }
         const double scale = (double)gamma[c] * inv_std / m;
         for (size_t i = 0; i < count; i++) {
             const size_t at = channel_index(&op->in, c, i);
             const double xhat = ((double)x[at] - mean[c]) * inv_std;
-            dx[at] = (float)(scale * (m * dy[at] - sum_dy - xhat * sum_dy_xhat));
+            dx[at] = (float)(scale * (m * masked(op, dy, at) - sum_dy - xhat * sum_dy_xhat));
         }
         dgamma[c] = (float)sum_dy_xhat;
         dbeta[c] = (float)sum_dy;

@@ -3,6 +3,8 @@
 #ifndef LMN_KERNELS_REF_INTERNAL_H
 #define LMN_KERNELS_REF_INTERNAL_H
 
+#include <stdint.h>
+
 #include "kernels/kernels.h"
 
 typedef enum lmn_ref_op_kind {
@@ -28,6 +30,9 @@ struct lmn_op {
         lmn_linear_params linear;
         lmn_upsample_params upsample;
     } p;
+    /* Batch norm with a fused ReLU: 1 where the latest training forward's
+     * output is positive (its backward applies it); NULL otherwise. */
+    uint8_t *relu_mask;
 };
 
 /* --- helpers shared by the ref files (ref_backend.c) -------------------- */
