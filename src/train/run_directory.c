@@ -1,8 +1,10 @@
 /* Output-directory claims (see run_directory.h). */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "train/run_directory.h"
 
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,27 @@ lmn_status lmn_run_directory_prepare(const char *dir, lmn_run_claim claim)
     return lmn_checkpoint_prune(dir, 0);
 }
 
+/* Whether the checkpoint at path lies in dir (the same directory, however
+ * either is spelled). */
+static bool checkpoint_in(const char *dir, const char *path)
+{
+    char copy[4096], dir_real[PATH_MAX], parent_real[PATH_MAX];
+    snprintf(copy, sizeof copy, "%s", path);
+    return realpath(dir, dir_real) && realpath(dirname(copy), parent_real) &&
+           strcmp(dir_real, parent_real) == 0;
+}
+
+lmn_status lmn_run_directory_check_resume(const char *dir, lmn_run_claim claim, const char *from,
+                                          const char *path)
+{
+    if (!dir || claim == LMN_CLAIM_OVERWRITE || !lmn_run_directory_in_use(dir) ||
+        checkpoint_in(dir, path))
+        return LMN_OK;
+    return lmn_fail(LMN_ERR_ARG, "--resume %s: output directory '%s' holds another run, and this "
+                    "checkpoint is not one of its own; nothing was changed: resume into a new "
+                    "or empty --out (or remove that run first)", from, dir);
+}
+
 lmn_status lmn_run_directory_resume_source(const char *dir, const char *from, char *path,
                                            size_t size, bool *fresh)
 {
@@ -113,17 +136,18 @@ lmn_status lmn_run_directory_rewind_metrics(const char *dir, const char *key, lo
     char path[4096];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
     FILE *file = fopen(path, "r");
-    if (!file && errno != ENOENT)
-        return lmn_fail(LMN_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+    /* A checkpoint resumed into a new directory: no metrics to rewind yet. */
+    if (!file && errno == ENOENT) return LMN_OK;
+    if (!file) return lmn_fail(LMN_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
     char *kept = NULL, *line = NULL;
     size_t used = 0, capacity = 0, line_capacity = 0;
     bool ok = true;
     ssize_t length;
     errno = 0; /* getline reports running out of memory only through errno */
-    while (ok && file && (length = getline(&line, &line_capacity, file)) >= 0)
+    while (ok && (length = getline(&line, &line_capacity, file)) >= 0)
         if (line_within(line, key, last)) ok = keep_line(&kept, &used, &capacity, line, (size_t)length);
-    const bool read_failed = file && (ferror(file) || errno == ENOMEM);
-    if (file) fclose(file);
+    const bool read_failed = ferror(file) || errno == ENOMEM;
+    fclose(file);
     free(line);
     lmn_status status = LMN_OK;
     if (!ok || read_failed)

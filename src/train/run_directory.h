@@ -36,6 +36,14 @@ lmn_status lmn_run_directory_prepare(const char *dir, lmn_run_claim claim);
 lmn_status lmn_run_directory_resume_source(const char *dir, const char *from, char *path,
                                            size_t size, bool *fresh);
 
+/* Refuses (read-only, before anything is written) to resume the checkpoint
+ * at path, named `from` on the command line, into dir when dir holds another
+ * run and the checkpoint is not one of dir's own: the directory would mix
+ * that run's checkpoints with this run's config and metrics. OVERWRITE
+ * replaces the other run and passes. */
+lmn_status lmn_run_directory_check_resume(const char *dir, lmn_run_claim claim, const char *from,
+                                          const char *path);
+
 /* Keeps the lines of dir/metrics.jsonl whose first member `key` (an
  * integer: "epoch", "round") is at most last, dropping those an
  * interrupted run wrote after its checkpoint. The file is replaced only

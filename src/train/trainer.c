@@ -725,8 +725,10 @@ lmn_status lmn_trainer_resume_path(lmn_trainer *t, const char *from, char *path,
 {
     /* Resuming continues the run in the output directory, whoever calls it. */
     if (t->claim == LMN_CLAIM_FRESH) t->claim = LMN_CLAIM_CONTINUE;
-    LMN_TRY(lmn_comm_agree(t->comm, lmn_run_directory_resume_source(t->out_dir, from, path, size,
-                                                                     fresh)));
+    lmn_status status = lmn_run_directory_resume_source(t->out_dir, from, path, size, fresh);
+    if (status == LMN_OK && !*fresh)
+        status = lmn_run_directory_check_resume(t->out_dir, t->claim, from, path);
+    LMN_TRY(lmn_comm_agree(t->comm, status));
     if (*fresh && t->log)
         fprintf(t->log, "lamina: no checkpoint in %s yet; starting fresh\n", t->out_dir);
     return LMN_OK;

@@ -51,6 +51,22 @@ unchanged "refused resume" "$run"
 expect_failure "bad key, resume" "no_such_key" train "$WORK/run.yaml" --out "$run" --resume auto --set train.no_such_key=1
 unchanged "bad key, resume" "$run"
 
+# A checkpoint of another run (file or directory) resumed into this run's
+# directory would mix the two runs' files: refused. Into a new directory
+# it continues there.
+other=$WORK/other
+train "$WORK/run.yaml" --out "$other" --set train.max_steps=2 > /dev/null 2>&1 || fail "second run"
+expect_failure "another run's checkpoint into a run" "holds another run, and this checkpoint is not one of its own" \
+  train "$WORK/run.yaml" --out "$run" --resume "$other/ckpt-000000000002.h5"
+unchanged "another run's checkpoint into a run" "$run"
+expect_failure "another run's directory into a run" "holds another run" \
+  train "$WORK/run.yaml" --out "$run" --resume "$other"
+unchanged "another run's directory into a run" "$run"
+train "$WORK/run.yaml" --out "$WORK/branch" --resume "$other/ckpt-000000000001.h5" > "$WORK/branch.log" 2>&1 \
+  || fail "resume into a new directory: $(tail -2 "$WORK/branch.log")"
+[[ -s $WORK/branch/metrics.jsonl && -f $WORK/branch/ckpt-000000000003.h5 ]] \
+  || fail "resume into a new directory: $(ls "$WORK/branch" 2>&1)"
+
 # Case 3: resuming a run that already finished changes nothing, exit 0.
 status=0
 train "$WORK/run.yaml" --out "$run" --resume auto > "$WORK/finished.log" 2>&1 || status=$?
@@ -86,9 +102,8 @@ with h5py.File(sys.argv[1], "r+") as f:
     w = f["model/conv0.weight"]; values = w[()]; values.flat[:100] = np.nan; w[...] = values
 PY
 expect_failure "eval of a NaN checkpoint" "conv0.weight' holds 100 non-finite" "$LAMINA" eval "$WORK/nan.h5"
-snapshot "$run" > "$WORK/before"
-expect_failure "resume of a NaN checkpoint" "conv0.weight' holds 100 non-finite" train "$WORK/run.yaml" --out "$run" --resume "$WORK/nan.h5" --set train.max_steps=5
-unchanged "resume of a NaN checkpoint" "$run"
+expect_failure "resume of a NaN checkpoint" "conv0.weight' holds 100 non-finite" train "$WORK/run.yaml" --out "$WORK/nan-run" --resume "$WORK/nan.h5" --set train.max_steps=5
+[[ ! -e $WORK/nan-run ]] || fail "resume of a NaN checkpoint: the output directory was created"
 
 # Case 5: float input data with NaN is refused when read (the loss stays
 # finite: ReLU maps NaN to 0), in memory and out of core.
