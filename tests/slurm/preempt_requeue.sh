@@ -12,6 +12,7 @@ source "$(dirname "$0")/one_node.bash"
 JOB_SCRIPT=${LMN_SOURCE_DIR:?set by ctest}/scripts/slurm/lamina.sbatch
 
 trap 'slurm_stop; rm -rf "$WORK"' EXIT
+trap 'exit 143' TERM INT  # a ctest timeout still stops the daemons
 slurm_start "$WORK/slurm" || exit $?
 echo "one-node Slurm up: $(sinfo -h -o '%N %c CPUs %m MB %T')"
 cpus=$(sinfo -h -o %c | head -n 1)
