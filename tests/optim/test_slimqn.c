@@ -8,7 +8,8 @@
  *  - the clip factor nu = min(1, sqrt(k / g.d));
  *  - before the first pair a step is SGD with momentum and weight decay;
  *  - exact dot products do not depend on how the vectors are cut;
- *  - gather / restore of the state resumes bit for bit. */
+ *  - gather / restore of the state resumes bit for bit;
+ *  - 60 steps equal ALGORITHMS.md 14 written out in double precision. */
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
@@ -278,6 +279,114 @@ static void check_resume(void)
     lmn_optimizer_free(second);
 }
 
+
+/* ALGORITHMS.md 14 written out in double precision, one tensor, for the
+ * step-path check below. */
+enum { RN = 6, RM = 3 };
+typedef struct reference {
+    double pbar[RN], gbar[RN], pprev[RN], gprev[RN], s[RM][RN], y[RM][RN], sy[RM], v[RN], h0;
+    int pairs, steps;
+} reference;
+
+static double rdot(const double *a, const double *b)
+{
+    double sum = 0;
+    for (int i = 0; i < RN; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+static void reference_pair(reference *r, const lmn_slimqn_config *c)
+{
+    double s[RN], y[RN];
+    for (int i = 0; i < RN; i++) {
+        s[i] = r->pbar[i] - r->pprev[i];
+        y[i] = r->gbar[i] - r->gprev[i];
+        r->pprev[i] = r->pbar[i];
+        r->gprev[i] = r->gbar[i];
+    }
+    const double tau = rdot(s, y) / rdot(s, s);
+    double phi = tau < 0.01 ? 0.99 / (1 - tau) : tau > 1 ? 0 : 1;
+    phi = fmin(phi, 1 - c->damping);
+    for (int i = 0; i < RN; i++) y[i] = phi * y[i] + (1 - phi) * s[i];
+    if (!(rdot(s, y) >= c->rho_min)) return;
+    if (r->pairs == RM) { /* FIFO */
+        memmove(r->s, r->s[1], sizeof r->s[0] * (RM - 1));
+        memmove(r->y, r->y[1], sizeof r->y[0] * (RM - 1));
+        memmove(r->sy, r->sy + 1, sizeof r->sy[0] * (RM - 1));
+        r->pairs--;
+    }
+    memcpy(r->s[r->pairs], s, sizeof s);
+    memcpy(r->y[r->pairs], y, sizeof y);
+    r->sy[r->pairs++] = rdot(s, y);
+    r->h0 = rdot(s, y) / rdot(y, y);
+}
+
+static void reference_step(reference *r, const lmn_slimqn_config *c, double *w, const double *g,
+                           double lr, double momentum, double wd)
+{
+    const double mp = c->param_momentum, mg = c->grad_momentum;
+    for (int i = 0; i < RN; i++) {
+        r->pbar[i] = r->steps ? mp * r->pbar[i] + (1 - mp) * w[i] : w[i];
+        r->gbar[i] = r->steps ? mg * r->gbar[i] + (1 - mg) * g[i] : g[i];
+        if (!r->steps) r->pprev[i] = w[i], r->gprev[i] = g[i];
+    }
+    if (r->steps && r->steps % c->interval == 0) reference_pair(r, c);
+    double d[RN], alpha[RM], nu = 1;
+    for (int i = 0; i < RN; i++) d[i] = g[i] + wd * w[i];
+    if (r->pairs) {
+        for (int k = r->pairs - 1; k >= 0; k--) {
+            alpha[k] = rdot(r->s[k], d) / r->sy[k];
+            for (int i = 0; i < RN; i++) d[i] -= alpha[k] * r->y[k][i];
+        }
+        for (int i = 0; i < RN; i++) d[i] *= r->h0;
+        for (int k = 0; k < r->pairs; k++) {
+            const double beta = rdot(r->y[k], d) / r->sy[k];
+            for (int i = 0; i < RN; i++) d[i] += (alpha[k] - beta) * r->s[k][i];
+        }
+        nu = fmin(1, sqrt(c->clip / rdot(g, d)));
+    }
+    for (int i = 0; i < RN; i++) {
+        r->v[i] = momentum * r->v[i] + nu * d[i];
+        w[i] -= lr * r->v[i];
+    }
+    r->steps++;
+}
+
+/* 60 steps of lmn_slimqn_step against the reference on a noisy quadratic
+ * with uneven curvature (pairs every 4 steps, FIFO of 3, some damped). */
+static void check_against_reference(void)
+{
+    lmn_slimqn_config c = lmn_slimqn_defaults();
+    c.history = RM;
+    c.interval = 4;
+    c.param_momentum = 0.5;
+    c.grad_momentum = 0.6;
+    c.rho_min = 1e-7;
+    c.clip = 0.001; /* binds: nu < 1 */
+    lmn_optimizer *opt = make(c, 0.8, 0.01, RN);
+    if (!opt) return;
+    reference r = {0};
+    float w[RN], g[RN];
+    double wr[RN], gr[RN], worst = 0;
+    for (int i = 0; i < RN; i++) wr[i] = w[i] = (float)(1.0 - 0.3 * i);
+    for (int step = 0; step < 60; step++) {
+        for (int i = 0; i < RN; i++) {
+            const double curvature = 0.2 * (i + 1), noise = 0.02 * sin(2.3 * step + i);
+            g[i] = (float)(curvature * w[i] + noise);
+            gr[i] = g[i]; /* both take the same float gradient */
+        }
+        CHECK_OK(lmn_slimqn_step(opt, w, g, 0.1, NULL));
+        reference_step(&r, &c, wr, gr, 0.1, 0.8, 0.01);
+        for (int i = 0; i < RN; i++) worst = fmax(worst, fabs(w[i] - wr[i]) / fmax(1e-2, fabs(wr[i])));
+    }
+    lmn_slimqn_report report;
+    lmn_slimqn_report_get(opt->qn, &report);
+    CHECK(report.pairs == r.pairs && r.pairs == RM && report.clip < 1.0);
+    printf("reference: worst %g, pairs %d, damping %g, clip %g, rejected %lld\n", worst, r.pairs, report.damping, report.clip, (long long)report.rejected);
+    CHECK_MSG(worst < 1e-4, "step path differs from the double-precision reference by %g", worst);
+    lmn_optimizer_free(opt);
+}
+
 int main(void)
 {
     check_inverse_hessian();
@@ -286,5 +395,6 @@ int main(void)
     check_sgd_before_first_pair();
     check_exact_dot();
     check_resume();
+    check_against_reference();
     return lmn_test_summary("slimqn");
 }
