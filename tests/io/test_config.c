@@ -354,6 +354,51 @@ static void test_load_errors(const char *dir)
     CHECK(cfg == NULL);
 }
 
+/* Messages of issue 13: overflow is named, long user text keeps the reason
+ * visible, and command-line edits remove keys in order. */
+static void test_messages_and_edits(void)
+{
+    lmn_cfg *cfg = parse("train:\n  batch_size: 9223372036854775808\n  lr: 1e309\n"
+                         "  epochs: -9223372036854775809\n");
+    if (!cfg) return;
+    int64_t value = 0;
+    double number = 0.0;
+    CHECK_ERROR(lmn_cfg_get_int(cfg, NULL, "train.batch_size", NULL, &value), LMN_ERR_CONFIG,
+                "exp.yaml:2: key 'train.batch_size': expected an integer, got "
+                "'9223372036854775808': too large for a 64-bit integer");
+    CHECK_ERROR(lmn_cfg_get_int(cfg, NULL, "train.epochs", NULL, &value), LMN_ERR_CONFIG,
+                "too large for a 64-bit integer");
+    CHECK_ERROR(lmn_cfg_get_double(cfg, NULL, "train.lr", NULL, &number), LMN_ERR_CONFIG,
+                "got '1e309': too large for a double-precision number");
+    /* The malformed-path message's examples are paths lmn_cfg_set accepts. */
+    CHECK_ERROR(lmn_cfg_set(cfg, "a..b=1"), LMN_ERR_CONFIG,
+                "e.g. optimizer.lr or model[0].kernel");
+    CHECK_OK(lmn_cfg_set(cfg, "optimizer.lr=0.1"));
+    CHECK_OK(lmn_cfg_set(cfg, "model=[{type: conv}]"));
+    CHECK_OK(lmn_cfg_set(cfg, "model[0].kernel=5"));
+    /* A 3000-character key: cut in the middle, the reason still there. */
+    char long_set[3100];
+    memset(long_set, 'x', 3000);
+    snprintf(long_set + 3000, sizeof long_set - 3000, ".k=1");
+    memcpy(long_set, "model.", 6);
+    CHECK_ERROR(lmn_cfg_set(cfg, long_set), LMN_ERR_CONFIG,
+                "key 'model': is a list, so it has no key 'xxx");
+    CHECK(strstr(lmn_last_error(), "[...]") && strlen(lmn_last_error()) < 1024);
+    /* --unset, in command-line order with --set. */
+    const lmn_cfg_edit edits[] = {{"--set", "train.note=a"}, {"--unset", "train.note"},
+                                  {"--unset", "train.lr"}};
+    CHECK_OK(lmn_cfg_apply_edits(cfg, edits, 3));
+    CHECK(lmn_cfg_find(cfg, NULL, "train.note") == NULL);
+    CHECK(lmn_cfg_find(cfg, NULL, "train.lr") == NULL);
+    CHECK(lmn_cfg_find(cfg, NULL, "train.epochs") != NULL);
+    const lmn_cfg_edit missing[] = {{"--unset", "train.nope"}};
+    CHECK_ERROR(lmn_cfg_apply_edits(cfg, missing, 1), LMN_ERR_CONFIG,
+                "--unset 'train.nope': the configuration has no key 'train.nope'");
+    const lmn_cfg_edit item[] = {{"--unset", "model[0]"}};
+    CHECK_ERROR(lmn_cfg_apply_edits(cfg, item, 1), LMN_ERR_CONFIG, "names a list item");
+    lmn_cfg_free(cfg);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/lmn_test_config_XXXXXX";
@@ -368,6 +413,7 @@ int main(void)
     test_unused_keys();
     test_overrides();
     test_load_errors(dir);
+    test_messages_and_edits();
     char command[600];
     snprintf(command, sizeof command, "rm -rf '%s'", dir);
     if (system(command) != 0) fprintf(stderr, "could not remove %s\n", dir);
