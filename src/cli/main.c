@@ -82,8 +82,8 @@ static lmn_status parse_options(int argc, char **argv, bool federated, train_arg
         if (option == -1) return LMN_OK;
         if (option == OPT_HELP) return *help = true, LMN_OK;
         if (option == ':')
-            return lmn_fail(LMN_ERR_ARG, "option --%s needs a value%s", option_name(options, optopt),
-                            optopt == OPT_SET ? " (KEY=VALUE)" : "");
+            return lmn_fail(LMN_ERR_ARG, "option --%s needs a value%s",
+                            option_name(options, optopt), optopt == OPT_SET ? " (KEY=VALUE)" : "");
         if (option == '?' && optopt)
             return lmn_fail(LMN_ERR_ARG, "unknown option '-%c' (see lamina %s --help)", optopt,
                             command);

@@ -768,7 +768,8 @@ lmn_status lmn_cfg_apply_edits(lmn_cfg *cfg, const lmn_cfg_edit *edits, int coun
         /* lmn_cfg_set names its argument already. */
         if (status != LMN_OK && !unset) return status;
         if (status != LMN_OK)
-            return lmn_fail_context(status, "%s '%s'", edits[i].option, shown(edits[i].argument).text);
+            return lmn_fail_context(status, "%s '%s'", edits[i].option,
+                                    shown(edits[i].argument).text);
     }
     return LMN_OK;
 }
