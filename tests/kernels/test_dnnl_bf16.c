@@ -6,8 +6,8 @@
  *   - they really round: their outputs differ from dnnl fp32's by more
  *     than fp32 noise, while their weight gradients carry fp32 mantissas
  *     (written in fp32, not widened from bf16);
- *   - the conv's conversions of x and dy, shared between its primitives,
- *     give the bits of fresh conversions;
+ *   - the conv's and the linear layer's conversions of x and dy, shared
+ *     between their primitives, give the bits of fresh conversions;
  *   - pooling, batch norm and upsampling stay fp32: within 1e-4 of ref;
  *   - the ref backend refuses bf16, naming train.precision.
  * Exits 77 (skipped) on a CPU without native bf16, after checking that
@@ -212,6 +212,43 @@ static void test_shared_conversions(lmn_backend *bf16)
     bf16->op_destroy(op);
 }
 
+/* The same for the bf16 linear layer (its own rounding scratch). */
+static void test_shared_linear_rounding(lmn_backend *bf16)
+{
+    const lmn_linear_params p = {.out_features = 24, .bias = true};
+    const lmn_act_desc in = lmn_act_dense(8, 40, 1, 1);
+    lmn_act_desc out;
+    lmn_op *op = lmn_kt_linear(bf16, &p, &in, &out);
+    if (!op) return;
+    const size_t weights = 24 * 40;
+    float *x = lmn_kt_random(in.floats, 101), *w = lmn_kt_random(weights, 102);
+    float *b = lmn_kt_random(24, 103), *dy = lmn_kt_random(out.floats, 104);
+    float *x_copy = lmn_kt_zeros(in.floats), *dy_copy = lmn_kt_zeros(out.floats);
+    memcpy(x_copy, x, in.floats * sizeof *x);
+    memcpy(dy_copy, dy, out.floats * sizeof *dy);
+    float *y = lmn_dt_junk(out.floats), *dx_shared = lmn_dt_junk(in.floats);
+    float *dx_fresh = lmn_dt_junk(in.floats), *dw_shared = lmn_dt_junk(weights);
+    float *dw_fresh = lmn_dt_junk(weights), *db = lmn_dt_junk(24);
+    CHECK_OK(bf16->linear_forward(op, x, w, b, y));
+    CHECK_OK(bf16->linear_backward_weights(op, x, dy, dw_shared, db));
+    CHECK_OK(bf16->linear_backward_data(op, dy, w, dx_shared));
+    CHECK_OK(bf16->linear_backward_weights(op, x_copy, dy_copy, dw_fresh, db));
+    CHECK_OK(bf16->linear_backward_data(op, dy_copy, w, dx_fresh));
+    CHECK_MSG(bitwise_equal(dw_shared, dw_fresh, weights), "bf16 linear dw: the forward's "
+              "copy of x gives other bits than rounding x again");
+    CHECK_MSG(bitwise_equal(dx_shared, dx_fresh, in.floats), "bf16 linear dx: the shared copy "
+              "of dy gives other bits than rounding dy again");
+    CHECK_OK(bf16->linear_forward(op, x, w, b, y));
+    lmn_kt_fill_uniform(x, in.floats, 105, -1.0f, 1.0f);
+    CHECK_OK(bf16->linear_backward_weights(op, x, dy, dw_fresh, db));
+    CHECK_MSG(bitwise_equal(dw_shared, dw_fresh, weights), "bf16 linear: backward weights "
+              "rounded x again instead of reusing the forward's copy");
+    float *buffers[] = {x, w, b, dy, x_copy, dy_copy, y, dx_shared, dx_fresh, dw_shared,
+                        dw_fresh, db};
+    for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++) lmn_free(buffers[i]);
+    bf16->op_destroy(op);
+}
+
 static void pool_case(lmn_backend *ref, lmn_backend *bf16, lmn_pool_kind kind, bool three_d,
                       uint64_t seed)
 {
@@ -352,6 +389,7 @@ int main(void)
         test_layers(ref, bf16);
         test_bf16_is_real(fp32, bf16);
         test_shared_conversions(bf16);
+        test_shared_linear_rounding(bf16);
         lmn_backend_destroy(bf16);
     }
     lmn_backend_destroy(ref);

@@ -396,18 +396,6 @@ lmn_status lmn_dnnl_conv3d_create(lmn_backend *be, const lmn_conv3d_params *p,
     return conv_create(be, &spec, in, out_op, out);
 }
 
-/* The second consumer of a shared conversion: reuses cv's scratch when it
- * holds `user` (once: *source is cleared), else converts `user` into it. */
-static lmn_status convert_shared(lmn_dnnl *dnnl, lmn_dnnl_convert *cv, const float **source,
-                                 const float *user, const float **internal)
-{
-    const bool held = *source == user;
-    *source = NULL;
-    if (!held) return lmn_dnnl_convert_in(dnnl, cv, user, internal);
-    *internal = cv->scratch;
-    return LMN_OK;
-}
-
 lmn_status lmn_dnnl_conv2d_forward(lmn_op *base, const float *x, const float *w, const float *b,
                                    float *y)
 {
@@ -437,7 +425,8 @@ lmn_status lmn_dnnl_conv2d_backward_data(lmn_op *base, const float *dy, const fl
     lmn_dnnl *dnnl = base->dnnl;
     const float *diff_dst, *weights;
     if (op->dy_shared)
-        LMN_TRY(convert_shared(dnnl, &op->dy_backward_weights, &op->dy_source, dy, &diff_dst));
+        LMN_TRY(lmn_dnnl_convert_again(dnnl, &op->dy_backward_weights, &op->dy_source, dy,
+                                       &diff_dst));
     else
         LMN_TRY(lmn_dnnl_convert_in(dnnl, &op->dy_backward_data, dy, &diff_dst));
     LMN_TRY(lmn_dnnl_convert_in(dnnl, &op->w_backward_data, w, &weights));
@@ -462,7 +451,7 @@ lmn_status lmn_dnnl_conv2d_backward_weights(lmn_op *base, const float *x, const 
                         "not be NULL", op->name);
     const float *src, *diff_dst;
     if (op->x_shared)
-        LMN_TRY(convert_shared(dnnl, &op->x_forward, &op->x_source, x, &src));
+        LMN_TRY(lmn_dnnl_convert_again(dnnl, &op->x_forward, &op->x_source, x, &src));
     else
         LMN_TRY(lmn_dnnl_convert_in(dnnl, &op->x_backward_weights, x, &src));
     LMN_TRY(lmn_dnnl_convert_in(dnnl, &op->dy_backward_weights, dy, &diff_dst));

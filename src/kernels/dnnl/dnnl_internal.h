@@ -134,6 +134,12 @@ lmn_status lmn_dnnl_convert_output(lmn_dnnl *dnnl, const dnnl_memory_desc_t *int
  * or the scratch, after reordering into it). */
 lmn_status lmn_dnnl_convert_in(lmn_dnnl *dnnl, lmn_dnnl_convert *cv, const float *user,
                                const float **internal);
+/* Input, for the second of two primitives that want the same conversion
+ * of a tensor (the first called lmn_dnnl_convert_in and set *source to
+ * user): reuses cv's scratch when it holds `user`, else converts `user`
+ * into it. Clears *source: a copy is reused once. */
+lmn_status lmn_dnnl_convert_again(lmn_dnnl *dnnl, lmn_dnnl_convert *cv, const float **source,
+                                  const float *user, const float **internal);
 /* Output: where the primitive should write (user itself or the scratch). */
 float *lmn_dnnl_convert_target(lmn_dnnl_convert *cv, float *user);
 /* Output: copies the scratch into user when a reorder is needed. */

@@ -4,7 +4,8 @@
  * bf16 by reorders into op-owned scratch; y, dx, dw and db are written in
  * f32 straight into the caller's buffers (oneDNN accumulates in f32). The
  * fp32 path stays on dnnl_sgemm (dnnl_linear.c), which oneDNN's C API
- * offers in f32 only. */
+ * offers in f32 only. x is rounded once for the forward and the backward
+ * weights, dy once for the backward weights and the backward data. */
 #include "core/memory.h"
 #include "kernels/dnnl/dnnl_internal.h"
 
@@ -13,6 +14,9 @@ struct lmn_dnnl_linear_bf16 {
     bool bias;
     dnnl_primitive_t forward, backward_data, backward_weights;
     lmn_dnnl_convert x_round, w_round, dy_round; /* f32 -> bf16 */
+    /* the caller's x / dy whose bf16 copy x_round / dy_round holds, for
+     * the second primitive that reads it in the same step (kernels.h) */
+    const float *x_source, *dy_source;
     /* primitive arguments, re-pointed at every call */
     dnnl_memory_t x16, w16, dy16; /* bf16 inputs */
     dnnl_memory_t y32, dx32, dw32, b32; /* f32 outputs (b32: bias and its gradient) */
@@ -141,10 +145,21 @@ static lmn_status bind_rounded(lmn_dnnl *dnnl, lmn_dnnl_convert *cv, const float
     return lmn_dnnl_bind(mem, rounded);
 }
 
+/* bind_rounded for the second reader of a rounded tensor in a step. */
+static lmn_status bind_rounded_again(lmn_dnnl *dnnl, lmn_dnnl_convert *cv, const float **source,
+                                     const float *user, dnnl_memory_t mem)
+{
+    const float *rounded = NULL;
+    LMN_TRY(lmn_dnnl_convert_again(dnnl, cv, source, user, &rounded));
+    return lmn_dnnl_bind(mem, rounded);
+}
+
 lmn_status lmn_dnnl_linear_bf16_forward(lmn_dnnl_linear_bf16 *l, const float *x, const float *w,
                                         const float *b, float *y)
 {
     LMN_TRY(bind_rounded(l->dnnl, &l->x_round, x, l->x16));
+    l->x_source = x;
+    l->dy_source = NULL;
     LMN_TRY(bind_rounded(l->dnnl, &l->w_round, w, l->w16));
     LMN_TRY(lmn_dnnl_bind(l->y32, y));
     if (l->bias) LMN_TRY(lmn_dnnl_bind(l->b32, b));
@@ -159,7 +174,7 @@ lmn_status lmn_dnnl_linear_bf16_forward(lmn_dnnl_linear_bf16 *l, const float *x,
 lmn_status lmn_dnnl_linear_bf16_backward_data(lmn_dnnl_linear_bf16 *l, const float *dy,
                                               const float *w, float *dx)
 {
-    LMN_TRY(bind_rounded(l->dnnl, &l->dy_round, dy, l->dy16));
+    LMN_TRY(bind_rounded_again(l->dnnl, &l->dy_round, &l->dy_source, dy, l->dy16));
     LMN_TRY(bind_rounded(l->dnnl, &l->w_round, w, l->w16));
     LMN_TRY(lmn_dnnl_bind(l->dx32, dx));
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_DIFF_DST, l->dy16},
@@ -172,8 +187,9 @@ lmn_status lmn_dnnl_linear_bf16_backward_data(lmn_dnnl_linear_bf16 *l, const flo
 lmn_status lmn_dnnl_linear_bf16_backward_weights(lmn_dnnl_linear_bf16 *l, const float *x,
                                                  const float *dy, float *dw, float *db)
 {
-    LMN_TRY(bind_rounded(l->dnnl, &l->x_round, x, l->x16));
+    LMN_TRY(bind_rounded_again(l->dnnl, &l->x_round, &l->x_source, x, l->x16));
     LMN_TRY(bind_rounded(l->dnnl, &l->dy_round, dy, l->dy16));
+    l->dy_source = dy;
     LMN_TRY(lmn_dnnl_bind(l->dw32, dw));
     if (l->bias) LMN_TRY(lmn_dnnl_bind(l->b32, db));
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, l->x16},

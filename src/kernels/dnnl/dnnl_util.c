@@ -309,6 +309,16 @@ lmn_status lmn_dnnl_convert_in(lmn_dnnl *dnnl, lmn_dnnl_convert *cv, const float
     return LMN_OK;
 }
 
+lmn_status lmn_dnnl_convert_again(lmn_dnnl *dnnl, lmn_dnnl_convert *cv, const float **source,
+                                  const float *user, const float **internal)
+{
+    const bool held = cv->reorder && *source == user;
+    *source = NULL;
+    if (!held) return lmn_dnnl_convert_in(dnnl, cv, user, internal);
+    *internal = cv->scratch;
+    return LMN_OK;
+}
+
 float *lmn_dnnl_convert_target(lmn_dnnl_convert *cv, float *user)
 {
     return cv->reorder ? cv->scratch : user;
