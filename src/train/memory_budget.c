@@ -54,7 +54,8 @@ lmn_status lmn_trainer_reserve_memory(lmn_trainer *t, int local_batch)
     lmn_plan *plan = NULL;
     lmn_status status = LMN_OK;
     if (!t->evaluation_only) status = lmn_plan_for_batch(t->net, local_batch, &plan);
-    if (status == LMN_OK && t->test_set && t->test_set->count > 0) {
+    const bool evaluates = t->settings.eval || t->evaluation_only || t->federated;
+    if (status == LMN_OK && evaluates && t->test_set && t->test_set->count > 0) {
         const int64_t count = t->test_set->count;
         const int eval_batch = count < t->settings.eval_batch_size ? (int)count
                                                                    : t->settings.eval_batch_size;
