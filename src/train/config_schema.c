@@ -41,7 +41,7 @@ static const lmn_config_key keys[] = {
      .type = LMN_KEY_INT, .def = "1", .int_min = 0, .int_max = INT64_MAX},
     {.key = "threads",
      .flags = LMN_KEYS_COMMON,
-     .help = "OpenMP threads per rank; 0 = cores / ranks on the node",
+     .help = "OpenMP threads per rank; 0 = SLURM_CPUS_PER_TASK under Slurm, else cores / ranks on the node",
      .type = LMN_KEY_INT, .def = "0", .int_min = 0, .int_max = 4096},
     {.key = "backend",
      .flags = LMN_KEYS_COMMON,

@@ -29,12 +29,23 @@
 #include "train/stop.h"
 #include "train/sync.h"
 
-/* Threads per rank: the cores of the node shared by its ranks. */
+/* The CPUs Slurm gave each task (--cpus-per-task), 0 outside Slurm. */
+static int slurm_cpus_per_task(void)
+{
+    const char *text = getenv("SLURM_CPUS_PER_TASK");
+    const long cpus = text ? strtol(text, NULL, 10) : 0;
+    return cpus > 0 && cpus < 1 << 16 ? (int)cpus : 0;
+}
+
+/* Threads per rank: what Slurm allotted each task, else the cores of the
+ * node shared by its ranks (on a node shared with other jobs, dividing all
+ * its cores would oversubscribe it). */
 static int choose_threads(const lmn_trainer *t, FILE *log)
 {
     const long cores = sysconf(_SC_NPROCESSORS_ONLN);
     const int local = t->comm->local_size > 0 ? t->comm->local_size : 1;
     int threads = t->settings.threads;
+    if (threads == 0) threads = slurm_cpus_per_task();
     if (threads == 0) threads = cores / local > 0 ? (int)(cores / local) : 1;
     if (log && (long)threads * local > cores)
         fprintf(log, "lamina: warning: %d ranks x %d threads on a node with %ld cores "
