@@ -59,13 +59,7 @@ run_pair() {
 
 # ---- federated (FedAvg over 8 clients) ----
 cat > "$WORK/fl.yaml" <<YAML
-seed: 5
-threads: 1
-data: {name: fashion-mnist, path: $DATA}
-model:
-  - {type: conv, out: 8, kernel: 5, stride: 2, activation: relu}
-  - {type: flatten}
-  - {type: linear, out: 10, init: glorot}
+$(tiny_cnn_config 5)
 fl: {clients: 8, active_ratio: 0.5, local_steps: 5, batch_size: 32, rounds: 8,
      eval_every: 8, eval_batch_size: 1000, aggregator: fedavg}
 optimizer: {lr: 0.05, momentum: 0.9}

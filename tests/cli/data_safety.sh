@@ -9,13 +9,7 @@
 source "$(dirname "$0")/testing.bash"
 
 cat > "$WORK/run.yaml" <<YAML
-seed: 3
-threads: 1
-data: {name: fashion-mnist, path: $DATA}
-model:
-  - {type: conv, out: 8, kernel: 5, stride: 2, activation: relu}
-  - {type: flatten}
-  - {type: linear, out: 10, init: glorot}
+$(tiny_cnn_config 3)
 train: {epochs: 1, batch_size: 64, max_steps: 3, checkpoint_every_steps: 1, eval: false}
 optimizer: {lr: 0.05}
 YAML

@@ -4,13 +4,7 @@
 source "$(dirname "$0")/testing.bash"
 
 cat > "$WORK/fl.yaml" <<YAML
-seed: 5
-threads: 1
-data: {name: fashion-mnist, path: $DATA}
-model:
-  - {type: conv, out: 8, kernel: 5, stride: 2, activation: relu}
-  - {type: flatten}
-  - {type: linear, out: 10, init: glorot}
+$(tiny_cnn_config 5)
 fl: {clients: 16, active_ratio: 0.5, local_steps: 3, batch_size: 16, rounds: 6,
      eval_every: 2, eval_batch_size: 1000, aggregator: fedlama, phi: 2, relax_after: 1}
 optimizer: {lr: 0.05, momentum: 0.9}

@@ -11,13 +11,7 @@
 source "$(dirname "$0")/testing.bash"
 
 cat > "$WORK/fl.yaml" <<YAML
-seed: 7
-threads: 1
-data: {name: fashion-mnist, path: $DATA}
-model:
-  - {type: conv, out: 8, kernel: 5, stride: 2, activation: relu}
-  - {type: flatten}
-  - {type: linear, out: 10, init: glorot}
+$(tiny_cnn_config 7)
 fl: {clients: 12, active_ratio: 0.5, local_steps: 4, batch_size: 16, rounds: 24,
      eval_every: 3, eval_batch_size: 1000, phi: 2, relax_after: 1,
      keep_client_optimizer: true}

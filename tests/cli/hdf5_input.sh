@@ -8,13 +8,7 @@ source "$(dirname "$0")/testing.bash"
 "$LAMINA" data convert fashion-mnist "$DATA" "$WORK/test.h5" --test --gzip 4 > /dev/null || fail "convert test"
 
 cat > "$WORK/run.yaml" <<YAML
-seed: 4
-threads: 1
-data: {name: fashion-mnist, path: $DATA}
-model:
-  - {type: conv, out: 8, kernel: 5, stride: 2, activation: relu}
-  - {type: flatten}
-  - {type: linear, out: 10, init: glorot}
+$(tiny_cnn_config 4)
 train: {epochs: 2, batch_size: 64, max_steps: 1000, checkpoint_every: 1}
 YAML
 digest() { /usr/bin/python3 - "$1" <<'PY'

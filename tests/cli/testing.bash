@@ -26,6 +26,21 @@ expect_failure() {
   echo "ok: $name -> $(grep -m1 -- "$pattern" "$WORK/err")"
 }
 
+# tiny_cnn_config SEED: the head of the config most of these tests train
+# (seed, one thread, Fashion-MNIST, one strided convolution and a linear
+# layer); a test appends its train: or fl: section.
+tiny_cnn_config() {
+  cat <<YAML
+seed: $1
+threads: 1
+data: {name: fashion-mnist, path: $DATA}
+model:
+  - {type: conv, out: 8, kernel: 5, stride: 2, activation: relu}
+  - {type: flatten}
+  - {type: linear, out: 10, init: glorot}
+YAML
+}
+
 finish() {
   if (( failures )); then echo "$failures failure(s)" >&2; exit 1; fi
   echo "all passed"
