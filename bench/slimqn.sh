@@ -102,15 +102,21 @@ def lenet_run(name, lr):
     while step < limit:
         step = min(step + every, limit)
         extra = ["--resume", "auto"] if curve else []
-        train(LENET, sets + ["optimizer.weight_decay=0.0005", f"train.max_steps={step}",
-              f"train.checkpoint_every_steps={every}"], run_dir, ranks, extra)
+        try:
+            train(LENET, sets + ["optimizer.weight_decay=0.0005", f"train.max_steps={step}",
+                  f"train.checkpoint_every_steps={every}"], run_dir, ranks, extra)
+        except subprocess.CalledProcessError:
+            # A diverging lr is a result of the sweep, not a failure of it.
+            print(f"lenet {name} lr {lr}: stopped before step {step} (see {run_dir}.log)",
+                  file=sys.stderr)
+            break
         path = f"{run_dir}/{latest(run_dir)}"
         curve.append({"step": step, "test_acc": test_acc(path), "elapsed_seconds": elapsed(path)})
         print(f"lenet {name} lr {lr}: step {step} test_acc {curve[-1]['test_acc']:.4f}", file=sys.stderr)
         if curve[-1]["test_acc"] >= float(env["TARGET_ACC"]): break
     hit = next((c for c in curve if c["test_acc"] >= float(env["TARGET_ACC"])), None)
     return {"optimizer": name, "lr": lr, "curve": curve, "steps": hit and hit["step"],
-            "seconds": hit and hit["elapsed_seconds"], "best_acc": max(c["test_acc"] for c in curve)}
+            "seconds": hit and hit["elapsed_seconds"], "best_acc": max((c["test_acc"] for c in curve), default=None)}
 
 def resnet_run(name, lr):
     run_dir = f"{out}/resnet-{name}-{lr}"
@@ -154,11 +160,11 @@ if "lenet" in parts:
     lines += [f"## Fashion-MNIST LeNet, to {env['TARGET_ACC']} test accuracy ({ranks} ranks)", "",
               "| optimizer | lr | steps | wall-clock s | best test acc | best of sweep |", "|---|---|---|---|---|---|"]
     for o in lrs:
-        b = best([r for r in runs if r["optimizer"] == o], "steps", lambda r: r["best_acc"])
+        b = best([r for r in runs if r["optimizer"] == o], "steps", lambda r: r["best_acc"] or 0.0)
         for r in runs:
             if r["optimizer"] == o:
                 lines.append(f"| {o} | {r['lr']} | {fmt(r['steps'])} | {fmt(r['seconds'], '{:.1f}')} | "
-                             f"{r['best_acc']:.4f} | {'yes' if r is b else ''} |")
+                             f"{fmt(r['best_acc'], '{:.4f}', 'diverged')} | {'yes' if r is b else ''} |")
     lines.append("")
 if "resnet" in parts:
     runs = [resnet_run(o, lr) for o in lrs for lr in lrs[o]]
