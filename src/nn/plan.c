@@ -129,17 +129,25 @@ static lmn_status create_op(lmn_network *net, lmn_plan *plan, int i)
     return LMN_OK;
 }
 
-/* Bytes allocate_buffers will take for this plan's buffers. */
-static size_t plan_buffer_bytes(const lmn_network *net, const lmn_plan *plan)
+/* Floats of the plan's largest activation, input included: the size of
+ * each gradient scratch buffer. */
+static size_t largest_activation(const lmn_network *net, const lmn_plan *plan)
 {
-    size_t floats = 0, largest = plan->input_desc.floats;
+    size_t largest = plan->input_desc.floats;
     for (int i = 0; i < net->spec.count; i++) {
         const lmn_plan_node *node = &plan->nodes[i];
-        floats += 2 * node->out_desc.floats;
         if (node->out_desc.floats > largest) largest = node->out_desc.floats;
         if (node->in_desc.floats > largest) largest = node->in_desc.floats;
     }
-    floats += 2 * largest + (size_t)plan->batch * (size_t)net->num_outputs;
+    return largest;
+}
+
+/* Bytes allocate_buffers will take for this plan's buffers (at most: the
+ * network output copy is counted whether or not the layout needs it). */
+static size_t plan_buffer_bytes(const lmn_network *net, const lmn_plan *plan)
+{
+    size_t floats = 2 * largest_activation(net, plan) + (size_t)plan->batch * (size_t)net->num_outputs;
+    for (int i = 0; i < net->spec.count; i++) floats += 2 * plan->nodes[i].out_desc.floats;
     return floats * sizeof(float);
 }
 
@@ -160,14 +168,12 @@ static lmn_status take_from_budget(lmn_network *net, const lmn_plan *plan)
 static lmn_status allocate_buffers(lmn_network *net, lmn_plan *plan)
 {
     LMN_TRY(take_from_budget(net, plan));
-    size_t largest = plan->input_desc.floats;
     for (int i = 0; i < net->spec.count; i++) {
         lmn_plan_node *node = &plan->nodes[i];
         LMN_TRY(lmn_alloc_floats(&node->y, node->out_desc.floats, "activations"));
         LMN_TRY(lmn_alloc_floats(&node->dy, node->out_desc.floats, "activation gradients"));
-        if (node->out_desc.floats > largest) largest = node->out_desc.floats;
-        if (node->in_desc.floats > largest) largest = node->in_desc.floats;
     }
+    const size_t largest = largest_activation(net, plan);
     plan->scratch_floats = largest;
     LMN_TRY(lmn_alloc_floats(&plan->scratch, largest, "gradient scratch"));
     LMN_TRY(lmn_alloc_floats(&plan->scratch2, largest, "gradient scratch"));
