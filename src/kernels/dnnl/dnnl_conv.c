@@ -432,7 +432,9 @@ lmn_status lmn_dnnl_conv2d_backward_data(lmn_op *base, const float *dy, const fl
     LMN_TRY(lmn_dnnl_convert_in(dnnl, &op->w_backward_data, w, &weights));
     LMN_TRY(lmn_dnnl_bind(op->bd_diff_dst, diff_dst));
     LMN_TRY(lmn_dnnl_bind(op->bd_weights, weights));
-    LMN_TRY(lmn_dnnl_bind(op->bd_diff_src, lmn_dnnl_convert_target(&op->dx_backward_data, dx)));
+    float *diff_src;
+    LMN_TRY(lmn_dnnl_convert_target(&op->dx_backward_data, dx, &diff_src));
+    LMN_TRY(lmn_dnnl_bind(op->bd_diff_src, diff_src));
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_DIFF_DST, op->bd_diff_dst},
                                {DNNL_ARG_WEIGHTS, op->bd_weights},
                                {DNNL_ARG_DIFF_SRC, op->bd_diff_src}};
@@ -458,8 +460,9 @@ lmn_status lmn_dnnl_conv2d_backward_weights(lmn_op *base, const float *x, const 
     op->dy_source = op->dy_shared ? dy : NULL;
     LMN_TRY(lmn_dnnl_bind(op->bw_src, src));
     LMN_TRY(lmn_dnnl_bind(op->bw_diff_dst, diff_dst));
-    LMN_TRY(lmn_dnnl_bind(op->bw_diff_weights,
-                          lmn_dnnl_convert_target(&op->dw_backward_weights, dw)));
+    float *diff_weights;
+    LMN_TRY(lmn_dnnl_convert_target(&op->dw_backward_weights, dw, &diff_weights));
+    LMN_TRY(lmn_dnnl_bind(op->bw_diff_weights, diff_weights));
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, op->bw_src},
                                {DNNL_ARG_DIFF_DST, op->bw_diff_dst},
                                {DNNL_ARG_DIFF_WEIGHTS, op->bw_diff_weights},

@@ -121,7 +121,9 @@ const dnnl_memory_desc_t *lmn_dnnl_pd_md(const_dnnl_primitive_desc_t pd, dnnl_qu
 typedef struct lmn_dnnl_convert {
     dnnl_primitive_t reorder; /* NULL: layouts agree, pass pointers through */
     dnnl_memory_t from, to;
-    float *scratch; /* holds the internal-layout copy */
+    float *scratch; /* holds the internal-layout copy; taken at first use */
+    size_t scratch_floats;
+    dnnl_memory_t scratch_side; /* from or to: the one bound to scratch */
 } lmn_dnnl_convert;
 
 /* Prepares a conversion for data flowing user -> internal (an input). */
@@ -140,8 +142,9 @@ lmn_status lmn_dnnl_convert_in(lmn_dnnl *dnnl, lmn_dnnl_convert *cv, const float
  * into it. Clears *source: a copy is reused once. */
 lmn_status lmn_dnnl_convert_again(lmn_dnnl *dnnl, lmn_dnnl_convert *cv, const float **source,
                                   const float *user, const float **internal);
-/* Output: where the primitive should write (user itself or the scratch). */
-float *lmn_dnnl_convert_target(lmn_dnnl_convert *cv, float *user);
+/* Output: sets *target to where the primitive should write (user itself
+ * or the scratch). */
+lmn_status lmn_dnnl_convert_target(lmn_dnnl_convert *cv, float *user, float **target);
 /* Output: copies the scratch into user when a reorder is needed. */
 lmn_status lmn_dnnl_convert_out(lmn_dnnl *dnnl, lmn_dnnl_convert *cv, float *user);
 void lmn_dnnl_convert_free(lmn_dnnl_convert *cv);

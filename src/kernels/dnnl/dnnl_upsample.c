@@ -195,7 +195,9 @@ lmn_status lmn_dnnl_upsample_backward(lmn_op *base, const float *dy, float *dx)
     upsample_op *op = (upsample_op *)base;
     if (!dy || !dx) return lmn_fail(LMN_ERR_ARG, "upsample backward: dy or dx is NULL");
     if (op->p.kind == LMN_UPSAMPLE_PIXEL_SHUFFLE) {
-        unshuffle_gather(op, dy, lmn_dnnl_convert_target(&op->dx_dense, dx));
+        float *gathered;
+        LMN_TRY(lmn_dnnl_convert_target(&op->dx_dense, dx, &gathered));
+        unshuffle_gather(op, dy, gathered);
         return lmn_dnnl_convert_out(base->dnnl, &op->dx_dense, dx);
     }
     LMN_TRY(lmn_dnnl_bind(op->diff_dst, dy));

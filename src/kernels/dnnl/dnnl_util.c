@@ -274,10 +274,21 @@ static lmn_status prepare(lmn_dnnl *dnnl, const dnnl_memory_desc_t *from,
     memset(cv, 0, sizeof *cv);
     if (lmn_dnnl_md_same_memory(from, to)) return LMN_OK;
     LMN_TRY(make_reorder(dnnl, from, to, cv));
-    LMN_TRY(lmn_alloc_floats(&cv->scratch, lmn_dnnl_md_floats(internal),
-                             "dnnl layout conversion scratch"));
+    cv->scratch_floats = lmn_dnnl_md_floats(internal);
+    cv->scratch_side = internal == from ? cv->from : cv->to;
+    return LMN_OK;
+}
+
+/* The scratch is taken at the first conversion, not when the op is made:
+ * an evaluation plan never runs its backward conversions, and a layer
+ * whose dx nobody reads never runs that one (the first layer's padded
+ * copies of a 3-channel input are tens of MB). */
+static lmn_status ensure_scratch(lmn_dnnl_convert *cv)
+{
+    if (cv->scratch) return LMN_OK;
+    LMN_TRY(lmn_alloc_floats(&cv->scratch, cv->scratch_floats, "dnnl layout conversion scratch"));
     /* The scratch side is bound once; the user side per call. */
-    return lmn_dnnl_bind(internal == from ? cv->from : cv->to, cv->scratch);
+    return lmn_dnnl_bind(cv->scratch_side, cv->scratch);
 }
 
 lmn_status lmn_dnnl_convert_input(lmn_dnnl *dnnl, const dnnl_memory_desc_t *user,
@@ -303,6 +314,7 @@ lmn_status lmn_dnnl_convert_in(lmn_dnnl *dnnl, lmn_dnnl_convert *cv, const float
 {
     *internal = user;
     if (!cv->reorder) return LMN_OK;
+    LMN_TRY(ensure_scratch(cv));
     LMN_TRY(lmn_dnnl_bind(cv->from, user));
     LMN_TRY(run_reorder(dnnl, cv));
     *internal = cv->scratch;
@@ -319,9 +331,13 @@ lmn_status lmn_dnnl_convert_again(lmn_dnnl *dnnl, lmn_dnnl_convert *cv, const fl
     return LMN_OK;
 }
 
-float *lmn_dnnl_convert_target(lmn_dnnl_convert *cv, float *user)
+lmn_status lmn_dnnl_convert_target(lmn_dnnl_convert *cv, float *user, float **target)
 {
-    return cv->reorder ? cv->scratch : user;
+    *target = user;
+    if (!cv->reorder) return LMN_OK;
+    LMN_TRY(ensure_scratch(cv));
+    *target = cv->scratch;
+    return LMN_OK;
 }
 
 lmn_status lmn_dnnl_convert_out(lmn_dnnl *dnnl, lmn_dnnl_convert *cv, float *user)
