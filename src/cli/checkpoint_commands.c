@@ -102,9 +102,9 @@ static lmn_status evaluate_regression(lmn_comm *comm, const checkpoint_args *arg
     printf("checkpoint %s: %s on %s test set (%lld samples)\n", args->path, trainer->model_name,
            trainer->test_set->name, (long long)trainer->test_set->count);
     printf("test_loss %.6g  test_mse %.6g  test_mae %.6g", metrics.loss, metrics.mse, metrics.mae);
-    if (trainer->settings.task.psnr) printf("  test_psnr %.3f dB", metrics.psnr);
-    if (!isnan(trainer->settings.task.baseline_psnr))
-        printf("  (bicubic %.3f dB)", trainer->settings.task.baseline_psnr);
+    if (trainer->task_scores.psnr) printf("  test_psnr %.3f dB", metrics.psnr);
+    if (!isnan(trainer->task_scores.baseline_psnr))
+        printf("  (bicubic %.3f dB)", trainer->task_scores.baseline_psnr);
     printf("\n");
     return LMN_OK;
 }

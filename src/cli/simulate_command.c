@@ -12,6 +12,7 @@
 #include "io/files.h"
 #include "train/config_schema.h"
 #include "train/simulate.h"
+#include "train/sync.h"
 #include "train/trainer.h"
 
 enum { MAX_RANK_COUNTS = 64, MAX_SETS = 64, WARMUP_STEPS = 2 };
@@ -586,17 +587,14 @@ static lmn_status write_json(const char *path, const run_info *info, const predi
     return status == LMN_OK ? LMN_OK : lmn_fail_context(status, "--out %s", path);
 }
 
-/* lazy_layers counts layers with parameters: an explicit value beyond the
- * model's is an error; the default, as in sync_lazy.c, leaves a smaller
- * model's top layer synchronous. */
+/* lazy_layers counts convolutions with parameters: an explicit value
+ * beyond the model's is an error; the default fits as sync_lazy.c fits it. */
 static lmn_status fit_lazy_layers(const simulate_args *args, const lmn_step_profile *profile,
                                   sim_setup *setup)
 {
     const int layers = lmn_step_profile_conv_layers(profile);
-    if (!setup->lazy_layers_given && setup->options.lazy_layers >= layers) {
-        setup->options.lazy_layers = layers;
-        return LMN_OK;
-    }
+    setup->options.lazy_layers = lmn_lazy_layers_fit(setup->options.lazy_layers,
+                                                     setup->lazy_layers_given, layers);
     if (setup->options.lazy_layers <= layers) return LMN_OK;
     if (!args->strategy_on[LMN_SIM_LAZY]) return LMN_OK;
     return lmn_fail(LMN_ERR_ARG, "%s %d: the model has only %d convolution layers",

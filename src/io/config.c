@@ -1325,6 +1325,49 @@ lmn_status lmn_cfg_check_unused(const lmn_cfg *cfg)
     return lmn_fail(LMN_ERR_CONFIG, "%s: unknown key '%s'", location, shown(unread->path).text);
 }
 
+/* Whether path is a catalog key, a map above one, or lies inside one (a
+ * key's value, a map or a list, is its reader's to check). */
+static bool catalog_knows(const lmn_cfg_catalog *catalog, const char *path)
+{
+    const size_t length = strlen(path);
+    for (size_t i = 0; i < catalog->count; i++) {
+        const char *key = catalog->key(i);
+        const size_t key_length = strlen(key);
+        if (key_length == 0) continue;
+        if (strncmp(key, path, length) == 0 && strchr(".[", key[length])) return true;
+        if (strncmp(path, key, key_length) == 0 && strchr(".[", path[key_length]) &&
+            path[key_length] != '\0')
+            return true;
+    }
+    return false;
+}
+
+/* The first node (document order) below node whose path catalog_knows not. */
+static const lmn_cfg_node *first_unknown(const lmn_cfg_catalog *catalog, const lmn_cfg_node *node)
+{
+    for (size_t i = 0; i < node->count; i++) {
+        const lmn_cfg_node *child = child_at(node, i);
+        if (!catalog_knows(catalog, child->path)) return child;
+        const lmn_cfg_node *found = first_unknown(catalog, child);
+        if (found) return found;
+    }
+    return NULL;
+}
+
+lmn_status lmn_cfg_check_known(const lmn_cfg *cfg)
+{
+    if (!cfg->catalog) return LMN_OK;
+    const lmn_cfg_node *unknown = first_unknown(cfg->catalog, cfg->root);
+    if (!unknown) return LMN_OK;
+    char location[LOCATION_CAPACITY];
+    node_location(unknown, location, sizeof location);
+    const char *suggestion = catalog_suggestion(cfg->catalog, unknown->path);
+    if (suggestion)
+        return lmn_fail(LMN_ERR_CONFIG, "%s: unknown key '%s' (did you mean '%s'?)", location,
+                        shown(unknown->path).text, shown(suggestion).text);
+    return lmn_fail(LMN_ERR_CONFIG, "%s: unknown key '%s'", location, shown(unknown->path).text);
+}
+
 /* ---------------------------------------------------------------- output */
 
 static int collect_yaml(void *data, unsigned char *buffer, size_t size)

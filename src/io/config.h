@@ -149,6 +149,13 @@ void lmn_cfg_set_catalog(lmn_cfg *cfg, const lmn_cfg_catalog *catalog);
  * optimizer.name=adam". */
 lmn_status lmn_cfg_check_unused(const lmn_cfg *cfg);
 
+/* Before anything is read: LMN_ERR_CONFIG, with lmn_cfg_check_unused's
+ * message and the closest catalog key, for the first key (document order)
+ * that is neither a catalog key, a map above catalog keys, nor inside a
+ * catalog key's value. Whether these settings read a known key is left to
+ * lmn_cfg_check_unused. No catalog: LMN_OK. */
+lmn_status lmn_cfg_check_known(const lmn_cfg *cfg);
+
 /* Writes the tree as YAML, atomically (temporary file + rename). */
 lmn_status lmn_cfg_write_file(const lmn_cfg *cfg, const char *path);
 /* The same YAML text; the caller frees *out with lmn_free. */

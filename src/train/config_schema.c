@@ -673,6 +673,12 @@ const lmn_cfg_catalog *lmn_config_catalog(void)
     return &catalog;
 }
 
+lmn_status lmn_config_check_keys(lmn_cfg *cfg)
+{
+    lmn_cfg_set_catalog(cfg, lmn_config_catalog());
+    return lmn_cfg_check_known(cfg);
+}
+
 enum { HELP_WIDTH = 88, HELP_INDENT = 26 };
 
 /* Writes text from column `column` on, wrapped at spaces to HELP_WIDTH,

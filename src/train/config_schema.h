@@ -70,6 +70,11 @@ const char *lmn_config_choice_name(const char *key, int index);
 /* The table for lmn_cfg_set_catalog: unknown-key messages suggest its keys
  * and say when a key these settings do not read is read. */
 const lmn_cfg_catalog *lmn_config_catalog(void);
+/* Sets the catalog on cfg and refuses a key the table does not know (nor
+ * lies inside a key it knows, as model layers do), with the message and
+ * suggestion of lmn_cfg_check_unused: run before data or a network is
+ * built, so a typo fails at once. */
+lmn_status lmn_config_check_keys(lmn_cfg *cfg);
 /* The key list of a command (LMN_KEYS_TRAIN or LMN_KEYS_FL), wrapped to
  * 88 columns: "  KEY  help..." per entry; only_this_command leaves out the
  * keys both commands read (the fl help points to the train help for them). */

@@ -159,7 +159,8 @@ lmn_status lmn_fl_local_step(fl_run *run, int client, int round, int step, doubl
                                              (uint64_t)step);
     const lmn_step_batch gathered = {indices, t->inputs, t->labels, batch};
     double loss_sum = 0.0, hits = 0.0;
-    LMN_TRY(lmn_step_gradient(t, &gathered, 1.0f / (float)batch, noise, &loss_sum, &hits));
+    const lmn_step_model model = lmn_step_model_of(t);
+    LMN_TRY(lmn_step_gradient(&model, &gathered, 1.0f / (float)batch, noise, &loss_sum, &hits));
     *loss = loss_sum / batch;
     if (!isfinite(*loss))
         return lmn_fail(LMN_ERR_NUMERIC, "training diverged: client %d's loss is %g at round %d, "
@@ -393,11 +394,10 @@ static lmn_status write_round(fl_run *run, const round_record *r)
         if (run->interval[k] > 1) names[relaxed++] = view(run, k)->name;
     lmn_metrics_begin(m);
     LMN_TRY(lmn_metrics_int(m, "round", r->round));
-    const lmn_task *task = &run->t->settings.task;
-    if (task->kind == LMN_TASK_REGRESSION) {
-        lmn_task regression = *task;
-        if (!r->evaluated) regression.evaluated = (lmn_regression_metrics){NAN, NAN, NAN, NAN};
-        LMN_TRY(lmn_task_write_metrics(&regression, m));
+    if (run->t->settings.task.kind == LMN_TASK_REGRESSION) {
+        lmn_task_scores scores = run->t->task_scores;
+        if (!r->evaluated) scores.evaluated = lmn_task_scores_none().evaluated;
+        LMN_TRY(lmn_task_write_metrics(&scores, m));
     } else {
         LMN_TRY(lmn_metrics_double(m, "test_acc", r->evaluated ? r->test_acc : NAN));
     }
@@ -457,7 +457,7 @@ static lmn_status run_round(fl_run *run, int round, double run_start, bool *stop
     if (t->log) {
         fprintf(t->log, "round %d/%d  train_loss %.4f", r.round, run->fl->rounds, r.train_loss);
         if (r.evaluated && t->settings.task.kind == LMN_TASK_REGRESSION)
-            fprintf(t->log, "  test_loss %.4g  test_mse %.4g", r.test_loss, t->settings.task.evaluated.mse);
+            fprintf(t->log, "  test_loss %.4g  test_mse %.4g", r.test_loss, t->task_scores.evaluated.mse);
         else if (r.evaluated)
             fprintf(t->log, "  test_loss %.4f  test_acc %.4f", r.test_loss, r.test_acc);
         fprintf(t->log, "  comm %.3g MB (total %.4g MB)  %.2f s\n", run->round_bytes / 1e6,

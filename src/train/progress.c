@@ -68,11 +68,12 @@ void lmn_progress_step(lmn_progress *p, int epoch, int epochs, int64_t step, int
  * bicubic upsampling scores, when there is such a baseline). */
 static void print_regression_test(const lmn_progress *p, const lmn_epoch_summary *s)
 {
-    const lmn_regression_metrics *m = &p->task->evaluated;
+    const lmn_regression_metrics *m = &p->scores->evaluated;
     if (isnan(s->test_loss) || s->test_loss < 0.0 || isnan(m->mse)) return;
     fprintf(p->stream, "  test_loss %.4g  test_mse %.4g", s->test_loss, m->mse);
-    if (p->task->psnr) fprintf(p->stream, "  test_psnr %.2f dB", m->psnr);
-    if (!isnan(p->task->baseline_psnr)) fprintf(p->stream, " (bicubic %.2f)", p->task->baseline_psnr);
+    if (p->scores->psnr) fprintf(p->stream, "  test_psnr %.2f dB", m->psnr);
+    if (!isnan(p->scores->baseline_psnr))
+        fprintf(p->stream, " (bicubic %.2f)", p->scores->baseline_psnr);
 }
 
 void lmn_progress_epoch(lmn_progress *p, const lmn_epoch_summary *s)

@@ -17,6 +17,7 @@ typedef struct lmn_progress {
     /* Regression runs show the loss and the task's latest test metrics
      * (MSE, PSNR) instead of accuracies; NULL or classification: accuracy. */
     const lmn_task *task;
+    const lmn_task_scores *scores;
 } lmn_progress;
 
 typedef struct lmn_epoch_summary {

@@ -8,7 +8,7 @@
 #include "core/memory.h"
 #include "core/rng.h"
 #include "core/timer.h"
-#include "kernels/loss.h"
+#include "train/step.h"
 #include "train/sync.h"
 
 static const char *const strategy_names[LMN_SIM_STRATEGY_COUNT] = {
@@ -270,7 +270,7 @@ static void lazy_step(const sim *s, timeline *tl, bool sync)
 
 static int localsgd_groups(const sim *s)
 {
-    return s->options->groups > 0 ? s->options->groups : s->ranks;
+    return lmn_localsgd_groups(s->options->groups, s->ranks);
 }
 
 static void localsgd_step(const sim *s, timeline *tl, bool sync)
@@ -298,49 +298,41 @@ static void run_step(const sim *s, timeline *tl, int step)
     }
 }
 
-/* As sync_overlap.c: from the top, a bucket closes once it holds
- * bucket_mb MiB of fp32 gradient. */
-static void make_buckets(sim *s)
+static void describe_profile_layer(const void *ctx, int layer, lmn_layer_kind *kind,
+                                   size_t *params)
 {
-    const double limit = s->options->bucket_mb * 1048576.0;
-    s->bucket_count = 0;
-    bool open = false;
-    for (int l = s->count - 1; l >= 0; l--) {
-        s->bucket_of[l] = -1;
-        if (!has_params(s, l)) continue;
-        if (!open) s->bucket_params[s->bucket_count] = 0.0;
-        open = true;
-        const int bucket = s->bucket_count;
-        s->bucket_of[l] = bucket;
-        s->bucket_low[bucket] = l;
-        s->bucket_params[bucket] += s->params[l];
-        if (4.0 * s->bucket_params[bucket] >= limit) {
-            s->bucket_count++;
-            open = false;
-        }
-    }
-    if (open) s->bucket_count++;
+    const lmn_layer_profile *profiled = &((const lmn_step_profile *)ctx)->layers[layer];
+    *kind = profiled->kind;
+    *params = profiled->param_count;
 }
 
-/* The lazy layers, as sync_lazy.c chooses them: the first lazy_layers
- * candidates and the layers with parameters between them. first[] is
- * reused for the running parameter count. */
+/* The buckets sync_overlap.c makes; each bucket's lowest layer (which
+ * completes it in backward) and parameter count. */
+static void make_buckets(sim *s)
+{
+    s->bucket_count = lmn_overlap_buckets(describe_profile_layer, s->profile, s->count,
+                                          s->options->bucket_mb, s->bucket_of);
+    for (int b = 0; b < s->bucket_count; b++) s->bucket_params[b] = 0.0;
+    for (int l = s->count - 1; l >= 0; l--) {
+        const int bucket = s->bucket_of[l];
+        if (bucket < 0) continue;
+        s->bucket_low[bucket] = l;
+        s->bucket_params[bucket] += s->params[l];
+    }
+}
+
+/* The lazy layers sync_lazy.c chooses. first[] is reused for the running
+ * parameter count. */
 static void find_lazy_layers(sim *s)
 {
-    int found = 0;
     double running = 0.0;
-    s->lazy_end = 0;
-    s->top_lazy = -1;
     for (int l = 0; l < s->count; l++) {
         running += s->params[l];
         s->first[l] = running;
-        const lmn_layer_profile *layer = &s->profile->layers[l];
-        if (!lmn_lazy_candidate(layer->kind, layer->param_count) || found == s->options->lazy_layers)
-            continue;
-        found++;
-        s->top_lazy = l;
-        s->lazy_end = l + 1;
     }
+    s->top_lazy = lmn_lazy_top_layer(describe_profile_layer, s->profile, s->count,
+                                     s->options->lazy_layers);
+    s->lazy_end = s->top_lazy + 1;
 }
 
 static lmn_status check_options(const lmn_step_profile *p, lmn_sim_strategy strategy, int ranks,
@@ -535,18 +527,24 @@ static double median(const double *values, int n, int stride, double *scratch)
     return n % 2 ? scratch[n / 2] : 0.5 * (scratch[n / 2 - 1] + scratch[n / 2]);
 }
 
-/* One training step's per-layer seconds into forward / backward. */
-static lmn_status time_step(lmn_network *net, int batch, int step, const float *inputs,
-                            const int32_t *labels, float *dlogits, double *forward,
-                            double *backward)
+/* The profile's loss: cross-entropy on random labels, whatever the run's
+ * task (only the passes' times are kept). */
+static const lmn_task profile_task = {.kind = LMN_TASK_CLASSIFICATION,
+                                      .loss = LMN_LOSS_CROSS_ENTROPY};
+
+/* One training step (the trainer's, step.h) of `count` samples; its
+ * per-layer seconds into forward / backward. */
+static lmn_status time_step(const lmn_step_model *model, int count, int step,
+                            const measure_buffers *m, double *forward, double *backward)
 {
+    lmn_network *net = model->net;
     const size_t bytes = (size_t)net->spec.count * sizeof(double);
     memset(net->forward_seconds, 0, bytes);
     memset(net->backward_seconds, 0, bytes);
-    const float *logits = NULL;
-    LMN_TRY(lmn_network_forward(net, batch, inputs, true, (uint64_t)step, &logits));
-    lmn_softmax_xent(logits, labels, batch, net->num_outputs, 1.0f / (float)batch, dlogits, NULL);
-    LMN_TRY(lmn_network_backward(net, dlogits));
+    const lmn_step_batch batch = {.images = m->inputs, .labels = m->labels, .count = count};
+    double loss = 0.0, correct = 0.0;
+    LMN_TRY(lmn_step_gradient(model, &batch, 1.0f / (float)count, (uint64_t)step, &loss,
+                              &correct));
     memcpy(forward, net->forward_seconds, bytes);
     memcpy(backward, net->backward_seconds, bytes);
     return LMN_OK;
@@ -565,11 +563,12 @@ static lmn_status time_steps(lmn_network *net, int batch, int small, int steps, 
     for (size_t i = 0; i < sample * (size_t)batch; i++) m->inputs[i] = (float)lmn_rng_normal(&rng);
     for (int i = 0; i < batch; i++)
         m->labels[i] = (int32_t)lmn_rng_below(&rng, (uint64_t)net->num_outputs);
+    const lmn_step_model model = {.net = net, .task = &profile_task, .dout = m->dlogits};
     for (int step = 0; step < warmup + steps; step++) {
         double *row = m->per_step + (size_t)(step < warmup ? 0 : step - warmup) * stride;
         for (int k = 0; k < batches; k++)
-            LMN_TRY(time_step(net, k ? small : batch, step, m->inputs, m->labels, m->dlogits,
-                              row + 2 * k * count, row + (2 * k + 1) * count));
+            LMN_TRY(time_step(&model, k ? small : batch, step, m, row + 2 * k * count,
+                              row + (2 * k + 1) * count));
     }
     for (int j = 0; j < 2 * batches * count; j++)
         times[j] = median(m->per_step + j, steps, (int)stride, m->scratch);

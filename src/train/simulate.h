@@ -155,9 +155,10 @@ double lmn_sim_single_rank_seconds(const lmn_step_profile *profile, int global_b
 lmn_status lmn_step_profile_from_network(const lmn_network *net, lmn_step_profile *out);
 
 /* Measures net: `warmup` untimed then `steps` timed training steps
- * (forward, softmax cross-entropy on random labels, backward) on random
- * inputs at local batch `batch`, interleaved with steps at a small batch
- * (batch / 8, at least 1) that give each layer's fixed part, and `steps`
+ * (train/step.h's step: forward, softmax cross-entropy on random labels,
+ * backward) on random inputs at local batch `batch`, interleaved with
+ * steps at a small batch (batch / 8, at least 1) that give each layer's
+ * fixed part, and `steps`
  * optimizer updates (learning rate 0: parameters do not change). Every
  * time is the median over the steps. Enables net's profile. */
 lmn_status lmn_step_profile_measure(lmn_network *net, lmn_optimizer *optimizer, int batch,

@@ -172,3 +172,10 @@ void lmn_sync_describe(const lmn_sync *s, int global_batch, FILE *out)
     }
     fprintf(out, "  %-20s %-12s %12zu  %-34s %14.0f\n", "total", "", net->param_count, "", total);
 }
+
+void lmn_sync_describe_layer(const void *ctx, int layer, lmn_layer_kind *kind, size_t *params)
+{
+    const lmn_sync *s = ctx;
+    *kind = s->net->spec.layers[layer].kind;
+    *params = lmn_sync_layer_size(s, layer);
+}

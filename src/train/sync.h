@@ -81,4 +81,30 @@ bool lmn_multistep_exchanges(int fc_exchange, int global_batch, double in, doubl
  * with parameters; the first parallel.lazy_layers of them are lazy). */
 bool lmn_lazy_candidate(lmn_layer_kind kind, size_t params);
 
+/* lazy: how many layers are lazy on a model with `candidates` of them:
+ * the default (given false) shrinks to fit; an explicit count is kept (the
+ * caller refuses one beyond the candidates). */
+int lmn_lazy_layers_fit(int lazy_layers, bool given, int candidates);
+
+/* localsgd: the group count; parallel.groups 0 means one rank a group. */
+int lmn_localsgd_groups(int groups, int ranks);
+
+/* What the plans below read of layer `layer` of a network or a profile:
+ * its kind and parameter count. */
+typedef void lmn_layer_describe_fn(const void *ctx, int layer, lmn_layer_kind *kind,
+                                   size_t *params);
+
+/* overlap: from the top of the network, consecutive layers with
+ * parameters fuse into a bucket until it holds bucket_mb MiB of fp32
+ * gradient. bucket[layer] gets the layer's bucket in issue order (top
+ * first), or -1 without parameters; returns the bucket count. */
+int lmn_overlap_buckets(lmn_layer_describe_fn *describe, const void *ctx, int layers,
+                        double bucket_mb, int *bucket);
+
+/* lazy: the top-most lazy layer, the lazy_layers-th candidate from the
+ * bottom (layers [0, top] hold the lazy parameters: the convolutions and
+ * the layers with parameters between them), or -1 for none. */
+int lmn_lazy_top_layer(lmn_layer_describe_fn *describe, const void *ctx, int layers,
+                       int lazy_layers);
+
 #endif

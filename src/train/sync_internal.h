@@ -70,4 +70,7 @@ static inline size_t lmn_sync_layer_size(const lmn_sync *s, int layer)
     return s->end[layer] - s->begin[layer];
 }
 
+/* An lmn_layer_describe_fn over a lmn_sync (ctx) for the per-layer plans. */
+void lmn_sync_describe_layer(const void *ctx, int layer, lmn_layer_kind *kind, size_t *params);
+
 #endif

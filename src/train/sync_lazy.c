@@ -30,6 +30,27 @@ bool lmn_lazy_candidate(lmn_layer_kind kind, size_t params)
     return params > 0 && (kind == LMN_LAYER_CONV || kind == LMN_LAYER_CONV3D);
 }
 
+int lmn_lazy_layers_fit(int lazy_layers, bool given, int candidates)
+{
+    /* The default (8) adapts to models with fewer convolutions. */
+    return !given && lazy_layers > candidates ? candidates : lazy_layers;
+}
+
+int lmn_lazy_top_layer(lmn_layer_describe_fn *describe, const void *ctx, int layers,
+                       int lazy_layers)
+{
+    int found = 0, top = -1;
+    for (int i = 0; i < layers && found < lazy_layers; i++) {
+        lmn_layer_kind kind;
+        size_t params = 0;
+        describe(ctx, i, &kind, &params);
+        if (!lmn_lazy_candidate(kind, params)) continue;
+        found++;
+        top = i;
+    }
+    return top;
+}
+
 static bool is_conv(const lmn_sync *s, int layer)
 {
     return lmn_lazy_candidate(s->net->spec.layers[layer].kind, lmn_sync_layer_size(s, layer));
@@ -40,18 +61,18 @@ static bool is_conv(const lmn_sync *s, int layer)
  * of those convolutions. */
 static lmn_status find_lazy_layers(lmn_sync *s, lazy *z)
 {
-    int convs = 0, found = 0;
+    int convs = 0;
     for (int i = 0; i < s->layers; i++) convs += is_conv(s, i) && lmn_sync_layer_size(s, i) > 0;
-    /* The default (8) adapts to models with fewer convolutions; an explicit count must fit. */
-    if (!s->settings.lazy_layers_given && s->settings.lazy_layers > convs) s->settings.lazy_layers = convs;
+    s->settings.lazy_layers = lmn_lazy_layers_fit(s->settings.lazy_layers,
+                                                  s->settings.lazy_layers_given, convs);
     if (s->settings.lazy_layers > convs)
         return lmn_fail(LMN_ERR_CONFIG, "key 'parallel.lazy_layers': %d is more than the %d "
                         "convolution layers of this model", s->settings.lazy_layers, convs);
-    for (int i = 0; i < s->layers && found < s->settings.lazy_layers; i++) {
-        if (!is_conv(s, i) || lmn_sync_layer_size(s, i) == 0) continue;
-        found++;
-        z->top_begin = s->begin[i];
-        z->top_end = z->lazy_end = s->end[i];
+    const int top = lmn_lazy_top_layer(lmn_sync_describe_layer, s, s->layers,
+                                       s->settings.lazy_layers);
+    if (top >= 0) {
+        z->top_begin = s->begin[top];
+        z->top_end = z->lazy_end = s->end[top];
     }
     return LMN_OK;
 }

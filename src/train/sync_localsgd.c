@@ -41,13 +41,15 @@ static lmn_status split(lmn_comm *parent, int color, lmn_comm **out)
     return status;
 }
 
+int lmn_localsgd_groups(int groups, int ranks) { return groups > 0 ? groups : ranks; }
+
 static lmn_status init(lmn_sync *s)
 {
     localsgd *l = calloc(1, sizeof *l);
     if (!l) return lmn_fail(LMN_ERR_NOMEM, "cannot allocate the local SGD state");
     s->impl = l;
     const int ranks = s->comm->size;
-    l->groups = s->settings.groups > 0 ? s->settings.groups : ranks;
+    l->groups = lmn_localsgd_groups(s->settings.groups, ranks);
     if (ranks % l->groups != 0)
         return lmn_fail(LMN_ERR_CONFIG, "key 'parallel.groups': %d groups do not divide the %d ranks",
                         l->groups, ranks);

@@ -23,26 +23,44 @@ typedef struct overlap {
     double lr;           /* of the step whose updates are pending */
 } overlap;
 
-static void close_bucket(overlap *o, bucket *b)
+int lmn_overlap_buckets(lmn_layer_describe_fn *describe, const void *ctx, int layers,
+                        double bucket_mb, int *bucket_of_layer)
 {
-    o->buckets[o->count++] = *b;
-    b->highest = -1;
+    const double limit = bucket_mb * 1048576.0;
+    int count = 0;
+    size_t held = 0; /* floats in the open bucket; 0: none is open */
+    for (int i = layers - 1; i >= 0; i--) {
+        lmn_layer_kind kind;
+        size_t params = 0;
+        describe(ctx, i, &kind, &params);
+        bucket_of_layer[i] = -1;
+        if (params == 0) continue;
+        bucket_of_layer[i] = count;
+        held += params;
+        if ((double)held * sizeof(float) >= limit) {
+            count++;
+            held = 0;
+        }
+    }
+    return held > 0 ? count + 1 : count;
 }
 
+/* The buckets' layer and parameter ranges; bucket_of keeps a bucket's
+ * lowest layer only (its reduction starts once backward passes it). */
 static void make_buckets(const lmn_sync *s, overlap *o)
 {
-    const double limit = s->settings.bucket_mb * 1048576.0;
-    bucket open = {.highest = -1};
+    o->count = lmn_overlap_buckets(lmn_sync_describe_layer, s, s->layers, s->settings.bucket_mb,
+                                   o->bucket_of);
+    for (int b = 0; b < o->count; b++) o->buckets[b].highest = -1;
     for (int i = s->layers - 1; i >= 0; i--) {
-        if (lmn_sync_layer_size(s, i) == 0) continue;
-        if (open.highest < 0) open = (bucket){.highest = i, .end = s->end[i]};
-        open.lowest = i;
-        open.begin = s->begin[i];
-        if ((double)(open.end - open.begin) * sizeof(float) >= limit) close_bucket(o, &open);
+        if (o->bucket_of[i] < 0) continue;
+        bucket *b = &o->buckets[o->bucket_of[i]];
+        if (b->highest < 0) *b = (bucket){.highest = i, .end = s->end[i]};
+        b->lowest = i;
+        b->begin = s->begin[i];
     }
-    if (open.highest >= 0) close_bucket(o, &open);
-    for (int i = 0; i < s->layers; i++) o->bucket_of[i] = -1;
-    for (int b = 0; b < o->count; b++) o->bucket_of[o->buckets[b].lowest] = b;
+    for (int i = 0; i < s->layers; i++)
+        if (o->bucket_of[i] >= 0 && o->buckets[o->bucket_of[i]].lowest != i) o->bucket_of[i] = -1;
 }
 
 static lmn_status init(lmn_sync *s)

@@ -44,8 +44,7 @@ static lmn_status read_classification(lmn_cfg *cfg, lmn_task *task)
 
 lmn_status lmn_task_read(lmn_cfg *cfg, lmn_task *task)
 {
-    *task = (lmn_task){.baseline_psnr = NAN, .baseline_nearest_psnr = NAN,
-                       .evaluated = {NAN, NAN, NAN, NAN}};
+    *task = (lmn_task){.kind = LMN_TASK_CLASSIFICATION};
     int index = 0;
     LMN_TRY(lmn_cfg_get_enum(cfg, NULL, "task", task_names, "classification", &index));
     task->kind = (lmn_task_kind)index;
@@ -98,12 +97,19 @@ void lmn_task_score_batch(const lmn_task *task, const float *outputs, const floa
     }
 }
 
-lmn_status lmn_task_write_metrics(const lmn_task *task, lmn_metrics *m)
+lmn_task_scores lmn_task_scores_none(void)
 {
-    LMN_TRY(lmn_metrics_double(m, "test_mse", task->evaluated.mse));
-    LMN_TRY(lmn_metrics_double(m, "test_mae", task->evaluated.mae));
-    if (task->psnr) LMN_TRY(lmn_metrics_double(m, "test_psnr", task->evaluated.psnr));
-    if (!isnan(task->baseline_psnr)) LMN_TRY(lmn_metrics_double(m, "baseline_psnr", task->baseline_psnr));
+    return (lmn_task_scores){.psnr = false, .baseline_psnr = NAN, .baseline_nearest_psnr = NAN,
+                             .evaluated = {NAN, NAN, NAN, NAN}};
+}
+
+lmn_status lmn_task_write_metrics(const lmn_task_scores *scores, lmn_metrics *m)
+{
+    LMN_TRY(lmn_metrics_double(m, "test_mse", scores->evaluated.mse));
+    LMN_TRY(lmn_metrics_double(m, "test_mae", scores->evaluated.mae));
+    if (scores->psnr) LMN_TRY(lmn_metrics_double(m, "test_psnr", scores->evaluated.psnr));
+    if (!isnan(scores->baseline_psnr))
+        LMN_TRY(lmn_metrics_double(m, "baseline_psnr", scores->baseline_psnr));
     return LMN_OK;
 }
 
@@ -144,10 +150,10 @@ static lmn_status check_sets(const lmn_dataset *train, const lmn_dataset *test)
 
 /* PSNR: reported for image targets unless switched off; asked for
  * explicitly on vector targets, an error. */
-static lmn_status resolve_psnr(lmn_task *task, const lmn_dataset *ds)
+static lmn_status resolve_psnr(const lmn_task *task, const lmn_dataset *ds, bool *psnr)
 {
-    task->psnr = task->kind == LMN_TASK_REGRESSION && ds->image_targets &&
-                 task->psnr_mode != LMN_PSNR_OFF;
+    *psnr = task->kind == LMN_TASK_REGRESSION && ds->image_targets &&
+            task->psnr_mode != LMN_PSNR_OFF;
     if (task->kind == LMN_TASK_REGRESSION && task->psnr_mode == LMN_PSNR_ON && !ds->image_targets) {
         char shape[96];
         lmn_dataset_describe_target_shape(ds, shape, sizeof shape);
@@ -173,16 +179,18 @@ static lmn_status derive(lmn_trainer *t)
 
 static void report_baseline(const lmn_trainer *t)
 {
-    const lmn_task *task = &t->settings.task;
-    if (!t->log || isnan(task->baseline_psnr)) return;
+    const lmn_task_scores *scores = &t->task_scores;
+    if (!t->log || isnan(scores->baseline_psnr)) return;
     fprintf(t->log, "lamina: %s: upsampling the test inputs scores %.2f dB PSNR bicubic, %.2f dB "
-            "nearest; the network has to beat %.2f dB\n", t->test_set->name, task->baseline_psnr,
-            task->baseline_nearest_psnr, task->baseline_psnr);
+            "nearest; the network has to beat %.2f dB\n", t->test_set->name, scores->baseline_psnr,
+            scores->baseline_nearest_psnr, scores->baseline_psnr);
 }
 
 lmn_status lmn_task_prepare_data(lmn_trainer *t)
 {
-    lmn_task *task = &t->settings.task;
+    const lmn_task *task = &t->settings.task;
+    lmn_task_scores *scores = &t->task_scores;
+    *scores = lmn_task_scores_none();
     LMN_TRY(derive(t));
     /* An evaluating trainer has no training set: the test set stands in. */
     const lmn_dataset *train = t->train_set ? t->train_set : t->test_set;
@@ -193,11 +201,12 @@ lmn_status lmn_task_prepare_data(lmn_trainer *t)
                         "classification images; data '%s' is %s", train->name,
                         train->depth > 0 ? "3-D" : "a regression set");
     LMN_TRY(check_sets(train, t->test_set));
-    LMN_TRY(resolve_psnr(task, train));
+    LMN_TRY(resolve_psnr(task, train, &scores->psnr));
     t->progress.task = task;
-    if (task->psnr && lmn_dataset_is_super_resolution(t->test_set)) {
-        LMN_TRY(lmn_dataset_sr_baseline_psnr(t->test_set, task->psnr_peak, &task->baseline_psnr,
-                                             &task->baseline_nearest_psnr));
+    t->progress.scores = scores;
+    if (scores->psnr && lmn_dataset_is_super_resolution(t->test_set)) {
+        LMN_TRY(lmn_dataset_sr_baseline_psnr(t->test_set, task->psnr_peak, &scores->baseline_psnr,
+                                             &scores->baseline_nearest_psnr));
         report_baseline(t);
     }
     return LMN_OK;
@@ -241,37 +250,18 @@ lmn_status lmn_task_check_network(const lmn_trainer *t)
                     output, net->num_outputs, ds->name, wanted);
 }
 
-float *lmn_task_target_buffer(const lmn_trainer *t) { return t->targets; }
-
-lmn_status lmn_task_batch_loss(lmn_trainer *t, const uint32_t *indices, int count,
-                               const float *outputs, const int32_t *labels, float grad_scale,
-                               double *loss, double *correct)
-{
-    const lmn_task *task = &t->settings.task;
-    float *targets = NULL;
-    if (task->kind == LMN_TASK_REGRESSION) {
-        targets = lmn_task_target_buffer(t);
-        LMN_TRY(lmn_dataset_gather_targets(t->train_set, indices, count, targets));
-    }
-    int64_t hits = 0;
-    *loss = lmn_task_loss(task, outputs, labels, targets, count, t->net->num_outputs, grad_scale,
-                          t->dlogits, &hits);
-    *correct = (double)hits;
-    return LMN_OK;
-}
-
 /* One evaluation batch: gather, forward, score into the fixed-point sums. */
 static lmn_status evaluate_batch(lmn_trainer *t, const uint32_t *indices, int n, int64_t sums[4])
 {
     const lmn_dataset *test = t->test_set;
-    float *targets = lmn_task_target_buffer(t);
+    float *targets = t->targets;
     const float *outputs = NULL;
     LMN_TRY(lmn_dataset_gather(test, indices, n, t->settings.seed, 0, t->inputs, NULL));
     LMN_TRY(lmn_dataset_gather_targets(test, indices, n, targets));
     LMN_TRY(lmn_network_forward(t->net, n, t->inputs, false, 0, &outputs));
     double batch[4] = {0.0, 0.0, 0.0, 0.0};
     lmn_task_score_batch(&t->settings.task, outputs, targets, n, t->net->num_outputs,
-                         t->settings.task.psnr, batch);
+                         t->task_scores.psnr, batch);
     for (int j = 0; j < 4; j++) {
         if (!isfinite(batch[j]))
             return lmn_fail(LMN_ERR_NUMERIC, "evaluation: the model's outputs on test samples "
@@ -309,8 +299,8 @@ lmn_status lmn_task_evaluate_regression(lmn_trainer *t, lmn_regression_metrics *
     m.loss = lmn_fixed_to_double(sums[0], LMN_FIXED_METRIC_BITS) / count;
     m.mse = lmn_fixed_to_double(sums[1], LMN_FIXED_METRIC_BITS) / count;
     m.mae = lmn_fixed_to_double(sums[2], LMN_FIXED_METRIC_BITS) / count;
-    m.psnr = t->settings.task.psnr ? lmn_fixed_to_double(sums[3], LMN_FIXED_METRIC_BITS) / count : NAN;
-    t->settings.task.evaluated = m;
+    m.psnr = t->task_scores.psnr ? lmn_fixed_to_double(sums[3], LMN_FIXED_METRIC_BITS) / count : NAN;
+    t->task_scores.evaluated = m;
     if (out) *out = m;
     return LMN_OK;
 }

@@ -41,16 +41,26 @@ typedef struct lmn_regression_metrics {
     double psnr;  /* mean per-image PSNR in dB; NAN when not reported */
 } lmn_regression_metrics;
 
+/* The user's choice of task, as read from the configuration. */
 typedef struct lmn_task {
     lmn_task_kind kind;
     lmn_loss_kind loss;
     lmn_psnr_mode psnr_mode;
     double psnr_peak;
+} lmn_task;
+
+/* What a run learns of its task from the data and the evaluations: the
+ * trainer holds it (lmn_trainer.task_scores), so that the settings stay
+ * the user's input. */
+typedef struct lmn_task_scores {
     bool psnr;                        /* resolved against the data: report test_psnr */
     double baseline_psnr;             /* super-resolution: bicubic's test PSNR; NAN otherwise */
     double baseline_nearest_psnr;     /* the same for nearest-neighbour upsampling */
-    lmn_regression_metrics evaluated; /* the latest evaluation (regression runs) */
-} lmn_task;
+    lmn_regression_metrics evaluated; /* the latest evaluation (regression runs); NAN before */
+} lmn_task_scores;
+
+/* No PSNR, no baseline, nothing evaluated yet. */
+lmn_task_scores lmn_task_scores_none(void);
 
 /* "classification", "regression"; "cross_entropy", "mse", "mae". */
 const char *lmn_task_kind_name(lmn_task_kind kind);
@@ -84,7 +94,7 @@ void lmn_task_score_batch(const lmn_task *task, const float *outputs, const floa
 
 /* Writes test_mse, test_mae, test_psnr (when reported) and baseline_psnr
  * (super-resolution) of the latest evaluation. */
-lmn_status lmn_task_write_metrics(const lmn_task *task, lmn_metrics *m);
+lmn_status lmn_task_write_metrics(const lmn_task_scores *scores, lmn_metrics *m);
 
 /* ---- The trainer's side (train/trainer.c, train/federated.c) ---- */
 
@@ -92,8 +102,9 @@ struct lmn_trainer;
 
 /* After the sets are loaded: derives super-resolution pairs when
  * data.derive asks, checks that task, loss, metrics and data fit together
- * (errors name the key and the dataset), computes the super-resolution
- * baseline and, on rank 0, reports it once. Not collective. */
+ * (errors name the key and the dataset), resets t->task_scores, resolves
+ * PSNR, computes the super-resolution baseline and, on rank 0, reports it
+ * once. Not collective. */
 lmn_status lmn_task_prepare_data(struct lmn_trainer *t);
 
 /* After the network is built: its output must be the class count, or the
@@ -101,20 +112,8 @@ lmn_status lmn_task_prepare_data(struct lmn_trainer *t);
  * both shapes. */
 lmn_status lmn_task_check_network(const struct lmn_trainer *t);
 
-/* Loss of a training batch whose samples are indices[0..count) and whose
- * network outputs are `outputs`: gathers the targets (regression), writes
- * the output gradient (times grad_scale) into t->dlogits, returns the loss
- * sum and hit count. A non-finite loss is returned as it is (the caller
- * reports divergence). */
-lmn_status lmn_task_batch_loss(struct lmn_trainer *t, const uint32_t *indices, int count,
-                               const float *outputs, const int32_t *labels, float grad_scale,
-                               double *loss, double *correct);
-
 /* Evaluates a regression model on the test set (collective; identical on
- * every rank) and stores the result in t->settings.task.evaluated too. */
+ * every rank) and stores the result in t->task_scores.evaluated too. */
 lmn_status lmn_task_evaluate_regression(struct lmn_trainer *t, lmn_regression_metrics *out);
-
-/* The trainer's buffer for a batch's targets (batch_capacity x outputs). */
-float *lmn_task_target_buffer(const struct lmn_trainer *t);
 
 #endif

@@ -23,6 +23,7 @@
 #include "kernels/loss.h"
 #include "nn/finite.h"
 #include "optim/slimqn.h"
+#include "train/config_schema.h"
 #include "train/data_input.h"
 #include "train/memory_budget.h"
 #include "train/step.h"
@@ -235,8 +236,10 @@ static lmn_status check_batch_fits(const lmn_trainer *t)
 static lmn_status open_inputs(lmn_trainer *t, lmn_cfg *cfg)
 {
     lmn_comm *comm = t->comm;
-    lmn_status status = t->federated ? lmn_fl_settings_read(cfg, &t->settings, &t->fl)
-                                     : lmn_train_settings_read(cfg, &t->settings);
+    lmn_status status = lmn_config_check_keys(cfg); /* a typo fails before the data loads */
+    if (status == LMN_OK)
+        status = t->federated ? lmn_fl_settings_read(cfg, &t->settings, &t->fl)
+                              : lmn_train_settings_read(cfg, &t->settings);
     if (status == LMN_OK && !t->federated) status = lmn_epoch_control_init(&t->epoch_control, &t->settings);
     LMN_TRY(lmn_comm_agree(comm, status));
     t->threads = choose_threads(t, t->log);
@@ -399,7 +402,8 @@ static lmn_status local_gradient(lmn_trainer *t, int64_t step, int global, doubl
     int slice = 0;
     lmn_epoch_plan_rank_slice(&t->plan, step, t->comm->rank, t->comm->size, &first, &slice);
     const lmn_step_batch batch = {t->order + first, images, labels, count};
-    return lmn_step_gradient(t, &batch, 1.0f / (float)global, noise_key, loss, correct);
+    const lmn_step_model model = lmn_step_model_of(t);
+    return lmn_step_gradient(&model, &batch, 1.0f / (float)global, noise_key, loss, correct);
 }
 
 /* The loss, hit count, stop flag and non-finite flag of a step are summed
@@ -525,7 +529,7 @@ lmn_status lmn_trainer_evaluate_classes(lmn_trainer *t, double *loss, double *ac
                                         int64_t *class_correct, int64_t *class_total)
 {
     if (t->settings.task.kind == LMN_TASK_REGRESSION) {
-        /* No classes: the loss, and MSE / MAE / PSNR in settings.task.evaluated. */
+        /* No classes: the loss, and MSE / MAE / PSNR in task_scores.evaluated. */
         lmn_regression_metrics m;
         LMN_TRY(lmn_task_evaluate_regression(t, &m));
         *loss = m.loss;
@@ -609,7 +613,7 @@ static lmn_status write_metrics(lmn_trainer *t, const epoch_record *r)
     if (t->settings.eval) {
         LMN_TRY(lmn_metrics_double(m, "test_loss", r->test_loss));
         if (regression)
-            LMN_TRY(lmn_task_write_metrics(&t->settings.task, m));
+            LMN_TRY(lmn_task_write_metrics(&t->task_scores, m));
         else
             LMN_TRY(lmn_metrics_double(m, "test_acc", r->test_acc));
     }

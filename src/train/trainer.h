@@ -38,6 +38,7 @@ typedef lmn_status (*lmn_epoch_hook)(void *ctx, const lmn_epoch_report *report);
 
 typedef struct lmn_trainer {
     lmn_train_settings settings;
+    lmn_task_scores task_scores; /* what the task learns from the data and evaluations */
     bool federated;          /* `lamina fl`: settings from fl.* */
     bool evaluation_only;    /* eval, export, simulate: no training set, no sync policy */
     lmn_epoch_hook on_epoch; /* NULL: none */

@@ -25,7 +25,7 @@ static void evaluate(const char *text, MPI_Comm mpi, lmn_regression_metrics *out
         double loss = 0.0, accuracy = 0.0;
         CHECK_OK(lmn_trainer_evaluate(trainer, &loss, &accuracy));
         CHECK(isnan(accuracy));
-        *out = trainer->settings.task.evaluated;
+        *out = trainer->task_scores.evaluated;
         CHECK(loss == out->loss);
     }
     lmn_trainer_free(trainer);
