@@ -33,6 +33,7 @@ export ADAM_LRS=${ADAM_LRS:-"0.0005 0.001 0.002"}
 export SLIMQN_LRS=${SLIMQN_LRS:-"0.05 0.1 0.2"}
 export HISTORY=${HISTORY:-20} INTERVAL=${INTERVAL:-100}
 export OVERHEAD_STEPS=${OVERHEAD_STEPS:-300}
+export SCHEDULE=${SCHEDULE:-cosine}        # lr schedule over the run's epochs (LeNet and ResNet)
 export OUT=${OUT:-runs/slimqn-bench/$(date +%Y%m%d-%H%M%S)}
 export RESULTS=${RESULTS:-bench/results}
 mkdir -p "$OUT" "$RESULTS"
@@ -44,6 +45,7 @@ lamina, mpirun, out = env["LAMINA"], shlex.split(env["MPIRUN"]), env["OUT"]
 ranks, threads = int(env["RANKS"]), env["THREADS"]
 lrs = {"sgd": env["SGD_LRS"].split(), "adam": env["ADAM_LRS"].split(),
        "slimqn": env["SLIMQN_LRS"].split()}
+lrs = {o: values for o, values in lrs.items() if values}  # an empty list skips the optimizer
 
 def without_optimizer(config):
     """The config with its optimizer section dropped: each run sets its own."""
@@ -97,7 +99,7 @@ def lenet_run(name, lr):
     steps_per_epoch = 60000 // 64
     limit, every = int(env["EPOCHS"]) * steps_per_epoch, int(env["EVAL_EVERY"])
     sets = optimizer_keys(name, lr) + [f"train.epochs={env['EPOCHS']}", "train.eval=false",
-                                       "train.keep_checkpoints=1", "optimizer.schedule=constant"]
+                                       "train.keep_checkpoints=1", f"optimizer.schedule={env['SCHEDULE']}"]
     curve, step = [], 0
     while step < limit:
         step = min(step + every, limit)
@@ -123,7 +125,7 @@ def resnet_run(name, lr):
     per_epoch = 20
     sets = optimizer_keys(name, lr) + [
         "data.train_size=1280", "data.test_size=640", "train.eval=false", "train.batch_size=64",
-        f"train.epochs={int(env['RESNET_STEPS']) // per_epoch}", "optimizer.schedule=constant"]
+        f"train.epochs={int(env['RESNET_STEPS']) // per_epoch}", f"optimizer.schedule={env['SCHEDULE']}"]
     train(RESNET, sets + ["train.max_steps=0"], run_dir, ranks)
     recs = records(run_dir)
     hit = next((r for r in recs if r["train_loss"] <= float(env["TARGET_LOSS"])), None)
@@ -152,7 +154,7 @@ def fmt(x, f="{:.0f}", missing="not reached"):
 results, lines = {}, ["# SLIM-QN vs SGD with momentum and Adam", "",
                       f"Command: `bench/slimqn.sh` with RANKS={ranks} THREADS={threads} "
                       f"EPOCHS={env['EPOCHS']} EVAL_EVERY={env['EVAL_EVERY']} HISTORY={env['HISTORY']} "
-                      f"INTERVAL={env['INTERVAL']}; batch 64 everywhere; constant lr.", ""]
+                      f"INTERVAL={env['INTERVAL']}; batch 64 everywhere; {env['SCHEDULE']} lr.", ""]
 parts = env["PARTS"].split()
 if "lenet" in parts:
     runs = [lenet_run(o, lr) for o in lrs for lr in lrs[o]]

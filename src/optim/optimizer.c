@@ -38,6 +38,15 @@ lmn_status lmn_optimizer_create(const lmn_optimizer_config *config, const lmn_pa
     return LMN_OK;
 }
 
+size_t lmn_optimizer_pending_bytes(const lmn_optimizer *opt, int rank, int ranks, char *describe,
+                                   size_t size)
+{
+    if (describe && size > 0) describe[0] = '\0';
+    if (!opt->qn) return 0; /* velocity and Adam's moments are allocated (and zeroed) already */
+    return lmn_slimqn_state_bytes(&opt->config.slimqn, opt->total, opt->range_count, rank, ranks,
+                                  describe, size);
+}
+
 void lmn_optimizer_free(lmn_optimizer *opt)
 {
     if (!opt) return;

@@ -67,6 +67,13 @@ void lmn_optimizer_update(lmn_optimizer *opt, float *params, const float *grads,
 /* Marks the end of an optimizer step (advances Adam's bias correction). */
 void lmn_optimizer_finish_step(lmn_optimizer *opt);
 
+/* Bytes of state the optimizer allocates later than lmn_optimizer_create
+ * on rank `rank` of `ranks` (SLIM-QN: optim/slimqn.h), for a memory budget
+ * to count up front; describe (size bytes, may be NULL) receives what they
+ * are, or "" when there are none. */
+size_t lmn_optimizer_pending_bytes(const lmn_optimizer *opt, int rank, int ranks, char *describe,
+                                   size_t size);
+
 /* The defaults of ALGORITHMS.md 14. */
 lmn_slimqn_config lmn_slimqn_defaults(void);
 

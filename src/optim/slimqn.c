@@ -1,6 +1,7 @@
 #include "optim/slimqn.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@ typedef struct piece {
 } piece;
 
 enum { AVERAGES = 4 }; /* pbar, gbar, pbar_prev, gbar_prev */
+enum { SCRATCH = 3 };  /* w, g, d */
 
 struct lmn_slimqn {
     lmn_slimqn_config config;
@@ -83,6 +85,27 @@ void lmn_slimqn_pair(const lmn_slimqn *qn, int k, const float **s, const float *
     const size_t at = (size_t)slot(qn, k) * qn->owned;
     *s = qn->s + at;
     *y = qn->y + at;
+}
+
+size_t lmn_slimqn_state_bytes(const lmn_slimqn_config *c, size_t total, int ranges, int rank,
+                              int ranks, char *describe, size_t size)
+{
+    const size_t parts = ranks > 1 ? (size_t)ranks : 1, history = (size_t)c->history;
+    const size_t owned = (total + parts - 1) / parts + (size_t)ranges;
+    const size_t slice = (2 * history + AVERAGES + SCRATCH) * owned * sizeof(float);
+    /* the full-layout vectors and one rank's staging buffer */
+    const size_t gathered = rank == 0 ? (2 * history + AVERAGES + 1) * total * sizeof(float) : 0;
+    if (describe && size > 0) {
+        char checkpoint[96] = "";
+        if (gathered)
+            snprintf(checkpoint, sizeof checkpoint, "; on rank 0 also %.2f GB to gather it for a "
+                     "checkpoint", (double)gathered / 1e9);
+        snprintf(describe, size, "SLIM-QN's state will take %.2f GB (optimizer.slimqn.history %zu: "
+                 "2 x %zu pairs of %zu floats on this rank, with the averages and scratch%s; "
+                 "a smaller history takes less)",
+                 (double)(slice + gathered) / 1e9, history, history, owned, checkpoint);
+    }
+    return slice + gathered;
 }
 
 /* The spans cut by the parameter tensors (whose weight decay differs). */

@@ -35,6 +35,15 @@ typedef struct lmn_slimqn_report {
 lmn_status lmn_slimqn_create(const lmn_slimqn_config *config, lmn_slimqn **out);
 void lmn_slimqn_free(lmn_slimqn *qn);
 
+/* The rule for the memory SLIM-QN allocates after lmn_slimqn_create, in
+ * bytes on rank `rank` of `ranks`: its slice of the averages, scratch and
+ * history ((2 history + 7) floats per parameter it owns, at most
+ * ceil(total / ranks) + one per range), allocated at the first step, and
+ * on rank 0 the state gathered for a checkpoint ((2 history + 5) x total
+ * floats). describe (size bytes, may be NULL) receives what they are. */
+size_t lmn_slimqn_state_bytes(const lmn_slimqn_config *config, size_t total, int ranges, int rank,
+                              int ranks, char *describe, size_t size);
+
 /* Sets this rank's spans (ascending, disjoint; every rank's together cover
  * the buffer once) and allocates the state for them. Once per run: a
  * restored checkpoint's state is cut to these spans here. */

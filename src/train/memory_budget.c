@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "nn/plan.h"
+#include "optim/optimizer.h"
 
 static double node_memory_gb(void)
 {
@@ -47,10 +48,14 @@ lmn_status lmn_trainer_reserve_memory(lmn_trainer *t, int local_batch)
     const double limit = limit_gb(t, &by_default);
     if (limit <= 0) return LMN_OK;
     const double held = resident_gb();
-    if (held >= limit)
-        return explain(lmn_fail(LMN_ERR_NOMEM, "this rank already holds %.2f GB (data, model)",
-                                held), limit, by_default);
-    t->net->activation_budget_bytes = (size_t)((limit - held) * 1e9);
+    /* what the optimizer allocates later (SLIM-QN's history) is counted now */
+    char later[384] = "";
+    const double pending = t->optimizer ? (double)lmn_optimizer_pending_bytes(
+        t->optimizer, t->comm->rank, t->comm->size, later, sizeof later) / 1e9 : 0.0;
+    if (held + pending >= limit)
+        return explain(lmn_fail(LMN_ERR_NOMEM, "this rank already holds %.2f GB (data, model)%s%s",
+                                held, pending > 0 ? " and " : "", later), limit, by_default);
+    t->net->activation_budget_bytes = (size_t)((limit - held - pending) * 1e9);
     lmn_plan *plan = NULL;
     lmn_status status = LMN_OK;
     if (!t->evaluation_only) status = lmn_plan_for_batch(t->net, local_batch, &plan);
