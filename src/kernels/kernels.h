@@ -18,10 +18,11 @@
  *   - backward reads dy in the output layout and writes dx in the input
  *     layout; weight gradients are OVERWRITTEN (not accumulated);
  *   - any reorder it needs internally is its own business;
- *   - x (and dy) must not change in memory between an op's forward and its
- *     backward calls of the same step: an op may keep its own converted
- *     copy of a buffer, recognised by its address, instead of converting
- *     it again (the dnnl convolutions under bf16);
+ *   - x, dy and the parameters must not change in memory between an op's
+ *     forward and its backward calls of the same step: an op may keep its
+ *     own converted copy of a buffer, recognised by its address, instead
+ *     of converting it again (the dnnl convolutions and linear layers
+ *     under bf16);
  *   - parameters are always dense: conv weights OIHW (OIDHW in 3-D),
  *     linear weights [out][in] (PyTorch order), biases / BN scale and
  *     shift [C];
