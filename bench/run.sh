@@ -20,7 +20,7 @@ usage: bench/run.sh [options]
   --repeats N                runs per framework and model; the median is reported (default 3)
   --time-to-accuracy         also time LeNet/Fashion-MNIST to 91% test accuracy:
                              lamina with 2 MPI ranks x 1 thread, PyTorch with 2 threads
-                             (long: about 10 minutes)
+                             (long: about 10 minutes); with --bf16 lamina bf16 as well
   --bf16                     also lamina train.precision bf16 and PyTorch autocast bf16
                              (torch.autocast("cpu", dtype=torch.bfloat16)) per model,
                              the bf16 GEMM ceiling (bench_sgemm --bf16, oneDNN matmul) and
@@ -182,6 +182,13 @@ if [[ $TTA == 1 ]]; then
     attempt "lamina, 2 ranks x 1 thread -> $RUN_DIR/tta-lamina" "$RUN_DIR/tta-lamina.log" \
         "${MPIRUN[@]}" -x OMP_NUM_THREADS=1 "$LAMINA" train "$TTA_CONFIG" \
         --out "$RUN_DIR/tta-lamina" --set threads=1 || true
+    if [[ $BF16 == 1 ]]; then
+        mkdir -p "$RUN_DIR/tta-lamina-bf16"
+        attempt "lamina bf16, 2 ranks x 1 thread -> $RUN_DIR/tta-lamina-bf16" \
+            "$RUN_DIR/tta-lamina-bf16.log" \
+            "${MPIRUN[@]}" -x OMP_NUM_THREADS=1 "$LAMINA" train "$TTA_CONFIG" \
+            --out "$RUN_DIR/tta-lamina-bf16" --set threads=1 --set train.precision=bf16 || true
+    fi
     attempt "pytorch, 2 threads -> $RUN_DIR/tta-pytorch.jsonl" "$RUN_DIR/tta-pytorch.log" \
         env OMP_NUM_THREADS=2 "$PYTHON" bench/pytorch_train.py --model lenet \
         --data fashion-mnist --mode time-to-accuracy --target "$TTA_TARGET" \

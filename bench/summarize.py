@@ -6,6 +6,7 @@ Layout of RUN_DIR (written by bench/run.sh):
   lamina-<model>-<i>/metrics.jsonl  lamina's per-epoch metrics (throughput run i)
   pytorch-<model>-<i>.jsonl       pytorch_train.py output (throughput run i)
   tta-lamina/metrics.jsonl        optional: lamina time-to-accuracy (2 MPI ranks)
+  tta-lamina-bf16/metrics.jsonl   optional: the same in train.precision bf16
   tta-pytorch.jsonl               optional: pytorch_train.py time-to-accuracy
 
 A missing or unreadable run is reported as "failed" in its cell (with the
@@ -179,12 +180,20 @@ def time_to_accuracy_summary(run_dir, target, failures):
                    os.path.join(run_dir, "tta-lamina", "metrics.jsonl"), target),
                "pytorch": lambda: pytorch_seconds_to_target(
                    os.path.join(run_dir, "tta-pytorch.jsonl"))}
+    if os.path.isdir(os.path.join(run_dir, "tta-lamina-bf16")):
+        readers["lamina-bf16"] = lambda: lamina_seconds_to_target(
+            os.path.join(run_dir, "tta-lamina-bf16", "metrics.jsonl"), target)
     for side, reader in readers.items():
         try:
             summary[side] = reader() or {"epoch": None, "seconds": None, "note": "target not reached"}
         except RunError as error:
             failures.append(str(error))
             summary[side] = {"epoch": None, "seconds": None, "note": "failed"}
+    reference = summary["pytorch"]["seconds"]
+    for side in readers:
+        seconds = summary[side]["seconds"]
+        if side != "pytorch" and seconds and reference:
+            summary[side]["vs_pytorch_fp32"] = round(seconds / reference, 3)
     return summary
 
 
@@ -216,13 +225,15 @@ def markdown(result):
     if tta:
         lines += ["", f"time to {tta['target']:.0%} test accuracy (LeNet, Fashion-MNIST):",
                   "", "| framework | setup | epoch | seconds |", "|---|---|---:|---:|"]
-        setups = {"lamina": "2 MPI ranks x 1 thread", "pytorch": "1 process x 2 threads"}
-        for side in ("lamina", "pytorch"):
+        setups = {"lamina": "2 MPI ranks x 1 thread", "lamina-bf16": "2 MPI ranks x 1 thread, bf16",
+                  "pytorch": "1 process x 2 threads"}
+        for side in [s for s in setups if s in tta]:
             entry = tta[side]
             seconds = cell(entry["seconds"], ".1f") if entry["seconds"] is not None \
                 else entry.get("note", "failed")
             epoch = entry["epoch"] if entry["epoch"] is not None else "-"
-            lines.append(f"| {side} | {setups[side]} | {epoch} | {seconds} |")
+            versus = f" ({entry['vs_pytorch_fp32']:.3f} of PyTorch's)" if "vs_pytorch_fp32" in entry else ""
+            lines.append(f"| {side} | {setups[side]} | {epoch} | {seconds}{versus} |")
     return "\n".join(lines)
 
 
