@@ -1342,6 +1342,30 @@ static bool catalog_knows(const lmn_cfg_catalog *catalog, const char *path)
     return false;
 }
 
+/* The catalog key, or map above catalog keys ("optimizer" for
+ * "optimiser"), closest to path (edit distance <= 2) into out; false if
+ * none is close. */
+static bool catalog_map_suggestion(const lmn_cfg_catalog *catalog, const char *path,
+                                   char out[MAX_SUGGESTED_KEY + 1])
+{
+    size_t best_distance = 3;
+    char prefix[MAX_SUGGESTED_KEY + 1];
+    for (size_t i = 0; i < catalog->count; i++) {
+        const char *key = catalog->key(i);
+        for (size_t end = 1; end <= strlen(key) && end <= MAX_SUGGESTED_KEY; end++) {
+            if (key[end] != '\0' && key[end] != '.') continue;
+            memcpy(prefix, key, end);
+            prefix[end] = '\0';
+            const size_t distance = edit_distance(path, prefix);
+            if (distance < best_distance && distance < strlen(path)) {
+                memcpy(out, prefix, end + 1);
+                best_distance = distance;
+            }
+        }
+    }
+    return best_distance < 3;
+}
+
 /* The first node (document order) below node whose path catalog_knows not. */
 static const lmn_cfg_node *first_unknown(const lmn_cfg_catalog *catalog, const lmn_cfg_node *node)
 {
@@ -1361,8 +1385,8 @@ lmn_status lmn_cfg_check_known(const lmn_cfg *cfg)
     if (!unknown) return LMN_OK;
     char location[LOCATION_CAPACITY];
     node_location(unknown, location, sizeof location);
-    const char *suggestion = catalog_suggestion(cfg->catalog, unknown->path);
-    if (suggestion)
+    char suggestion[MAX_SUGGESTED_KEY + 1];
+    if (catalog_map_suggestion(cfg->catalog, unknown->path, suggestion))
         return lmn_fail(LMN_ERR_CONFIG, "%s: unknown key '%s' (did you mean '%s'?)", location,
                         shown(unknown->path).text, shown(suggestion).text);
     return lmn_fail(LMN_ERR_CONFIG, "%s: unknown key '%s'", location, shown(unknown->path).text);

@@ -29,6 +29,9 @@ no_data_read "file key"
 expect_failure "--set key" "unknown key 'train.epochz' (did you mean 'train.epochs'?)" \
   "$LAMINA" train "$WORK/nodata.yaml" --set train.epochz=2
 no_data_read "--set key"
+expect_failure "misspelled section" "unknown key 'optimiser' (did you mean 'optimizer'?)" \
+  "$LAMINA" train "$WORK/nodata.yaml" --set optimiser.lr=0.1
+no_data_read "misspelled section"
 expect_failure "no suggestion" "unknown key 'colour'$" "$LAMINA" train "$WORK/nodata.yaml" --set colour=red
 no_data_read "no suggestion"
 expect_failure "fl, two ranks" "unknown key 'fl.roundz' (did you mean 'fl.rounds'?)" \
