@@ -19,24 +19,30 @@ static void carry(lmn_exact_sum *sum)
     }
 }
 
-/* Products are first added by exponent: the signed 53-bit mantissas of
- * products with the same binary exponent sum exactly in an int64 bucket
- * (up to 2^10 of them), in LANES interleaved tables so that neighbouring
- * products do not wait on each other's addition; the buckets are then
- * moved into the limbs. A nonzero product of floats is a normal double
- * (>= 2^-298, < 2^256); zero has exponent field 0 and adds nothing. */
-enum { EXPONENTS = 2048, LANES = 4, PER_BUCKET = 1 << 10, BLOCK = LANES * PER_BUCKET };
+/* Products are first added by exponent: the signed significands of
+ * products with the same binary exponent sum exactly in an int64 bucket,
+ * in LANES interleaved tables so that neighbouring products do not wait
+ * on each other's addition; the buckets are then moved into the limbs. A
+ * nonzero product of floats is a normal double (>= 2^-298, < 2^256) whose
+ * significand is the product of two 24-bit integers: its low ZERO_BITS of
+ * 53 are zero, so 48-bit values fill a bucket and 2^15 of them fit in one.
+ * Zero products add nothing; non-finite ones are counted apart. */
+enum { LANES = 4, PER_BUCKET = 1 << 15, BLOCK = LANES * PER_BUCKET, ZERO_BITS = 5 };
 /* exponent fields of nonzero float products: 2^-298 .. < 2^256 */
 enum { SMALLEST_PRODUCT = 1023 - 298, LARGEST_PRODUCT = 1023 + 255 };
+/* bucket 0: zero products; 1..: SMALLEST_PRODUCT..LARGEST_PRODUCT; last: inf / NaN */
+enum { BUCKETS = LARGEST_PRODUCT - SMALLEST_PRODUCT + 3, NOT_FINITE = BUCKETS - 1 };
+/* products are decoded in chunks (vectorised), then added to the buckets */
+enum { CHUNK = 512 };
 
 typedef struct buckets {
-    int64_t lane[LANES][EXPONENTS];
+    int64_t lane[LANES][BUCKETS];
 } buckets;
 
-/* w += v * 2^(exponent - 1075), |v| < 2^63 */
+/* w += v * 2^(exponent - 1075 + ZERO_BITS), |v| < 2^63 */
 static void add_scaled(int64_t *w, int64_t v, unsigned exponent)
 {
-    const int position = (int)exponent - 1075 - LOWEST_BIT;
+    const int position = (int)exponent - 1075 + ZERO_BITS - LOWEST_BIT;
     const int limb = position / LIMB_BITS, shift = position % LIMB_BITS;
     const uint64_t magnitude = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
     const uint64_t low = (magnitude & LIMB_MASK) << shift, high = (magnitude >> 32) << shift;
@@ -46,34 +52,54 @@ static void add_scaled(int64_t *w, int64_t v, unsigned exponent)
     w[limb + 2] += sign * (int64_t)(high >> 32);
 }
 
-static void flush(lmn_exact_sum *sum, buckets *b, unsigned lowest, unsigned highest)
+/* Moves the buckets into the limbs and leaves them zero. */
+static void flush(lmn_exact_sum *sum, buckets *b)
 {
-    for (unsigned e = lowest; e <= highest && e < EXPONENTS - 1; e++)
+    for (int k = 1; k < NOT_FINITE; k++)
         for (int l = 0; l < LANES; l++) {
-            if (!b->lane[l][e]) continue;
-            add_scaled(sum->word, b->lane[l][e], e);
-            b->lane[l][e] = 0;
+            if (!b->lane[l][k]) continue;
+            add_scaled(sum->word, b->lane[l][k], (unsigned)(k - 1 + SMALLEST_PRODUCT));
+            b->lane[l][k] = 0;
         }
-    for (int l = 0; l < LANES; l++) b->lane[l][EXPONENTS - 1] = 0; /* inf / NaN, counted apart */
+    for (int l = 0; l < LANES; l++) {
+        sum->word[LMN_EXACT_LIMBS] += b->lane[l][NOT_FINITE];
+        b->lane[l][0] = b->lane[l][NOT_FINITE] = 0;
+    }
     carry(sum);
+}
+
+/* bucket[i] and value[i] of the products x[i] y[i], i < count <= CHUNK;
+ * a non-finite product adds 1 to its bucket (a count). */
+static void decode(const float *x, const float *y, size_t count, uint16_t *bucket, int64_t *value)
+{
+#pragma omp simd
+    for (size_t i = 0; i < count; i++) {
+        const double product = (double)x[i] * (double)y[i];
+        uint64_t bits;
+        memcpy(&bits, &product, sizeof bits);
+        const int64_t e = (int64_t)((bits >> 52) & 0x7ffu);
+        const int64_t magnitude = (int64_t)(((bits & ((1ULL << 52) - 1)) | (1ULL << 52)) >> ZERO_BITS);
+        const int64_t negative = -(int64_t)(bits >> 63);
+        const int64_t finite = e != 0x7ff, nonzero = e != 0;
+        bucket[i] = (uint16_t)(finite ? nonzero * (e - SMALLEST_PRODUCT + 1) : NOT_FINITE);
+        value[i] = finite ? nonzero * ((magnitude ^ negative) - negative) : 1;
+    }
 }
 
 /* count <= BLOCK */
 static void add_block(lmn_exact_sum *sum, buckets *b, const float *x, const float *y, size_t count)
 {
-    int64_t non_finite = 0;
-    for (size_t i = 0; i < count; i++) {
-        const double product = (double)x[i] * (double)y[i];
-        uint64_t bits;
-        memcpy(&bits, &product, sizeof bits);
-        const unsigned e = (unsigned)(bits >> 52) & 0x7ffu;
-        const int64_t mantissa = (int64_t)(((bits & ((1ULL << 52) - 1)) | (1ULL << 52)) * (e != 0));
-        const int64_t negative = -(int64_t)(bits >> 63);
-        b->lane[i % LANES][e] += (mantissa ^ negative) - negative;
-        non_finite += e == 0x7ffu;
+    uint16_t bucket[CHUNK];
+    int64_t value[CHUNK];
+    for (size_t start = 0; start < count; start += CHUNK) {
+        const size_t n = count - start < CHUNK ? count - start : CHUNK;
+        decode(x + start, y + start, n, bucket, value);
+        size_t i = 0;
+        for (; i + LANES <= n; i += LANES)
+            for (int l = 0; l < LANES; l++) b->lane[l][bucket[i + l]] += value[i + l];
+        for (; i < n; i++) b->lane[i % LANES][bucket[i]] += value[i]; /* no lane over PER_BUCKET */
     }
-    sum->word[LMN_EXACT_LIMBS] += non_finite;
-    flush(sum, b, SMALLEST_PRODUCT, LARGEST_PRODUCT);
+    flush(sum, b);
 }
 
 void lmn_exact_dot_add(lmn_exact_sum *sum, const float *a, const float *b, size_t count)
