@@ -28,9 +28,9 @@ export EVAL_EVERY=${EVAL_EVERY:-100}       # LeNet: steps between evaluations
 export TARGET_ACC=${TARGET_ACC:-0.91}
 export RESNET_STEPS=${RESNET_STEPS:-1000}  # ResNet-20: at most this many steps
 export TARGET_LOSS=${TARGET_LOSS:-0.1}
-export SGD_LRS=${SGD_LRS:-"0.02 0.05 0.1"}
-export ADAM_LRS=${ADAM_LRS:-"0.0005 0.001 0.002"}
-export SLIMQN_LRS=${SLIMQN_LRS:-"0.05 0.1 0.2"}
+export SGD_LRS=${SGD_LRS-"0.02 0.05 0.1"}
+export ADAM_LRS=${ADAM_LRS-"0.0005 0.001 0.002"}
+export SLIMQN_LRS=${SLIMQN_LRS-"0.05 0.1 0.2"}
 export HISTORY=${HISTORY:-20} INTERVAL=${INTERVAL:-100}
 export OVERHEAD_STEPS=${OVERHEAD_STEPS:-300}
 export SCHEDULE=${SCHEDULE:-cosine}        # lr schedule over the run's epochs (LeNet and ResNet)
