@@ -1,5 +1,6 @@
 #include "cli/help.h"
 
+#include "nn/model.h"
 #include "train/config_schema.h"
 
 void lmn_print_usage(FILE *out)
@@ -73,6 +74,8 @@ void lmn_print_train_help(FILE *out)
           "configuration keys (default in brackets):\n",
           out);
     lmn_config_keys_print(out, LMN_KEYS_TRAIN, false);
+    fputc('\n', out);
+    lmn_layer_help_print(out);
     fputs("\n"
           "metrics.jsonl fields: epoch, step, lr, train_loss, train_acc, test_loss, test_acc\n"
           "(0..1; regression runs write test_mse, test_mae, test_psnr for image targets and\n"

@@ -5,9 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const activation_names[] = {"none", "relu", NULL};
-static const char *const init_names[] = {"he", "glorot", NULL};
-static const char *const upsample_modes[] = {"nearest", "pixel_shuffle", NULL};
+#include "nn/layers/layer.h"
+
 
 /* Layer names -> indices. A scan of the earlier layers per name lookup
  * (duplicate check, input, skip) made reading a model quadratic in its
@@ -107,28 +106,62 @@ static lmn_status read_kernel(lmn_cfg *cfg, lmn_cfg_node *item, bool volume, lmn
     return LMN_OK;
 }
 
-/* Keys of the parameter-free kinds added for science workloads. */
-static lmn_status read_shape_layer_keys(lmn_cfg *cfg, lmn_cfg_node *item, lmn_layer_spec *layer)
+/* A layer reference without a default must be there (the getters report
+ * other missing required keys themselves). */
+static lmn_status require_reference(lmn_cfg *cfg, lmn_cfg_node *item, const lmn_layer_key *key,
+                                    const char *type)
 {
-    int64_t value;
-    if (layer->kind == LMN_LAYER_UPSAMPLE) {
-        int mode = 0;
-        LMN_TRY(lmn_cfg_get_enum(cfg, item, "mode", upsample_modes, "nearest", &mode));
-        layer->mode = (lmn_upsample_mode)mode;
-        const int64_t factor = layer->factor;
-        LMN_TRY(lmn_cfg_get_int_range(cfg, item, "factor", &factor, 1, 64, &value));
-        layer->factor = (int)value;
+    if (!key->required || lmn_cfg_find(cfg, item, key->name)) return LMN_OK;
+    return lmn_fail(LMN_ERR_CONFIG, "%s:%d: %s: layer type '%s' needs '%s' (%s)",
+                    lmn_cfg_node_source(item), lmn_cfg_node_line(item), lmn_cfg_node_path(item),
+                    type, key->name, key->help);
+}
+
+static lmn_status read_number_key(lmn_cfg *cfg, lmn_cfg_node *item, const lmn_layer_key *key,
+                                  void *field)
+{
+    if (key->type == LMN_LAYER_KEY_INT) {
+        const int64_t def = *(int *)field;
+        int64_t value;
+        LMN_TRY(lmn_cfg_get_int_range(cfg, item, key->name, key->required ? NULL : &def,
+                                      (int64_t)key->min, (int64_t)key->max, &value));
+        *(int *)field = (int)value;
+        return LMN_OK;
     }
-    if (layer->kind == LMN_LAYER_LEAKY_RELU) {
-        double slope = layer->slope;
-        LMN_TRY(lmn_cfg_get_double(cfg, item, "slope", &slope, &slope));
-        layer->slope = (float)slope;
+    const double def = *(float *)field;
+    double value;
+    if (key->min == 0.0 && key->max == 0.0)
+        LMN_TRY(lmn_cfg_get_double(cfg, item, key->name, key->required ? NULL : &def, &value));
+    else
+        LMN_TRY(lmn_cfg_get_double_range(cfg, item, key->name, key->required ? NULL : &def,
+                                         key->min, key->max, &value));
+    *(float *)field = (float)value;
+    return LMN_OK;
+}
+
+/* Reads one key of a layer kind's table into its field of layer. */
+static lmn_status read_layer_key(lmn_cfg *cfg, lmn_cfg_node *item, const lmn_layer_key *key,
+                                 const name_index *names, lmn_layer_spec *layer)
+{
+    void *field = (char *)layer + key->offset;
+    switch (key->type) {
+    case LMN_LAYER_KEY_INT:
+    case LMN_LAYER_KEY_FLOAT: return read_number_key(cfg, item, key, field);
+    case LMN_LAYER_KEY_BOOL: return lmn_cfg_get_bool(cfg, item, key->name, field, field);
+    case LMN_LAYER_KEY_CHOICE:
+        return lmn_cfg_get_enum(cfg, item, key->name, key->choices, key->choices[*(int *)field],
+                                field);
+    case LMN_LAYER_KEY_SWITCH: {
+        int choice = *(bool *)field;
+        LMN_TRY(lmn_cfg_get_enum(cfg, item, key->name, key->choices, key->choices[choice], &choice));
+        *(bool *)field = choice == 1;
+        return LMN_OK;
     }
-    if (layer->kind == LMN_LAYER_SCALE) {
-        /* No default: a scale layer without a factor would do nothing. */
-        double factor = 1.0;
-        LMN_TRY(lmn_cfg_get_double(cfg, item, "factor", NULL, &factor));
-        layer->scale = (float)factor;
+    case LMN_LAYER_KEY_KERNEL_2D: return read_kernel(cfg, item, false, layer);
+    case LMN_LAYER_KEY_KERNEL_3D: return read_kernel(cfg, item, true, layer);
+    case LMN_LAYER_KEY_LAYER:
+        LMN_TRY(require_reference(cfg, item, key, lmn_layer_kind_name(layer->kind)));
+        return layer_reference(cfg, item, key->name, names, field);
     }
     return LMN_OK;
 }
@@ -149,54 +182,8 @@ static lmn_status read_layer(lmn_cfg *cfg, lmn_cfg_node *item, lmn_model_spec *s
                         lmn_cfg_node_path(item), name);
     snprintf(layer.name, sizeof layer.name, "%s", name);
     LMN_TRY(layer_reference(cfg, item, "input", names, &layer.input));
-    int64_t value;
-    const bool volume = kind == LMN_LAYER_CONV3D || kind == LMN_LAYER_MAXPOOL3D ||
-                        kind == LMN_LAYER_AVGPOOL3D;
-    const bool has_out = kind == LMN_LAYER_CONV || kind == LMN_LAYER_CONV3D || kind == LMN_LAYER_LINEAR;
-    const bool windowed = kind == LMN_LAYER_CONV || kind == LMN_LAYER_MAXPOOL ||
-                          kind == LMN_LAYER_AVGPOOL || volume;
-    if (has_out) {
-        LMN_TRY(lmn_cfg_get_int_range(cfg, item, "out", NULL, 1, 1 << 20, &value));
-        layer.out = (int)value;
-        LMN_TRY(lmn_cfg_get_bool(cfg, item, "bias", &layer.bias, &layer.bias));
-        int init = (int)layer.init;
-        LMN_TRY(lmn_cfg_get_enum(cfg, item, "init", init_names, init_names[layer.init], &init));
-        layer.init = (lmn_init_kind)init;
-    }
-    if (windowed) {
-        LMN_TRY(read_kernel(cfg, item, volume, &layer));
-        const int64_t stride = layer.stride, pad = layer.pad;
-        LMN_TRY(lmn_cfg_get_int_range(cfg, item, "stride", &stride, 1, 1 << 16, &value));
-        layer.stride = (int)value;
-        LMN_TRY(lmn_cfg_get_int_range(cfg, item, "pad", &pad, 0, 1 << 16, &value));
-        layer.pad = (int)value;
-    }
-    if (has_out || kind == LMN_LAYER_BATCHNORM) {
-        int activation = 0;
-        LMN_TRY(lmn_cfg_get_enum(cfg, item, "activation", activation_names, "none", &activation));
-        layer.relu = activation == 1;
-    }
-    if (kind == LMN_LAYER_BATCHNORM) {
-        double eps = layer.epsilon, momentum = layer.momentum;
-        LMN_TRY(lmn_cfg_get_double_range(cfg, item, "epsilon", &eps, 1e-12, 1.0, &eps));
-        LMN_TRY(lmn_cfg_get_double_range(cfg, item, "momentum", &momentum, 0.0, 1.0, &momentum));
-        layer.epsilon = (float)eps;
-        layer.momentum = (float)momentum;
-    }
-    LMN_TRY(read_shape_layer_keys(cfg, item, &layer));
-    if (kind == LMN_LAYER_DROPOUT) {
-        double rate = layer.rate;
-        LMN_TRY(lmn_cfg_get_double_range(cfg, item, "rate", &rate, 0.0, 0.999, &rate));
-        layer.rate = (float)rate;
-    }
-    if (kind == LMN_LAYER_ADD) {
-        lmn_cfg_node *skip = lmn_cfg_find(cfg, item, "skip");
-        if (!skip)
-            return lmn_fail(LMN_ERR_CONFIG, "%s:%d: %s: an add layer needs 'skip' (the name of "
-                            "the layer to add)", lmn_cfg_node_source(item), lmn_cfg_node_line(item),
-                            lmn_cfg_node_path(item));
-        LMN_TRY(layer_reference(cfg, item, "skip", names, &layer.skip));
-    }
+    const lmn_layer_type *type = lmn_layer_type_of(kind);
+    for (int k = 0; type->keys[k]; k++) LMN_TRY(read_layer_key(cfg, item, type->keys[k], names, &layer));
     LMN_TRY(lmn_model_spec_append(spec, &layer, NULL));
     return name_index_add_last(names);
 }
@@ -287,4 +274,58 @@ lmn_status lmn_model_from_config(lmn_cfg *cfg, int channels, int height, int wid
 {
     const lmn_layer_shape input = {.c = channels, .h = height, .w = width, .d = 0};
     return lmn_model_from_config_shape(cfg, input, num_classes, spec, name);
+}
+
+/* A double-quoted YAML scalar. */
+static void write_quoted(FILE *out, const char *text)
+{
+    fputc('"', out);
+    for (const char *c = text; *c; c++) {
+        if (*c == '"' || *c == '\\') fputc('\\', out);
+        fputc(*c, out);
+    }
+    fputc('"', out);
+}
+
+static void write_reference(FILE *out, const lmn_model_spec *spec, int index)
+{
+    write_quoted(out, index == LMN_INPUT ? "input" : spec->layers[index].name);
+}
+
+static void write_key_value(FILE *out, const lmn_model_spec *spec, const lmn_layer_spec *layer,
+                            const lmn_layer_key *key)
+{
+    const char *field = (const char *)layer + key->offset;
+    fprintf(out, ", %s: ", key->name);
+    switch (key->type) {
+    case LMN_LAYER_KEY_INT: fprintf(out, "%d", *(const int *)field); break;
+    case LMN_LAYER_KEY_FLOAT: fprintf(out, "%.9g", *(const float *)field); break;
+    case LMN_LAYER_KEY_BOOL: fputs(*(const bool *)field ? "true" : "false", out); break;
+    case LMN_LAYER_KEY_CHOICE: fputs(key->choices[*(const int *)field], out); break;
+    case LMN_LAYER_KEY_SWITCH: fputs(key->choices[*(const bool *)field], out); break;
+    case LMN_LAYER_KEY_KERNEL_2D: fprintf(out, "[%d, %d]", layer->kernel_h, layer->kernel_w); break;
+    case LMN_LAYER_KEY_KERNEL_3D:
+        fprintf(out, "[%d, %d, %d]", layer->kernel_d, layer->kernel_h, layer->kernel_w);
+        break;
+    case LMN_LAYER_KEY_LAYER: write_reference(out, spec, *(const int *)field); break;
+    }
+}
+
+lmn_status lmn_model_spec_write_config(const lmn_model_spec *spec, FILE *out)
+{
+    fputs("model:\n", out);
+    for (int i = 0; i < spec->count; i++) {
+        const lmn_layer_spec *layer = &spec->layers[i];
+        const lmn_layer_type *type = lmn_layer_type_of(layer->kind);
+        if (!type) return lmn_fail(LMN_ERR_ARG, "layer %d has no registered kind", i);
+        fprintf(out, "  - {type: %s, name: ", type->name);
+        write_quoted(out, layer->name);
+        if (layer->input != -2) {
+            fputs(", input: ", out);
+            write_reference(out, spec, layer->input);
+        }
+        for (int k = 0; type->keys[k]; k++) write_key_value(out, spec, layer, type->keys[k]);
+        fputs("}\n", out);
+    }
+    return ferror(out) ? lmn_fail(LMN_ERR_IO, "cannot write the model's layers") : LMN_OK;
 }

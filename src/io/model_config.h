@@ -16,17 +16,14 @@
  *   cosmoflow: filters 32, conv_blocks 0 (= halve until the side is <= 4),
  *              dropout 0 (none)
  *
- * Layer types: conv, maxpool, avgpool, global_avgpool, linear, batchnorm,
- * relu, add, dropout, flatten, conv3d, maxpool3d, avgpool3d, upsample,
- * leaky_relu, scale. Layer keys: type, name, input, skip (layer names or
- * 'input'), out, kernel (n or [h, w]; 3-D kinds n or [d, h, w]), stride,
- * pad (one value for every dimension), bias, activation (none | relu; conv,
- * conv3d, linear, batchnorm), rate, epsilon, momentum, init (he | glorot),
- * mode (upsample: nearest | pixel_shuffle, default nearest), factor
- * (upsample: integer >= 1, default 2; scale: the multiplier, required),
- * slope (leaky_relu: default 0.01, PyTorch's). */
+ * Layer types and their keys come from the layer registry (nn/layers/:
+ * one file per kind, listed in nn/layers/kinds.h); `lamina train --help`
+ * prints them with their defaults. Every layer takes type, name and input
+ * (an earlier layer's name or 'input'). */
 #ifndef LMN_IO_MODEL_CONFIG_H
 #define LMN_IO_MODEL_CONFIG_H
+
+#include <stdio.h>
 
 #include "io/config.h"
 #include "nn/model.h"
@@ -39,5 +36,10 @@ lmn_status lmn_model_from_config_shape(lmn_cfg *cfg, lmn_layer_shape input, int 
 /* lmn_model_from_config_shape for channels x height x width images. */
 lmn_status lmn_model_from_config(lmn_cfg *cfg, int channels, int height, int width,
                                  int num_classes, lmn_model_spec *spec, const char **name);
+
+/* Writes spec as a `model:` list of layers, every key of every layer given
+ * (the layer registry's keys), which lmn_model_from_config reads back to
+ * the same layers. */
+lmn_status lmn_model_spec_write_config(const lmn_model_spec *spec, FILE *out);
 
 #endif

@@ -15,28 +15,18 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "core/status.h"
 
 enum { LMN_LAYER_NAME_MAX = 48, LMN_INPUT = -1 };
 
+/* One value per layer kind, in the order of nn/layers/kinds.h (where a
+ * kind is registered; its file in nn/layers/ says what it does). */
 typedef enum lmn_layer_kind {
-    LMN_LAYER_CONV,
-    LMN_LAYER_MAXPOOL,
-    LMN_LAYER_AVGPOOL,
-    LMN_LAYER_GLOBAL_AVGPOOL,
-    LMN_LAYER_LINEAR,
-    LMN_LAYER_BATCHNORM,
-    LMN_LAYER_RELU,
-    LMN_LAYER_ADD,
-    LMN_LAYER_DROPOUT,
-    LMN_LAYER_FLATTEN,
-    LMN_LAYER_CONV3D,     /* weights OIDHW */
-    LMN_LAYER_MAXPOOL3D,
-    LMN_LAYER_AVGPOOL3D,  /* divides by the full window, padding included */
-    LMN_LAYER_UPSAMPLE,   /* nearest neighbour or pixel shuffle by `factor` */
-    LMN_LAYER_LEAKY_RELU, /* x > 0 ? x : slope * x */
-    LMN_LAYER_SCALE,      /* y = scale * x (residual scaling) */
+#define LMN_LAYER_KIND(KIND, type) LMN_LAYER_##KIND,
+#include "nn/layers/kinds.h"
+#undef LMN_LAYER_KIND
     LMN_LAYER_KIND_COUNT
 } lmn_layer_kind;
 
@@ -91,6 +81,10 @@ typedef struct lmn_model_spec {
 const char *lmn_layer_kind_name(lmn_layer_kind kind);
 /* Looks up a kind by its configuration name; false if unknown. */
 bool lmn_layer_kind_from_name(const char *name, lmn_layer_kind *kind);
+
+/* Prints the zoo models and every layer type with its keys and defaults
+ * (from the layer registry, nn/layers/), for the help. */
+void lmn_layer_help_print(FILE *out);
 
 /* A layer of the given kind with every field at its default. */
 lmn_layer_spec lmn_layer_defaults(lmn_layer_kind kind);

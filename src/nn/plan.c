@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/memory.h"
+#include "nn/layers/layer.h"
 
 lmn_act_desc lmn_plan_dense_like(const lmn_act_desc *desc)
 {
@@ -13,120 +14,28 @@ lmn_act_desc lmn_plan_dense_like(const lmn_act_desc *desc)
                        : lmn_act_dense(desc->n, desc->c, desc->h, desc->w);
 }
 
-static bool is_dense(const lmn_backend *be, const lmn_act_desc *desc)
+bool lmn_plan_is_dense(const lmn_backend *be, const lmn_act_desc *desc)
 {
     if (!desc->layout) return true;
     const lmn_act_desc dense = lmn_plan_dense_like(desc);
     return be->same_layout(desc, &dense);
 }
 
-static lmn_status create_pool3d(lmn_backend *be, const lmn_layer_spec *layer,
-                                const lmn_act_desc *in, lmn_plan_node *node)
-{
-    const lmn_pool3d_params p = {
-        .kind = layer->kind == LMN_LAYER_MAXPOOL3D ? LMN_POOL_MAX : LMN_POOL_AVG,
-        .kernel_d = layer->kernel_d, .kernel_h = layer->kernel_h, .kernel_w = layer->kernel_w,
-        .stride_d = layer->stride, .stride_h = layer->stride, .stride_w = layer->stride,
-        .pad_d = layer->pad, .pad_h = layer->pad, .pad_w = layer->pad};
-    size_t workspace_bytes = 0;
-    LMN_TRY(be->pool3d_create(be, &p, in, &node->op, &node->out_desc, &workspace_bytes));
-    return workspace_bytes ? lmn_alloc_bytes(&node->workspace, workspace_bytes, "pooling workspace")
-                           : LMN_OK;
-}
-
-/* Linear layers read a dense input. A volume is handed to the op as the
- * [N, c*d*h*w] matrix it is in memory. */
-static lmn_status create_linear(lmn_backend *be, const lmn_layer_spec *layer,
-                                const lmn_act_desc *in, lmn_plan_node *node)
-{
-    const lmn_linear_params p = {layer->out, layer->bias, layer->relu};
-    node->in_desc = lmn_plan_dense_like(in);
-    if (!is_dense(be, in))
-        LMN_TRY(lmn_alloc_floats(&node->converted, node->in_desc.floats, "layout conversion"));
-    if (in->d == 0) return be->linear_create(be, &p, &node->in_desc, &node->op, &node->out_desc);
-    const lmn_act_desc matrix = lmn_act_dense(in->n, (int)(lmn_act_elements(in) / (size_t)in->n), 1, 1);
-    return be->linear_create(be, &p, &matrix, &node->op, &node->out_desc);
-}
-
-static const lmn_act_desc *producer_desc(const lmn_plan *plan, int input)
+const lmn_act_desc *lmn_plan_producer_desc(const lmn_plan *plan, int input)
 {
     return input == LMN_INPUT ? &plan->input_desc : &plan->nodes[input].out_desc;
 }
 
+/* The node starts as a pass-through of its input; the kind makes its op. */
 static lmn_status create_op(lmn_network *net, lmn_plan *plan, int i)
 {
-    lmn_backend *be = net->backend;
     const lmn_layer_spec *layer = &net->spec.layers[i];
     lmn_plan_node *node = &plan->nodes[i];
-    const lmn_act_desc *in = producer_desc(plan, layer->input);
+    const lmn_act_desc *in = lmn_plan_producer_desc(plan, layer->input);
     node->in_desc = *in;
     node->out_desc = *in;
-    size_t workspace_bytes = 0;
-    switch (layer->kind) {
-    case LMN_LAYER_CONV: {
-        const lmn_conv2d_params p = {layer->out, layer->kernel_h, layer->kernel_w, layer->stride,
-                                     layer->stride, layer->pad, layer->pad, layer->bias, layer->relu};
-        return be->conv2d_create(be, &p, in, &node->op, &node->out_desc);
-    }
-    case LMN_LAYER_MAXPOOL:
-    case LMN_LAYER_AVGPOOL:
-    case LMN_LAYER_GLOBAL_AVGPOOL: {
-        const bool global = layer->kind == LMN_LAYER_GLOBAL_AVGPOOL;
-        const lmn_pool2d_params p = {
-            .kind = layer->kind == LMN_LAYER_MAXPOOL ? LMN_POOL_MAX : LMN_POOL_AVG,
-            .kernel_h = global ? in->h : layer->kernel_h, .kernel_w = global ? in->w : layer->kernel_w,
-            .stride_h = global ? 1 : layer->stride, .stride_w = global ? 1 : layer->stride,
-            .pad_h = global ? 0 : layer->pad, .pad_w = global ? 0 : layer->pad};
-        LMN_TRY(be->pool2d_create(be, &p, in, &node->op, &node->out_desc, &workspace_bytes));
-        return workspace_bytes ? lmn_alloc_bytes(&node->workspace, workspace_bytes, "pooling workspace")
-                               : LMN_OK;
-    }
-    case LMN_LAYER_BATCHNORM: {
-        const lmn_batchnorm_params p = {layer->epsilon, layer->relu};
-        LMN_TRY(be->batchnorm_create(be, &p, in, &node->op, &node->out_desc));
-        LMN_TRY(lmn_alloc_floats(&node->batch_mean, (size_t)in->c, "batch-norm mean"));
-        return lmn_alloc_floats(&node->batch_var, (size_t)in->c, "batch-norm variance");
-    }
-    case LMN_LAYER_CONV3D: {
-        const lmn_conv3d_params p = {
-            .out_channels = layer->out,
-            .kernel_d = layer->kernel_d, .kernel_h = layer->kernel_h, .kernel_w = layer->kernel_w,
-            .stride_d = layer->stride, .stride_h = layer->stride, .stride_w = layer->stride,
-            .pad_d = layer->pad, .pad_h = layer->pad, .pad_w = layer->pad,
-            .bias = layer->bias, .fuse_relu = layer->relu};
-        return be->conv3d_create(be, &p, in, &node->op, &node->out_desc);
-    }
-    case LMN_LAYER_MAXPOOL3D:
-    case LMN_LAYER_AVGPOOL3D:
-        return create_pool3d(be, layer, in, node);
-    case LMN_LAYER_UPSAMPLE: {
-        const lmn_upsample_params p = {
-            .kind = layer->mode == LMN_UPSAMPLE_MODE_PIXEL_SHUFFLE ? LMN_UPSAMPLE_PIXEL_SHUFFLE
-                                                                   : LMN_UPSAMPLE_NEAREST,
-            .factor = layer->factor};
-        return be->upsample_create(be, &p, in, &node->op, &node->out_desc);
-    }
-    case LMN_LAYER_LINEAR:
-        return create_linear(be, layer, in, node);
-    case LMN_LAYER_FLATTEN:
-        node->in_desc = lmn_plan_dense_like(in);
-        node->out_desc = lmn_act_dense(in->n, (int)(lmn_act_elements(in) / (size_t)in->n), 1, 1);
-        return LMN_OK;
-    case LMN_LAYER_ADD: {
-        const lmn_act_desc *skip = producer_desc(plan, layer->skip);
-        if (!be->same_layout(skip, in))
-            LMN_TRY(lmn_alloc_floats(&node->converted, in->floats, "layout conversion"));
-        return LMN_OK;
-    }
-    case LMN_LAYER_DROPOUT:
-        return lmn_alloc_bytes((void **)&node->mask, in->floats, "dropout mask");
-    case LMN_LAYER_RELU:
-    case LMN_LAYER_LEAKY_RELU:
-    case LMN_LAYER_SCALE:
-    case LMN_LAYER_KIND_COUNT:
-        return LMN_OK;
-    }
-    return LMN_OK;
+    const lmn_layer_type *type = lmn_layer_type_of(layer->kind);
+    return type->create_op ? type->create_op(net, plan, i) : LMN_OK;
 }
 
 /* Floats of the plan's largest activation, input included: the size of
@@ -178,7 +87,7 @@ static lmn_status allocate_buffers(lmn_network *net, lmn_plan *plan)
     LMN_TRY(lmn_alloc_floats(&plan->scratch, largest, "gradient scratch"));
     LMN_TRY(lmn_alloc_floats(&plan->scratch2, largest, "gradient scratch"));
     const lmn_plan_node *last = &plan->nodes[net->spec.count - 1];
-    if (!is_dense(net->backend, &last->out_desc))
+    if (!lmn_plan_is_dense(net->backend, &last->out_desc))
         LMN_TRY(lmn_alloc_floats(&plan->output, (size_t)plan->batch * (size_t)net->num_outputs,
                                  "network output"));
     return LMN_OK;
@@ -192,7 +101,8 @@ static lmn_status count_readers(const lmn_model_spec *spec, int **readers)
     for (int i = 0; i < spec->count; i++) {
         const lmn_layer_spec *layer = &spec->layers[i];
         if (layer->input != LMN_INPUT) (*readers)[layer->input]++;
-        if (layer->kind == LMN_LAYER_ADD && layer->skip != LMN_INPUT) (*readers)[layer->skip]++;
+        const bool reads_skip = lmn_layer_type_of(layer->kind)->flags & LMN_LAYER_READS_SKIP;
+        if (reads_skip && layer->skip != LMN_INPUT) (*readers)[layer->skip]++;
     }
     return LMN_OK;
 }

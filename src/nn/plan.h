@@ -40,6 +40,8 @@ struct lmn_plan {
 
 /* A dense desc (NCHW, or NCDHW when desc->d > 0) of desc's logical shape. */
 lmn_act_desc lmn_plan_dense_like(const lmn_act_desc *desc);
+/* Whether desc is dense (no layout, or the backend's layout equals NCHW). */
+bool lmn_plan_is_dense(const lmn_backend *be, const lmn_act_desc *desc);
 
 /* The plan for this batch size, created on first use. */
 lmn_status lmn_plan_for_batch(lmn_network *net, int batch, lmn_plan **out);
