@@ -102,26 +102,47 @@ static void add_block(lmn_exact_sum *sum, buckets *b, const float *x, const floa
     flush(sum, b);
 }
 
+struct lmn_exact_accumulator {
+    lmn_exact_sum sum;
+    buckets table;
+};
+
+lmn_exact_accumulator *lmn_exact_accumulator_create(void)
+{
+    return calloc(1, sizeof(lmn_exact_accumulator));
+}
+
+void lmn_exact_accumulate(lmn_exact_accumulator *acc, const float *a, const float *b, size_t count)
+{
+    if (!acc) return;
+    for (size_t start = 0; start < count; start += BLOCK)
+        add_block(&acc->sum, &acc->table, a + start, b + start,
+                  count - start < BLOCK ? count - start : BLOCK);
+}
+
+void lmn_exact_accumulator_finish(lmn_exact_accumulator *acc, lmn_exact_sum *sum)
+{
+#pragma omp critical(lmn_exact_dot)
+    {
+        if (acc)
+            for (int k = 0; k < LMN_EXACT_WORDS; k++) sum->word[k] += acc->sum.word[k];
+        else
+            sum->word[LMN_EXACT_LIMBS]++; /* without memory for the table: unusable */
+        carry(sum);
+    }
+    free(acc);
+}
+
 void lmn_exact_dot_add(lmn_exact_sum *sum, const float *a, const float *b, size_t count)
 {
     /* Integer sums: the threads' partial sums may be merged in any order. */
 #pragma omp parallel
     {
-        lmn_exact_sum local = {{0}};
-        buckets *table = calloc(1, sizeof *table);
+        lmn_exact_accumulator *acc = lmn_exact_accumulator_create();
 #pragma omp for schedule(static) nowait
         for (size_t start = 0; start < count; start += BLOCK)
-            if (table)
-                add_block(&local, table, a + start, b + start,
-                          count - start < BLOCK ? count - start : BLOCK);
-        /* without memory for the table, the sum is marked unusable */
-        if (!table) local.word[LMN_EXACT_LIMBS]++;
-        free(table);
-#pragma omp critical(lmn_exact_dot)
-        {
-            for (int k = 0; k < LMN_EXACT_WORDS; k++) sum->word[k] += local.word[k];
-            carry(sum);
-        }
+            lmn_exact_accumulate(acc, a + start, b + start, count - start < BLOCK ? count - start : BLOCK);
+        lmn_exact_accumulator_finish(acc, sum);
     }
 }
 

@@ -26,6 +26,15 @@ typedef struct lmn_exact_sum {
 
 /* sum += a . b (exactly; call with a zeroed sum to start). */
 void lmn_exact_dot_add(lmn_exact_sum *sum, const float *a, const float *b, size_t count);
+/* For a caller that runs its own (parallel) loop, e.g. to take a dot
+ * product in the same pass as the update that produced one operand: each
+ * thread adds its pieces to its own accumulator, then merges it into sum
+ * (thread-safe). NULL when out of memory; finish then marks sum unusable. */
+typedef struct lmn_exact_accumulator lmn_exact_accumulator;
+lmn_exact_accumulator *lmn_exact_accumulator_create(void);
+void lmn_exact_accumulate(lmn_exact_accumulator *acc, const float *a, const float *b, size_t count);
+/* Adds acc to sum and frees it. */
+void lmn_exact_accumulator_finish(lmn_exact_accumulator *acc, lmn_exact_sum *sum);
 /* The sum rounded to double, NaN if a term was not finite. */
 double lmn_exact_sum_value(lmn_exact_sum *sum);
 /* Adds up count sums over the ranks of comm (NULL: one process) in one

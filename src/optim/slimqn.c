@@ -184,12 +184,6 @@ static lmn_status dots(const lmn_slimqn *qn, int count, const float *const *a,
     return lmn_exact_sums_reduce(sums, count, comm, out);
 }
 
-static lmn_status dot(const lmn_slimqn *qn, const float *a, const float *b, lmn_comm *comm,
-                      double *out)
-{
-    return dots(qn, 1, &a, &b, comm, out);
-}
-
 /* tau = s.y / s.s; phi = 1, or 0.99 / (1 - tau) below 0.01, or 0 above 1;
  * then at most 1 - damping. */
 static double damping_factor(const lmn_slimqn_config *c, double tau)
@@ -239,35 +233,79 @@ lmn_status lmn_slimqn_offer_pair(lmn_slimqn *qn, const float *s, float *y, lmn_c
     return LMN_OK;
 }
 
-static void axpy(float *x, double a, const float *y, size_t n)
+/* A chunk of d small enough to stay in cache between its update and the
+ * dot product that reads it. */
+enum { FUSED_CHUNK = 1 << 14 };
+
+/* One stage of the recursion in one pass over memory: d -= a v (v NULL:
+ * none), then d *= scale (1: none), then out = u . d reduced over the
+ * ranks. The same bits as separate passes: the update is elementwise and
+ * the sum exact. */
+typedef struct stage {
+    double a;
+    const float *v;
+    double scale;
+    const float *u;
+} stage;
+
+static void stage_chunk(const stage *st, float *d, size_t at, size_t count, lmn_exact_accumulator *acc)
 {
-    const float f = (float)a;
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) x[i] -= f * y[i];
+    float *x = d + at;
+    if (st->v) {
+        const float f = (float)st->a, *y = st->v + at;
+#pragma omp simd
+        for (size_t i = 0; i < count; i++) x[i] -= f * y[i];
+    }
+    if (st->scale != 1.0) {
+        const float h = (float)st->scale;
+#pragma omp simd
+        for (size_t i = 0; i < count; i++) x[i] *= h;
+    }
+    lmn_exact_accumulate(acc, st->u + at, x, count);
 }
 
-/* The two-loop recursion: one allreduce per stage. */
-static lmn_status two_loop(lmn_slimqn *qn, float *d, lmn_comm *comm)
+static lmn_status run_stage(const lmn_slimqn *qn, const stage *st, float *d, lmn_comm *comm,
+                            double *out)
 {
     const size_t n = qn->owned;
+    lmn_exact_sum sum;
+    memset(&sum, 0, sizeof sum);
+#pragma omp parallel
+    {
+        lmn_exact_accumulator *acc = lmn_exact_accumulator_create();
+#pragma omp for schedule(static) nowait
+        for (size_t at = 0; at < n; at += FUSED_CHUNK)
+            stage_chunk(st, d, at, n - at < FUSED_CHUNK ? n - at : FUSED_CHUNK, acc);
+        lmn_exact_accumulator_finish(acc, &sum);
+    }
+    return lmn_exact_sums_reduce(&sum, 1, comm, out);
+}
+
+/* The two-loop recursion, each update fused with the next stage's dot
+ * product: one pass over d and one allreduce per stage; the last update
+ * is returned in *last for the caller's pass (the clip's product). */
+static lmn_status two_loop(lmn_slimqn *qn, float *d, lmn_comm *comm, stage *last)
+{
+    stage st = {0.0, NULL, 1.0, NULL};
     for (int k = qn->pairs - 1; k >= 0; k--) {
         const float *s, *y;
         lmn_slimqn_pair(qn, k, &s, &y);
+        st.u = s;
         double sq;
-        LMN_TRY(dot(qn, s, d, comm, &sq));
+        LMN_TRY(run_stage(qn, &st, d, comm, &sq));
         qn->alpha[k] = sq / qn->sy[slot(qn, k)];
-        axpy(d, qn->alpha[k], y, n);
+        st = (stage){qn->alpha[k], y, 1.0, NULL};
     }
-    const float h0 = (float)qn->h0;
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) d[i] *= h0;
+    st.scale = qn->h0;
     for (int k = 0; k < qn->pairs; k++) {
         const float *s, *y;
         lmn_slimqn_pair(qn, k, &s, &y);
+        st.u = y;
         double yr;
-        LMN_TRY(dot(qn, y, d, comm, &yr));
-        axpy(d, -(qn->alpha[k] - yr / qn->sy[slot(qn, k)]), s, n);
+        LMN_TRY(run_stage(qn, &st, d, comm, &yr));
+        st = (stage){-(qn->alpha[k] - yr / qn->sy[slot(qn, k)]), s, 1.0, NULL};
     }
+    *last = st;
     return LMN_OK;
 }
 
@@ -277,9 +315,11 @@ lmn_status lmn_slimqn_direction(lmn_slimqn *qn, const float *g, const float *raw
     if (d != g) memcpy(d, g, qn->owned * sizeof(float));
     *nu = 1.0;
     if (qn->pairs == 0) return LMN_OK; /* SGD with momentum until the first pair */
-    LMN_TRY(two_loop(qn, d, comm));
+    stage last;
+    LMN_TRY(two_loop(qn, d, comm, &last));
+    last.u = raw;
     double gd;
-    LMN_TRY(dot(qn, raw, d, comm, &gd));
+    LMN_TRY(run_stage(qn, &last, d, comm, &gd));
     if (gd > 0.0 && qn->config.clip / gd < 1.0) *nu = sqrt(qn->config.clip / gd);
     return LMN_OK;
 }
