@@ -18,6 +18,9 @@ static lmn_status resolve_inputs(lmn_model_spec *spec)
     if (spec->count == 0) return lmn_fail(LMN_ERR_CONFIG, "the model has no layers");
     for (int i = 0; i < spec->count; i++) {
         lmn_layer_spec *layer = &spec->layers[i];
+        if (!lmn_layer_type_of(layer->kind))
+            return lmn_fail(LMN_ERR_CONFIG, "layer %d '%s' has no registered kind (%d)", i,
+                            layer->name, (int)layer->kind);
         if (layer->input == -2) layer->input = i - 1;
         if (layer->input < LMN_INPUT || layer->input >= i)
             return lmn_layer_error(layer, i, "its input must be an earlier layer");

@@ -43,6 +43,9 @@ lmn_act_desc lmn_plan_dense_like(const lmn_act_desc *desc);
 /* Whether desc is dense (no layout, or the backend's layout equals NCHW). */
 bool lmn_plan_is_dense(const lmn_backend *be, const lmn_act_desc *desc);
 
+/* The desc of what layer `input` writes (LMN_INPUT: the plan's input). */
+const lmn_act_desc *lmn_plan_producer_desc(const lmn_plan *plan, int input);
+
 /* The plan for this batch size, created on first use. */
 lmn_status lmn_plan_for_batch(lmn_network *net, int batch, lmn_plan **out);
 void lmn_plan_free(lmn_network *net, lmn_plan *plan);

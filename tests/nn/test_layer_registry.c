@@ -4,6 +4,7 @@
  * choices where needed, fields inside lmn_layer_spec) and agree with its
  * flags (a fused ReLU needs 'activation', a skip operand needs 'skip');
  * a kind for the other dimensionality is a registered kind of it. */
+#include <stdio.h>
 #include <string.h>
 
 #include "nn/layers/layer.h"
@@ -72,8 +73,28 @@ static void check_kind(lmn_layer_kind kind)
     check_other_dimensionality(type);
 }
 
+/* A spec built in code with a kind nobody registered is refused, by name. */
+static void check_unregistered_kind(void)
+{
+    lmn_backend *be = NULL;
+    CHECK_OK(lmn_backend_create("ref", &be));
+    if (!be) return;
+    lmn_model_spec spec = {0};
+    lmn_layer_spec layer = lmn_layer_defaults(LMN_LAYER_RELU);
+    layer.kind = LMN_LAYER_KIND_COUNT;
+    snprintf(layer.name, sizeof layer.name, "mystery");
+    CHECK_OK(lmn_model_spec_append(&spec, &layer, NULL));
+    lmn_network *net = NULL;
+    CHECK(lmn_network_create(be, &spec, 1, 4, 4, &net) == LMN_ERR_CONFIG && net == NULL);
+    CHECK_MSG(strstr(lmn_last_error(), "'mystery' has no registered kind") != NULL, "%s",
+              lmn_last_error());
+    lmn_model_spec_free(&spec);
+    lmn_backend_destroy(be);
+}
+
 int main(void)
 {
+    check_unregistered_kind();
     CHECK(LMN_LAYER_KIND_COUNT >= 16);
     for (int k = 0; k < LMN_LAYER_KIND_COUNT; k++) check_kind((lmn_layer_kind)k);
     lmn_layer_kind kind;

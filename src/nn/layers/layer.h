@@ -41,6 +41,10 @@ typedef struct lmn_layer_key {
 
 #define LMN_LAYER_FIELD(field) offsetof(lmn_layer_spec, field)
 
+/* Choice keys read and write enum fields as int. */
+_Static_assert(sizeof(lmn_init_kind) == sizeof(int) && sizeof(lmn_upsample_mode) == sizeof(int),
+               "enum fields of lmn_layer_spec must be int-sized");
+
 /* Keys several kinds share, defined once in nn/layers/common.c. */
 extern const lmn_layer_key lmn_layer_key_out, lmn_layer_key_bias, lmn_layer_key_init,
     lmn_layer_key_kernel_2d, lmn_layer_key_kernel_3d, lmn_layer_key_stride, lmn_layer_key_pad,
@@ -118,7 +122,6 @@ lmn_status lmn_layer_alloc_workspace(lmn_plan_node *node, size_t bytes, const ch
 /* Pass helpers (nn/propagate.c). */
 const float *lmn_pass_activation(const lmn_pass *p, int layer);
 const lmn_act_desc *lmn_pass_activation_desc(const lmn_pass *p, int layer);
-const lmn_act_desc *lmn_plan_producer_desc(const lmn_plan *plan, int input);
 float *lmn_pass_weights(const lmn_pass *p, int i);
 float *lmn_pass_weight_grads(const lmn_pass *p, int i);
 /* The layer's bias within the given weights (or gradients); NULL without one. */
