@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 sources=(src/train/settings.c src/train/parallel_settings.c src/train/task.c
          src/train/epoch_control.c src/io/model_config.c src/data/partition.c
-         src/io/image_folder.c src/optim/optimizer.c src/optim/schedule.c src/nn/zoo.c)
+         src/io/image_folder.c src/optim/optimizer.c src/optim/schedule.c src/nn/zoo.c
+         src/nn/layers/*.c)
 existing=()
 for f in "${sources[@]}"; do [[ -f $f ]] && existing+=("$f"); done
 {
