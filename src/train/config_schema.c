@@ -28,13 +28,9 @@ static const lmn_config_key keys[] = {
              "ImageNet-shaped (7x7 stride-2 stem, max pool)"},
     {.key = "model[N]",
      .flags = LMN_KEYS_COMMON | LMN_KEY_MODEL | LMN_KEY_NOTE,
-     .help = "layer keys: type (conv, maxpool, avgpool, global_avgpool, linear, batchnorm, relu, "
-             "add, dropout, flatten; for volumes and images out: conv3d, maxpool3d, avgpool3d, "
-             "upsample, leaky_relu, scale), name, input, skip (add: layer to add), out, kernel "
-             "(n, [h, w] or [d, h, w]), stride, pad, bias [true], activation (none, relu) "
-             "[none], rate [0.5], epsilon [1e-5], momentum [0.1], init (he, glorot) [he], mode "
-             "(upsample: nearest, pixel_shuffle) [nearest], factor (upsample [2]; scale: "
-             "required), slope (leaky_relu) [0.01]; e.g. --set model[0].out=16"},
+     .help = "one layer: type and its keys, as the \"layer types\" list at the end of "
+             "`lamina train --help` gives them (generated from the layer registry); e.g. "
+             "--set model[0].out=16"},
     {.key = "seed",
      .flags = LMN_KEYS_COMMON,
      .help = "seeds initialization, shuffling, augmentation",
