@@ -32,8 +32,9 @@ enum { LANES = 4, PER_BUCKET = 1 << 15, BLOCK = LANES * PER_BUCKET, ZERO_BITS = 
 enum { SMALLEST_PRODUCT = 1023 - 298, LARGEST_PRODUCT = 1023 + 255 };
 /* bucket 0: zero products; 1..: SMALLEST_PRODUCT..LARGEST_PRODUCT; last: inf / NaN */
 enum { BUCKETS = LARGEST_PRODUCT - SMALLEST_PRODUCT + 3, NOT_FINITE = BUCKETS - 1 };
-/* products are decoded in chunks (vectorised), then added to the buckets */
-enum { CHUNK = 512 };
+/* products are decoded in chunks (vectorised), then added to the buckets;
+ * threads share a dot product in pieces of GRAIN */
+enum { CHUNK = 512, GRAIN = 1 << 15 };
 
 typedef struct buckets {
     int64_t lane[LANES][BUCKETS];
@@ -86,8 +87,9 @@ static void decode(const float *x, const float *y, size_t count, uint16_t *bucke
     }
 }
 
-/* count <= BLOCK */
-static void add_block(lmn_exact_sum *sum, buckets *b, const float *x, const float *y, size_t count)
+/* Adds the products to the buckets; each lane takes ceil(count / LANES)
+ * of them (the caller flushes before a lane would pass PER_BUCKET). */
+static void add_products(buckets *b, const float *x, const float *y, size_t count)
 {
     uint16_t bucket[CHUNK];
     int64_t value[CHUNK];
@@ -97,13 +99,13 @@ static void add_block(lmn_exact_sum *sum, buckets *b, const float *x, const floa
         size_t i = 0;
         for (; i + LANES <= n; i += LANES)
             for (int l = 0; l < LANES; l++) b->lane[l][bucket[i + l]] += value[i + l];
-        for (; i < n; i++) b->lane[i % LANES][bucket[i]] += value[i]; /* no lane over PER_BUCKET */
+        for (; i < n; i++) b->lane[i % LANES][bucket[i]] += value[i];
     }
-    flush(sum, b);
 }
 
 struct lmn_exact_accumulator {
     lmn_exact_sum sum;
+    size_t load; /* products per lane since the last flush */
     buckets table;
 };
 
@@ -115,15 +117,23 @@ lmn_exact_accumulator *lmn_exact_accumulator_create(void)
 void lmn_exact_accumulate(lmn_exact_accumulator *acc, const float *a, const float *b, size_t count)
 {
     if (!acc) return;
-    for (size_t start = 0; start < count; start += BLOCK)
-        add_block(&acc->sum, &acc->table, a + start, b + start,
-                  count - start < BLOCK ? count - start : BLOCK);
+    for (size_t start = 0; start < count; start += BLOCK) {
+        const size_t n = count - start < BLOCK ? count - start : BLOCK;
+        const size_t per_lane = (n + LANES - 1) / LANES;
+        if (acc->load + per_lane > PER_BUCKET) {
+            flush(&acc->sum, &acc->table);
+            acc->load = 0;
+        }
+        add_products(&acc->table, a + start, b + start, n);
+        acc->load += per_lane;
+    }
 }
 
 void lmn_exact_accumulator_finish(lmn_exact_accumulator *acc, lmn_exact_sum *sum)
 {
 #pragma omp critical(lmn_exact_dot)
     {
+        if (acc) flush(&acc->sum, &acc->table);
         if (acc)
             for (int k = 0; k < LMN_EXACT_WORDS; k++) sum->word[k] += acc->sum.word[k];
         else
@@ -140,8 +150,8 @@ void lmn_exact_dot_add(lmn_exact_sum *sum, const float *a, const float *b, size_
     {
         lmn_exact_accumulator *acc = lmn_exact_accumulator_create();
 #pragma omp for schedule(static) nowait
-        for (size_t start = 0; start < count; start += BLOCK)
-            lmn_exact_accumulate(acc, a + start, b + start, count - start < BLOCK ? count - start : BLOCK);
+        for (size_t start = 0; start < count; start += GRAIN)
+            lmn_exact_accumulate(acc, a + start, b + start, count - start < GRAIN ? count - start : GRAIN);
         lmn_exact_accumulator_finish(acc, sum);
     }
 }
