@@ -830,106 +830,153 @@ static lmn_status checkpoint_mid_epoch(lmn_trainer *t, int epoch, int64_t step,
     return lmn_trainer_checkpoint(t);
 }
 
-static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *plan,
-                            double run_start, int64_t total_steps, bool *finished)
+/* Where an epoch stands: its steps so far and what it started from. */
+typedef struct epoch_state {
+    double start;                 /* lmn_now() when the epoch began (this run) */
+    lmn_sync_totals before;       /* communication totals then */
+    step_totals totals;
+    int64_t step, first_step;     /* next step of the epoch; the first this run takes */
+    int64_t saved_step;           /* global step of this epoch's latest checkpoint, or -1 */
+    double earlier_comm_bytes;    /* sent in this epoch before a resume */
+} epoch_state;
+
+static lmn_status start_epoch_state(lmn_trainer *t, int epoch, const lmn_epoch_plan *plan,
+                                    epoch_state *e)
 {
-    const lmn_train_settings *s = &t->settings;
-    const double start = lmn_now();
-    lmn_sync_totals before;
-    lmn_sync_totals_get(t->sync, &before);
+    *e = (epoch_state){.start = lmn_now(), .saved_step = -1};
+    lmn_sync_totals_get(t->sync, &e->before);
     LMN_TRY(lmn_trainer_epoch_order(t, epoch, plan));
     t->epoch = epoch;
     t->data_wait_seconds = 0.0;
-    step_totals totals = {0};
-    int64_t step = 0;
-    double earlier_comm_bytes = 0.0; /* sent in this epoch before a resume */
     if (epoch == t->resumed.epoch) {
         /* Resuming inside this epoch: the totals so far came with the checkpoint. */
-        step = t->resumed.step_in_epoch;
-        totals = (step_totals){t->resumed.epoch_loss, t->resumed.epoch_correct, t->resumed.epoch_samples};
-        earlier_comm_bytes = t->resumed.epoch_comm_bytes;
+        e->step = t->resumed.step_in_epoch;
+        e->totals = (step_totals){t->resumed.epoch_loss, t->resumed.epoch_correct,
+                                  t->resumed.epoch_samples};
+        e->earlier_comm_bytes = t->resumed.epoch_comm_bytes;
     }
-    const int64_t first_step = step;
-    int64_t saved_step = -1; /* global step of this epoch's latest checkpoint */
-    const int64_t last_step = plan->steps < step + (total_steps - t->global_step)
-                                  ? plan->steps : step + (total_steps - t->global_step);
-    if (t->prefetcher) LMN_TRY(lmn_prefetcher_start(t->prefetcher, step, last_step));
-    for (; step < plan->steps && t->global_step < total_steps && !t->stopped; step++) {
-        LMN_TRY(train_step(t, plan, step, (uint64_t)epoch, plan->steps, &totals));
+    e->first_step = e->step;
+    return LMN_OK;
+}
+
+/* The epoch's steps until its end, train.max_steps or a stop signal,
+ * with the progress line and mid-epoch checkpoints. */
+static lmn_status run_steps(lmn_trainer *t, int epoch, const lmn_epoch_plan *plan,
+                            double run_start, int64_t total_steps, epoch_state *e)
+{
+    const lmn_train_settings *s = &t->settings;
+    const int64_t last_step = plan->steps < e->step + (total_steps - t->global_step)
+                                  ? plan->steps : e->step + (total_steps - t->global_step);
+    if (t->prefetcher) LMN_TRY(lmn_prefetcher_start(t->prefetcher, e->step, last_step));
+    for (; e->step < plan->steps && t->global_step < total_steps && !t->stopped; e->step++) {
+        const int64_t step = e->step;
+        LMN_TRY(train_step(t, plan, step, (uint64_t)epoch, plan->steps, &e->totals));
         lmn_watchdog_progress(t->watchdog, LMN_WATCH_STEP, t->global_step);
-        const double elapsed = lmn_now() - start;
+        const double elapsed = lmn_now() - e->start;
         lmn_progress_step(&t->progress, epoch + 1, s->epochs, step + 1, plan->steps,
-                          totals.loss / totals.samples, totals.correct / totals.samples,
-                          (double)(step + 1 - first_step) * t->batch_size / elapsed,
-                          elapsed / (double)(step + 1 - first_step) *
+                          e->totals.loss / e->totals.samples, e->totals.correct / e->totals.samples,
+                          (double)(step + 1 - e->first_step) * t->batch_size / elapsed,
+                          elapsed / (double)(step + 1 - e->first_step) *
                               remaining_steps(t, plan, epoch, step, total_steps));
         if (step + 1 < plan->steps && (t->stopped || checkpoint_due(t, false, epoch))) {
             lmn_sync_totals now;
             lmn_sync_totals_get(t->sync, &now);
-            LMN_TRY(checkpoint_mid_epoch(t, epoch, step + 1, &totals,
-                                         earlier_comm_bytes + now.bytes - before.bytes, run_start));
-            saved_step = t->global_step;
+            LMN_TRY(checkpoint_mid_epoch(t, epoch, step + 1, &e->totals,
+                                         e->earlier_comm_bytes + now.bytes - e->before.bytes,
+                                         run_start));
+            e->saved_step = t->global_step;
         }
     }
     if (t->prefetcher) lmn_prefetcher_stop(t->prefetcher);
     /* Settling (pending updates, averages) is part of training time. */
-    LMN_TRY(lmn_sync_settle(t->sync));
-    if (t->stopped && step < plan->steps) return LMN_OK;
-    /* train.max_steps ended the run inside the epoch: the metrics report
-     * the steps so far, but the epoch is not over (no epoch-control
-     * decision) and the checkpoint resumes at the next step. */
-    const bool partial = step < plan->steps;
-    *finished = t->global_step >= total_steps || epoch + 1 >= s->epochs;
-    epoch_record r = {.epoch = epoch + 1, .test_loss = -1.0, .test_acc = -1.0};
-    r.train_seconds = lmn_now() - start;
-    r.lr = epoch_lr(t, epoch, step > 0 ? step - 1 : 0, plan->steps);
-    r.batch_size = t->batch_size;
-    r.train_loss = totals.samples > 0 ? totals.loss / totals.samples : 0.0;
-    r.train_acc = totals.samples > 0 ? totals.correct / totals.samples : 0.0;
-    r.images_per_second = (double)(step - first_step) * t->batch_size /
-                          (r.train_seconds > 0 ? r.train_seconds : 1e-9);
+    return lmn_sync_settle(t->sync);
+}
+
+/* The epoch's metrics record, evaluation included. */
+static lmn_status record_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *plan,
+                               double run_start, const epoch_state *e, epoch_record *r)
+{
+    *r = (epoch_record){.epoch = epoch + 1, .test_loss = -1.0, .test_acc = -1.0};
+    const step_totals *totals = &e->totals;
+    r->train_seconds = lmn_now() - e->start;
+    r->lr = epoch_lr(t, epoch, e->step > 0 ? e->step - 1 : 0, plan->steps);
+    r->batch_size = t->batch_size;
+    r->train_loss = totals->samples > 0 ? totals->loss / totals->samples : 0.0;
+    r->train_acc = totals->samples > 0 ? totals->correct / totals->samples : 0.0;
+    r->images_per_second = (double)(e->step - e->first_step) * t->batch_size /
+                           (r->train_seconds > 0 ? r->train_seconds : 1e-9);
     LMN_TRY(average_running_stats(t));
     lmn_sync_totals after;
     lmn_sync_totals_get(t->sync, &after);
-    r.comm_bytes = earlier_comm_bytes + after.bytes - before.bytes;
-    r.comm_seconds = after.seconds - before.seconds;
-    r.exposed_comm_seconds = after.exposed_seconds - before.exposed_seconds;
-    r.data_wait_seconds = t->data_wait_seconds;
+    r->comm_bytes = e->earlier_comm_bytes + after.bytes - e->before.bytes;
+    r->comm_seconds = after.seconds - e->before.seconds;
+    r->exposed_comm_seconds = after.exposed_seconds - e->before.exposed_seconds;
+    r->data_wait_seconds = t->data_wait_seconds;
     const double eval_start = lmn_now();
-    if (s->eval) LMN_TRY(lmn_trainer_evaluate(t, &r.test_loss, &r.test_acc));
-    r.eval_seconds = lmn_now() - eval_start;
-    r.seconds = lmn_now() - start;
-    r.elapsed_seconds = lmn_now() - run_start + t->resumed.elapsed_seconds;
+    if (t->settings.eval) LMN_TRY(lmn_trainer_evaluate(t, &r->test_loss, &r->test_acc));
+    r->eval_seconds = lmn_now() - eval_start;
+    r->seconds = lmn_now() - e->start;
+    r->elapsed_seconds = lmn_now() - run_start + t->resumed.elapsed_seconds;
+    return LMN_OK;
+}
+
+/* The epoch line on the terminal, metrics.jsonl and the API's callback. */
+static lmn_status report_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *plan,
+                               double run_start, int64_t total_steps, epoch_record *r)
+{
     const double per_step = (lmn_now() - run_start) / (double)(t->global_step > 0 ? t->global_step : 1);
     if (t->log) {
-        const lmn_epoch_summary summary = {r.epoch, s->epochs, r.train_loss, r.train_acc,
-                                           r.test_loss, r.test_acc, r.images_per_second, r.seconds,
+        const lmn_epoch_summary summary = {r->epoch, t->settings.epochs, r->train_loss,
+                                           r->train_acc, r->test_loss, r->test_acc,
+                                           r->images_per_second, r->seconds,
                                            per_step * remaining_steps(t, plan, epoch, plan->steps - 1,
                                                                       total_steps)};
         lmn_progress_epoch(&t->progress, &summary);
     }
-    LMN_TRY(lmn_peak_rss_mb(t->comm, &r.peak_rss_mb));
-    LMN_TRY(lmn_comm_agree(t->comm, write_metrics(t, &r)));
-    if (t->on_epoch) {
-        const lmn_epoch_report report = {r.epoch, t->global_step, r.lr, r.train_loss, r.train_acc,
-                                         r.test_loss, r.test_acc};
-        LMN_TRY(t->on_epoch(t->on_epoch_ctx, &report));
-    }
-    if (partial)
-        return s->checkpoint_every > 0 && saved_step != t->global_step
-                   ? checkpoint_mid_epoch(t, epoch, step, &totals, r.comm_bytes, run_start)
-                   : LMN_OK;
-    if (lmn_epoch_control_end(&t->epoch_control, epoch, r.train_loss) && t->log) {
+    LMN_TRY(lmn_peak_rss_mb(t->comm, &r->peak_rss_mb));
+    LMN_TRY(lmn_comm_agree(t->comm, write_metrics(t, r)));
+    if (!t->on_epoch) return LMN_OK;
+    const lmn_epoch_report report = {r->epoch, t->global_step, r->lr, r->train_loss, r->train_acc,
+                                     r->test_loss, r->test_acc};
+    return t->on_epoch(t->on_epoch_ctx, &report);
+}
+
+/* After a whole epoch: the epoch-control decision and the checkpoint due. */
+static lmn_status end_epoch(lmn_trainer *t, int epoch, bool finished, const epoch_record *r)
+{
+    if (lmn_epoch_control_end(&t->epoch_control, epoch, r->train_loss) && t->log) {
         char change[128];
         lmn_epoch_control_describe(&t->epoch_control, change, sizeof change);
         fprintf(t->log, "lamina: from epoch %d: %s\n", epoch + 2, change);
     }
-    if (t->stopped || checkpoint_due(t, true, epoch) || (*finished && s->checkpoint_every > 0)) {
+    if (t->stopped || checkpoint_due(t, true, epoch) || (finished && t->settings.checkpoint_every > 0)) {
         t->resumed = (lmn_checkpoint_progress){.epoch = epoch + 1, .global_step = t->global_step,
-                                               .elapsed_seconds = r.elapsed_seconds};
+                                               .elapsed_seconds = r->elapsed_seconds};
         LMN_TRY(lmn_trainer_checkpoint(t));
     }
     return LMN_OK;
+}
+
+static lmn_status run_epoch(lmn_trainer *t, int epoch, const lmn_epoch_plan *plan,
+                            double run_start, int64_t total_steps, bool *finished)
+{
+    epoch_state e;
+    LMN_TRY(start_epoch_state(t, epoch, plan, &e));
+    LMN_TRY(run_steps(t, epoch, plan, run_start, total_steps, &e));
+    if (t->stopped && e.step < plan->steps) return LMN_OK;
+    /* train.max_steps ended the run inside the epoch: the metrics report
+     * the steps so far, but the epoch is not over (no epoch-control
+     * decision) and the checkpoint resumes at the next step. */
+    const bool partial = e.step < plan->steps;
+    *finished = t->global_step >= total_steps || epoch + 1 >= t->settings.epochs;
+    epoch_record r;
+    LMN_TRY(record_epoch(t, epoch, plan, run_start, &e, &r));
+    LMN_TRY(report_epoch(t, epoch, plan, run_start, total_steps, &r));
+    if (partial)
+        return t->settings.checkpoint_every > 0 && e.saved_step != t->global_step
+                   ? checkpoint_mid_epoch(t, epoch, e.step, &e.totals, r.comm_bytes, run_start)
+                   : LMN_OK;
+    return end_epoch(t, epoch, *finished, &r);
 }
 
 /* Rank 0's table of where a training step spends its time. */
