@@ -4,8 +4,11 @@
 #ifndef LMN_KERNELS_ELEMENTWISE_H
 #define LMN_KERNELS_ELEMENTWISE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "kernels/kernels.h"
 
 /* y = max(0, x); y may alias x. */
 void lmn_relu_forward(const float *x, float *y, size_t count);
@@ -36,5 +39,18 @@ void lmn_dropout_forward(const float *x, float *y, uint8_t *mask, size_t count, 
                          uint64_t seed, uint64_t stream);
 void lmn_dropout_backward(const float *dy, const uint8_t *mask, float *dx, size_t count,
                           float rate);
+
+/* The kernels above for activation buffers of either element type
+ * (lmn_act_desc.elem; kernels/elementwise_bf16.c): `floats` is the desc's
+ * floats, so a BF16 buffer holds 2 * floats values. BF16 results are the
+ * fp32 results of the widened values rounded to nearest even. */
+void lmn_act_relu_forward(lmn_elem_type elem, const float *x, float *y, size_t floats);
+void lmn_act_relu_backward(lmn_elem_type elem, const float *y, const float *dy, float *dx,
+                           size_t floats);
+void lmn_act_add_forward(lmn_elem_type elem, const float *a, const float *b, float *y,
+                         size_t floats);
+void lmn_act_add_relu_forward(lmn_elem_type elem, const float *a, const float *b, float *y,
+                              size_t floats);
+void lmn_act_accumulate(lmn_elem_type elem, float *y, const float *x, size_t floats);
 
 #endif

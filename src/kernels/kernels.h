@@ -42,25 +42,35 @@
 
 typedef struct lmn_layout lmn_layout; /* backend-defined */
 
-/* The arithmetic of the ops a backend creates (ALGORITHMS.md 13). Every
- * buffer at this interface stays fp32 in both: under BF16 the dnnl
- * convolutions (2-D, 3-D) and linear layers round their inputs and weights
- * to bf16 inside the op, multiply in bf16 and accumulate in fp32, and write
- * fp32 outputs and fp32 weight gradients. Pooling, upsampling, batch norm,
- * the element-wise kernels and the losses compute in fp32 under either:
- * their inputs arrive in fp32, and a rounding there would cost a conversion
- * pass and precision without saving arithmetic. */
+/* The arithmetic of the ops a backend creates (ALGORITHMS.md 13). Under
+ * BF16 the dnnl convolutions (2-D, 3-D) and linear layers round their
+ * inputs and weights to bf16 inside the op, multiply in bf16 and accumulate
+ * in fp32, and write fp32 weight gradients. The convolutions write their
+ * activations in bf16 (lmn_act_desc.elem), as autocast does: batch norm,
+ * pooling, ReLU and residual adds then read and write bf16 (batch norm's
+ * statistics and parameters stay fp32), and the next convolution reads them
+ * without a conversion pass. Gradients of activations take their
+ * activation's element type. Linear layers write fp32 (the loss reads
+ * them); parameters, their gradients and everything the optimizer and the
+ * reductions see stay fp32. */
 typedef enum lmn_precision { LMN_PRECISION_FP32, LMN_PRECISION_BF16 } lmn_precision;
 typedef struct lmn_op lmn_op;         /* backend-defined */
 typedef struct lmn_backend lmn_backend;
 
+/* The element type of an activation buffer. Buffers are float * at this
+ * interface either way; a BF16 buffer holds two bf16 values per float. */
+typedef enum lmn_elem_type { LMN_ELEM_F32 = 0, LMN_ELEM_BF16 } lmn_elem_type;
+
 typedef struct lmn_act_desc {
     int n, c, h, w;           /* logical shape; a [N,K] matrix is h = w = 1 */
-    const lmn_layout *layout; /* NULL: dense NCHW (NCDHW when d > 0) */
+    const lmn_layout *layout; /* NULL: dense NCHW (NCDHW when d > 0), fp32 */
     size_t floats;            /* floats to allocate for this activation */
     /* Depth of a 3-D (NCDHW) activation; 0 means 2-D NCHW, so zero-
      * initialized descs stay 2-D. 2-D ops reject d > 0 and 3-D ops d == 0. */
     int d;
+    /* F32 unless the layout says otherwise (zero-initialized descs are F32);
+     * only the dnnl backend under BF16 produces BF16 activations. */
+    lmn_elem_type elem;
 } lmn_act_desc;
 
 /* A dense NCHW desc of the given shape. */

@@ -32,9 +32,12 @@ static lmn_status create_op(lmn_network *net, lmn_plan *plan, int i)
     const lmn_layer_spec *layer = &net->spec.layers[i];
     lmn_plan_node *node = &plan->nodes[i];
     const lmn_act_desc *in = lmn_plan_producer_desc(plan, layer->input);
-    node->in_desc = *in;
-    node->out_desc = *in;
     const lmn_layer_type *type = lmn_layer_type_of(layer->kind);
+    const bool needs_copy = in->elem == LMN_ELEM_BF16 && !(type->flags & LMN_LAYER_READS_BF16);
+    node->in_desc = needs_copy ? lmn_plan_dense_like(in) : *in;
+    node->out_desc = node->in_desc;
+    if (needs_copy)
+        LMN_TRY(lmn_alloc_floats(&node->input_copy, node->in_desc.floats, "fp32 input copy"));
     return type->create_op ? type->create_op(net, plan, i) : LMN_OK;
 }
 
@@ -56,7 +59,10 @@ static size_t largest_activation(const lmn_network *net, const lmn_plan *plan)
 static size_t plan_buffer_bytes(const lmn_network *net, const lmn_plan *plan)
 {
     size_t floats = 2 * largest_activation(net, plan) + (size_t)plan->batch * (size_t)net->num_outputs;
-    for (int i = 0; i < net->spec.count; i++) floats += 2 * plan->nodes[i].out_desc.floats;
+    for (int i = 0; i < net->spec.count; i++) {
+        const lmn_plan_node *node = &plan->nodes[i];
+        floats += 2 * node->out_desc.floats + (node->input_copy ? node->in_desc.floats : 0);
+    }
     return floats * sizeof(float);
 }
 
@@ -151,6 +157,7 @@ void lmn_plan_free(lmn_network *net, lmn_plan *plan)
         lmn_free(node->y);
         lmn_free(node->dy);
         lmn_free(node->converted);
+        lmn_free(node->input_copy);
         lmn_free(node->workspace);
         lmn_free(node->batch_mean);
         lmn_free(node->batch_var);

@@ -17,6 +17,9 @@ typedef struct lmn_plan_node {
     lmn_act_desc out_desc; /* what the layer writes */
     float *y, *dy;
     float *converted;      /* input (add: skip input) in in_desc's layout when the producer's differs */
+    /* A kind without LMN_LAYER_READS_BF16 reading a bf16 activation reads
+     * this dense fp32 copy of it (in_desc); its dx is converted back. */
+    float *input_copy;
     void *workspace;       /* max-pool positions */
     float *batch_mean, *batch_var;
     uint8_t *mask;         /* dropout */

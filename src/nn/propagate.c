@@ -15,6 +15,12 @@ const lmn_act_desc *lmn_pass_activation_desc(const lmn_pass *p, int layer)
     return lmn_plan_producer_desc(p->plan, layer);
 }
 
+const float *lmn_pass_input(const lmn_pass *p, int i)
+{
+    const float *copy = p->plan->nodes[i].input_copy;
+    return copy ? copy : lmn_pass_activation(p, p->net->spec.layers[i].input);
+}
+
 float *lmn_pass_weights(const lmn_pass *p, int i) { return p->net->params + p->net->param_offset[i]; }
 float *lmn_pass_weight_grads(const lmn_pass *p, int i) { return p->net->grads + p->net->param_offset[i]; }
 
@@ -28,6 +34,13 @@ static lmn_status forward_layer(const lmn_pass *p, int i, bool training, uint64_
     const lmn_layer_type *type = lmn_layer_type_of(p->net->spec.layers[i].kind);
     if (!type || !type->forward)
         return lmn_fail(LMN_ERR_INTERNAL, "layer '%s' has no forward", p->net->spec.layers[i].name);
+    const lmn_plan_node *node = &p->plan->nodes[i];
+    if (node->input_copy) {
+        const int input = p->net->spec.layers[i].input;
+        lmn_backend *be = p->net->backend;
+        LMN_TRY(be->reorder(be, lmn_pass_activation_desc(p, input), lmn_pass_activation(p, input),
+                            &node->in_desc, node->input_copy));
+    }
     return type->forward(p, i, training, noise_key);
 }
 
@@ -73,7 +86,8 @@ static void gradient_written(const lmn_pass *p, int layer, const float *slot)
 {
     if (layer == LMN_INPUT) return;
     lmn_plan_node *node = &p->plan->nodes[layer];
-    if (slot == p->plan->scratch) lmn_accumulate(node->dy, slot, node->out_desc.floats);
+    if (slot == p->plan->scratch)
+        lmn_act_accumulate(node->out_desc.elem, node->dy, slot, node->out_desc.floats);
     node->has_grad = true;
 }
 
@@ -86,7 +100,7 @@ lmn_status lmn_pass_deliver(const lmn_pass *p, int layer, const lmn_act_desc *fr
     const lmn_act_desc *to = lmn_pass_activation_desc(p, layer);
     if (be->same_layout(from, to)) {
         if (node->has_grad)
-            lmn_accumulate(node->dy, grad, to->floats);
+            lmn_act_accumulate(to->elem, node->dy, grad, to->floats);
         else
             memcpy(node->dy, grad, to->floats * sizeof(float));
         node->has_grad = true;
@@ -99,7 +113,8 @@ lmn_status lmn_pass_deliver(const lmn_pass *p, int layer, const lmn_act_desc *fr
 }
 
 /* A fused ReLU is masked out of dy first (in place), unless the kind's
- * backward masks it itself. */
+ * backward masks it itself. A layer reading an fp32 copy of its input
+ * writes dx in fp32, delivered (rounded) to the producer after. */
 static lmn_status backward_layer(const lmn_pass *p, int i)
 {
     const lmn_layer_spec *layer = &p->net->spec.layers[i];
@@ -107,12 +122,15 @@ static lmn_status backward_layer(const lmn_pass *p, int i)
     if (!type || !type->backward)
         return lmn_fail(LMN_ERR_INTERNAL, "layer '%s' has no backward", layer->name);
     lmn_plan_node *node = &p->plan->nodes[i];
-    float *dx = gradient_slot(p, layer->input);
+    float *dx = node->input_copy ? p->plan->scratch2 : gradient_slot(p, layer->input);
     if (layer->relu && !(type->flags & LMN_LAYER_MASKS_OWN_RELU))
-        lmn_relu_backward(node->y, node->dy, node->dy, node->out_desc.floats);
+        lmn_act_relu_backward(node->out_desc.elem, node->y, node->dy, node->dy,
+                              node->out_desc.floats);
     bool dx_written = true;
     LMN_TRY(type->backward(p, i, dx, &dx_written));
-    if (dx_written) gradient_written(p, layer->input, dx);
+    if (!dx_written) return LMN_OK;
+    if (node->input_copy) return lmn_pass_deliver(p, layer->input, &node->in_desc, dx);
+    gradient_written(p, layer->input, dx);
     return LMN_OK;
 }
 

@@ -2,13 +2,20 @@
  * backend, every layer type, 2-D and 3-D:
  *   - conv2d, conv3d and linear (bf16 inputs, fp32 accumulation) within
  *     1e-2 of the largest reference value, forward, backward data and
- *     backward weights, from dense and from blocked inputs;
+ *     backward weights, from dense fp32 and from blocked bf16 inputs;
+ *   - the convolutions write bf16 activations and give dx in their input's
+ *     element type (bf16 from a bf16 producer, fp32 for an fp32 input);
+ *     linear layers write fp32;
  *   - they really round: their outputs differ from dnnl fp32's by more
  *     than fp32 noise, while their weight gradients carry fp32 mantissas
  *     (written in fp32, not widened from bf16);
  *   - the conv's and the linear layer's conversions of x and dy, shared
  *     between their primitives, give the bits of fresh conversions;
- *   - pooling, batch norm and upsampling stay fp32: within 1e-4 of ref;
+ *   - pooling and batch norm keep their input's element type: on fp32
+ *     inputs they stay fp32 (within 1e-4 of ref); on bf16 inputs they write
+ *     bf16 within bf16 rounding of ref on the same (rounded) inputs, batch
+ *     norm's statistics and parameter gradients in fp32 (within 1e-4 and
+ *     1e-2); upsampling stays fp32;
  *   - the ref backend refuses bf16, naming train.precision.
  * Exits 77 (skipped) on a CPU without native bf16, after checking that
  * dnnl refuses bf16 there. */
@@ -318,6 +325,83 @@ static void batchnorm_case(lmn_backend *ref, lmn_backend *bf16, const lmn_act_de
     bf16->op_destroy(op);
 }
 
+/* Batch norm on a bf16 activation (a bf16 conv's output, blocked): y and
+ * dx in bf16, the statistics and the parameter gradients in fp32. */
+static void batchnorm_bf16_case(lmn_backend *ref, lmn_backend *bf16)
+{
+    const lmn_batchnorm_params p = {.epsilon = 1e-5f, .fuse_relu = true};
+    lmn_op *producer = NULL, *ref_op = NULL, *op = NULL;
+    const lmn_act_desc ref_in = lmn_act_dense(4, 16, 6, 6);
+    const lmn_act_desc in = lmn_dt_blocked_desc(bf16, 4, 16, 6, 6, &producer);
+    lmn_act_desc ref_out, out;
+    CHECK(in.elem == LMN_ELEM_BF16);
+    ref_op = lmn_kt_batchnorm(ref, &p, &ref_in, &ref_out);
+    op = lmn_kt_batchnorm(bf16, &p, &in, &out);
+    if (ref_op && op) {
+        CHECK(out.elem == LMN_ELEM_BF16 && bf16->same_layout(&out, &in));
+        const size_t c = 16, count = ref_in.floats;
+        float *x = lmn_kt_random(count, 91), *dy = lmn_kt_random(count, 92);
+        float *gamma = lmn_kt_random(c, 93), *beta = lmn_kt_random(c, 94);
+        float *x_bf16 = lmn_dt_input(bf16, &x, &in), *dy_bf16 = lmn_dt_input(bf16, &dy, &out);
+        float *y[2], *mean[2], *var[2], *dx[2], *dgamma[2], *dbeta[2];
+        for (int k = 0; k < 2; k++) {
+            y[k] = lmn_dt_junk(count), dx[k] = lmn_dt_junk(count);
+            mean[k] = lmn_dt_junk(c), var[k] = lmn_dt_junk(c);
+            dgamma[k] = lmn_dt_junk(c), dbeta[k] = lmn_dt_junk(c);
+        }
+        CHECK_OK(ref->batchnorm_forward_train(ref_op, x, gamma, beta, y[0], mean[0], var[0]));
+        CHECK_OK(ref->batchnorm_backward(ref_op, x, dy, gamma, mean[0], var[0], dx[0], dgamma[0],
+                                         dbeta[0]));
+        CHECK_OK(bf16->batchnorm_forward_train(op, x_bf16, gamma, beta, y[1], mean[1], var[1]));
+        CHECK_OK(bf16->batchnorm_backward(op, x_bf16, dy_bf16, gamma, mean[1], var[1], dx[1],
+                                          dgamma[1], dbeta[1]));
+        lmn_dt_check_act(bf16, y[1], &out, y[0], "bf16 batchnorm forward", "batchnorm");
+        lmn_dt_check_act(bf16, dx[1], &in, dx[0], "bf16 batchnorm dx", "batchnorm");
+        check_fp32(mean[1], mean[0], c, "bf16 batchnorm mean");
+        check_fp32(var[1], var[0], c, "bf16 batchnorm variance");
+        lmn_dt_check(dgamma[1], dgamma[0], c, "bf16 batchnorm dgamma", "batchnorm");
+        lmn_dt_check(dbeta[1], dbeta[0], c, "bf16 batchnorm dbeta", "batchnorm");
+        for (int k = 0; k < 2; k++) {
+            float *owned[] = {y[k], mean[k], var[k], dx[k], dgamma[k], dbeta[k]};
+            for (size_t i = 0; i < sizeof owned / sizeof *owned; i++) lmn_free(owned[i]);
+        }
+        float *buffers[] = {x, dy, gamma, beta, x_bf16, dy_bf16};
+        for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++) lmn_free(buffers[i]);
+    }
+    if (ref_op) ref->op_destroy(ref_op);
+    if (op) bf16->op_destroy(op);
+    if (producer) bf16->op_destroy(producer);
+}
+
+/* Element types: convs write bf16 and give dx in their input's type,
+ * linear layers write fp32, pooling keeps its input's type. */
+static void test_element_types(lmn_backend *bf16)
+{
+    lmn_op *producer = NULL;
+    const lmn_act_desc blocked = lmn_dt_blocked_desc(bf16, 2, 16, 8, 8, &producer);
+    const lmn_act_desc dense = lmn_act_dense(2, 3, 8, 8);
+    const lmn_conv2d_params p = conv2d(16, 3, 1, 1, false, false);
+    lmn_act_desc out_from_dense, out_from_bf16, pooled, pooled_fp32, linear_out;
+    lmn_op *from_dense = lmn_kt_conv(bf16, &p, &dense, &out_from_dense);
+    lmn_op *from_bf16 = lmn_kt_conv(bf16, &p, &blocked, &out_from_bf16);
+    CHECK(blocked.elem == LMN_ELEM_BF16);
+    CHECK(out_from_dense.elem == LMN_ELEM_BF16 && out_from_bf16.elem == LMN_ELEM_BF16);
+    CHECK(out_from_bf16.floats * 2 == lmn_dt_capacity(&out_from_bf16));
+    const lmn_pool2d_params pool = {.kind = LMN_POOL_MAX, .kernel_h = 2, .kernel_w = 2,
+                                    .stride_h = 2, .stride_w = 2};
+    size_t ws = 0;
+    lmn_op *pool_bf16 = lmn_kt_pool(bf16, &pool, &blocked, &pooled, &ws);
+    lmn_op *pool_fp32 = lmn_kt_pool(bf16, &pool, &dense, &pooled_fp32, &ws);
+    CHECK(pooled.elem == LMN_ELEM_BF16 && pooled_fp32.elem == LMN_ELEM_F32);
+    const lmn_linear_params lp = {.out_features = 4};
+    const lmn_act_desc matrix = lmn_act_dense(2, 30, 1, 1);
+    lmn_op *linear = lmn_kt_linear(bf16, &lp, &matrix, &linear_out);
+    CHECK(linear_out.elem == LMN_ELEM_F32 && linear_out.layout == NULL);
+    lmn_op *ops[] = {from_dense, from_bf16, pool_bf16, pool_fp32, linear, producer};
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+        if (ops[i]) bf16->op_destroy(ops[i]);
+}
+
 static void upsample_case(lmn_backend *ref, lmn_backend *bf16, lmn_upsample_kind kind)
 {
     const lmn_upsample_params p = {.kind = kind, .factor = 2};
@@ -370,6 +454,7 @@ static void test_layers(lmn_backend *ref, lmn_backend *bf16)
     const lmn_act_desc bn2d = lmn_act_dense(4, 16, 6, 6), bn3d = lmn_act_dense3d(2, 8, 4, 4, 4);
     batchnorm_case(ref, bf16, &bn2d);
     batchnorm_case(ref, bf16, &bn3d);
+    batchnorm_bf16_case(ref, bf16);
     upsample_case(ref, bf16, LMN_UPSAMPLE_NEAREST);
     upsample_case(ref, bf16, LMN_UPSAMPLE_PIXEL_SHUFFLE);
 }
@@ -387,6 +472,7 @@ int main(void)
     } else {
         lmn_backend *bf16 = bf16_backend();
         test_layers(ref, bf16);
+        test_element_types(bf16);
         test_bf16_is_real(fp32, bf16);
         test_shared_conversions(bf16);
         test_shared_linear_rounding(bf16);

@@ -65,6 +65,30 @@ static inline lmn_act_desc lmn_dt_blocked_desc3d(lmn_backend *dnnl, int n, int c
     return produced;
 }
 
+/* Values a buffer of desc holds: two per float in bf16 (kernels.h). */
+static inline size_t lmn_dt_capacity(const lmn_act_desc *desc)
+{
+    return desc->elem == LMN_ELEM_BF16 ? 2 * desc->floats : desc->floats;
+}
+
+/* The sum of |value| over a whole buffer of desc, padding included. */
+static inline double lmn_dt_abs_sum(const float *x, const lmn_act_desc *desc)
+{
+    double sum = 0.0;
+    if (desc->elem == LMN_ELEM_F32) {
+        for (size_t i = 0; i < desc->floats; i++) sum += fabs((double)x[i]);
+        return sum;
+    }
+    const uint16_t *values = (const uint16_t *)x;
+    for (size_t i = 0; i < lmn_dt_capacity(desc); i++) {
+        const uint32_t bits = (uint32_t)values[i] << 16;
+        float value;
+        memcpy(&value, &bits, sizeof value);
+        sum += fabs((double)value);
+    }
+    return sum;
+}
+
 /* One CHECK: the entries of x outside the logical tensor (layout padding)
  * are zero, as the element-wise kernels rely on. Compares the absolute sum
  * of the whole buffer with that of its dense copy. */
@@ -73,14 +97,28 @@ static inline void lmn_dt_check_padding(lmn_backend *dnnl, const float *x,
                                         const char *case_name)
 {
     float *dense = lmn_dt_to_dense(dnnl, x, desc);
-    double all = 0.0, logical = 0.0;
-    for (size_t i = 0; i < desc->floats; i++) all += fabs((double)x[i]);
+    double logical = 0.0;
+    const double all = lmn_dt_abs_sum(x, desc);
     for (size_t i = 0; i < lmn_act_elements(desc); i++)
         logical += fabs((double)dense[i]);
     CHECK_MSG(fabs(all - logical) <= 1e-9 * fmax(1.0, logical),
               "%s (%s): padding is not zero (|buffer| %.9g vs |tensor| %.9g)", what, case_name,
               all, logical);
     lmn_free(dense);
+}
+
+/* desc's layout copy of the dense buffer *values (as lmn_dt_from_dense).
+ * When desc holds bf16, *values is replaced by the rounded values the copy
+ * holds, so the ref backend computes on the inputs dnnl sees. */
+static inline float *lmn_dt_input(lmn_backend *dnnl, float **values, const lmn_act_desc *desc)
+{
+    float *copy = lmn_dt_from_dense(dnnl, *values, desc);
+    if (desc->elem == LMN_ELEM_BF16) {
+        float *rounded = lmn_dt_to_dense(dnnl, copy, desc);
+        lmn_free(*values);
+        *values = rounded;
+    }
+    return copy;
 }
 
 /* Junk to pre-fill outputs with, so tests see what an op really writes. */
@@ -131,15 +169,15 @@ static inline void lmn_dt_compare_conv(lmn_backend *ref, lmn_backend *dnnl,
                                        uint64_t seed, const char *case_name)
 {
     lmn_dt_check_same_shape(o, case_name);
-    CHECK(o->dnnl_out.floats >= o->ref_out.floats);
+    CHECK(lmn_dt_capacity(&o->dnnl_out) >= o->ref_out.floats);
     const lmn_kt_conv_calls r = lmn_kt_conv_calls_of(ref, &o->ref_in);
     const lmn_kt_conv_calls d = lmn_kt_conv_calls_of(dnnl, &o->dnnl_in);
     float *x = lmn_kt_random(o->ref_in.floats, seed);
     float *w = lmn_kt_random(weights, seed + 1);
     float *b = biases ? lmn_kt_random(biases, seed + 2) : NULL;
     float *dy = lmn_kt_random(o->ref_out.floats, seed + 3);
-    float *x_dnnl = lmn_dt_from_dense(dnnl, x, &o->dnnl_in);
-    float *dy_dnnl = lmn_dt_from_dense(dnnl, dy, &o->dnnl_out);
+    float *x_dnnl = lmn_dt_input(dnnl, &x, &o->dnnl_in);
+    float *dy_dnnl = lmn_dt_input(dnnl, &dy, &o->dnnl_out);
 
     float *y_ref = lmn_kt_zeros(o->ref_out.floats), *y_dnnl = lmn_dt_junk(o->dnnl_out.floats);
     CHECK_OK(r.forward(o->ref_op, x, w, b, y_ref));
@@ -174,13 +212,14 @@ static inline void lmn_dt_compare_pool(lmn_backend *ref, lmn_backend *dnnl,
     lmn_dt_check_same_shape(o, case_name);
     CHECK((dnnl_ws > 0) == (kind == LMN_POOL_MAX));
     /* The blocked layout is kept (unless the output is dense-equivalent). */
-    if (o->dnnl_in.layout && o->dnnl_out.layout) CHECK(o->dnnl_out.floats >= o->ref_out.floats);
+    if (o->dnnl_in.layout && o->dnnl_out.layout)
+        CHECK(lmn_dt_capacity(&o->dnnl_out) >= o->ref_out.floats);
     const lmn_kt_pool_calls r = lmn_kt_pool_calls_of(ref, &o->ref_in);
     const lmn_kt_pool_calls d = lmn_kt_pool_calls_of(dnnl, &o->dnnl_in);
     float *x = lmn_kt_random(o->ref_in.floats, seed);
     float *dy = lmn_kt_random(o->ref_out.floats, seed + 1);
-    float *x_dnnl = lmn_dt_from_dense(dnnl, x, &o->dnnl_in);
-    float *dy_dnnl = lmn_dt_from_dense(dnnl, dy, &o->dnnl_out);
+    float *x_dnnl = lmn_dt_input(dnnl, &x, &o->dnnl_in);
+    float *dy_dnnl = lmn_dt_input(dnnl, &dy, &o->dnnl_out);
     void *ref_workspace = NULL, *dnnl_workspace = NULL;
     CHECK_OK(lmn_alloc_bytes(&ref_workspace, ref_ws, "test workspace"));
     CHECK_OK(lmn_alloc_bytes(&dnnl_workspace, dnnl_ws, "test workspace"));

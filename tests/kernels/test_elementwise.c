@@ -2,7 +2,10 @@
  * aliasing, zero padding kept, gradients against finite differences), add,
  * accumulate (with aliasing), and
  * dropout (reproducible masks, rate 0 identity, kept fraction, scaling,
- * thread-count independence, backward). */
+ * thread-count independence, backward); the bf16 activation kernels
+ * (lmn_act_*): each value is the fp32 kernel's result on the widened
+ * inputs rounded to nearest even, bit for bit, ties and NaN included, and
+ * the f32 element type is the fp32 kernel itself. */
 #include <omp.h>
 #include <string.h>
 
@@ -226,8 +229,107 @@ static void test_pointwise_gradients(void)
     }
 }
 
+/* bf16 bits <-> float, independently of the kernels under test. */
+static float widen(uint16_t bits)
+{
+    const uint32_t wide = (uint32_t)bits << 16;
+    float value;
+    memcpy(&value, &wide, sizeof value);
+    return value;
+}
+
+/* Round to nearest even by exhaustive reasoning on the two neighbours. */
+static uint16_t nearest_bf16(float value)
+{
+    if (isnan(value)) return 0x7fc0;
+    uint32_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    const uint16_t down = (uint16_t)(bits >> 16), up = (uint16_t)(down + 1);
+    const double below = fabs((double)value - widen(down)), above = fabs((double)widen(up) - value);
+    if (below < above) return down;
+    if (above < below) return up;
+    return (down & 1u) ? up : down;
+}
+
+enum { BF16_VALUES = 4096 }; /* 2048 floats of bf16 pairs */
+
+/* Random bf16 values with exact ties for the adds: pairs a, b whose sum
+ * lies half way between two bf16 numbers, and signed zeros. */
+static void bf16_inputs(uint16_t *a, uint16_t *b, uint64_t seed)
+{
+    float *r = lmn_kt_random(2 * BF16_VALUES, seed);
+    for (int i = 0; i < BF16_VALUES; i++) {
+        a[i] = nearest_bf16(4.0f * r[i]);
+        b[i] = nearest_bf16(4.0f * r[BF16_VALUES + i]);
+    }
+    a[0] = 0x3f80, b[0] = 0x3b80; /* 1 + 2^-8: a tie, rounds to 1 (even) */
+    a[1] = 0x3f81, b[1] = 0x3b80; /* 1+2^-7 + 2^-8: a tie, rounds up to even */
+    a[2] = 0x8000, b[2] = 0x0000; /* -0 + 0 */
+    a[3] = 0x7fc0, b[3] = 0x3f80; /* NaN + 1 */
+    lmn_free(r);
+}
+
+static void check_bf16(const uint16_t *got, const uint16_t *want, const char *what)
+{
+    int wrong = 0;
+    for (int i = 0; i < BF16_VALUES; i++) wrong += got[i] != want[i];
+    CHECK_MSG(wrong == 0, "%s: %d of %d bf16 values differ from the rounded fp32 result", what,
+              wrong, BF16_VALUES);
+}
+
+static void test_bf16_kernels(void)
+{
+    static uint16_t a[BF16_VALUES], b[BF16_VALUES], got[BF16_VALUES], want[BF16_VALUES];
+    const size_t floats = BF16_VALUES / 2;
+    bf16_inputs(a, b, 90);
+    lmn_act_add_forward(LMN_ELEM_BF16, (float *)a, (float *)b, (float *)got, floats);
+    for (int i = 0; i < BF16_VALUES; i++) want[i] = nearest_bf16(widen(a[i]) + widen(b[i]));
+    check_bf16(got, want, "bf16 add");
+    CHECK(got[0] == 0x3f80 && got[1] == 0x3f82);
+    lmn_act_add_relu_forward(LMN_ELEM_BF16, (float *)a, (float *)b, (float *)got, floats);
+    for (int i = 0; i < BF16_VALUES; i++) {
+        const float sum = widen(a[i]) + widen(b[i]);
+        want[i] = sum > 0.0f ? nearest_bf16(sum) : 0;
+    }
+    check_bf16(got, want, "bf16 add + relu");
+    memcpy(got, a, sizeof a);
+    lmn_act_accumulate(LMN_ELEM_BF16, (float *)got, (float *)b, floats);
+    for (int i = 0; i < BF16_VALUES; i++) want[i] = nearest_bf16(widen(a[i]) + widen(b[i]));
+    check_bf16(got, want, "bf16 accumulate");
+    lmn_act_relu_forward(LMN_ELEM_BF16, (float *)a, (float *)got, floats);
+    for (int i = 0; i < BF16_VALUES; i++) want[i] = widen(a[i]) > 0.0f ? a[i] : 0;
+    check_bf16(got, want, "bf16 relu");
+    CHECK(got[2] == 0); /* -0 becomes +0, as the fp32 relu writes 0.0f */
+    lmn_act_relu_backward(LMN_ELEM_BF16, (float *)a, (float *)b, (float *)got, floats);
+    for (int i = 0; i < BF16_VALUES; i++) want[i] = widen(a[i]) > 0.0f ? b[i] : 0;
+    check_bf16(got, want, "bf16 relu backward");
+    lmn_act_relu_backward(LMN_ELEM_BF16, (float *)a, (float *)b, (float *)b, floats);
+    check_bf16(b, want, "bf16 relu backward in place");
+}
+
+/* LMN_ELEM_F32 is the fp32 kernel, bit for bit. */
+static void test_f32_dispatch(void)
+{
+    enum { N = 1000 };
+    float *a = lmn_kt_random(N, 95), *b = lmn_kt_random(N, 96);
+    float got[N], want[N];
+    lmn_act_add_relu_forward(LMN_ELEM_F32, a, b, got, N);
+    lmn_add_relu_forward(a, b, want, N);
+    CHECK(memcmp(got, want, sizeof got) == 0);
+    lmn_act_relu_backward(LMN_ELEM_F32, a, b, got, N);
+    lmn_relu_backward(a, b, want, N);
+    CHECK(memcmp(got, want, sizeof got) == 0);
+    memcpy(got, a, sizeof got), memcpy(want, a, sizeof want);
+    lmn_act_accumulate(LMN_ELEM_F32, got, b, N);
+    lmn_accumulate(want, b, N);
+    CHECK(memcmp(got, want, sizeof got) == 0);
+    lmn_free(a), lmn_free(b);
+}
+
 int main(void)
 {
+    test_bf16_kernels();
+    test_f32_dispatch();
     test_relu();
     test_leaky_relu();
     test_scale();

@@ -3,9 +3,13 @@
  *     update within bf16 rounding (2e-2 of the largest update), and not by
  *     exactly the same amount (the kernels really ran bf16);
  *   - P ranks reach 1 rank's parameters within 1e-5, as in fp32
- *     (mpitest_rank_equivalence), with the fp32 wire and (within 1e-2 of the
+ *     (mpitest_rank_equivalence), with the fp32 wire and (within 5e-2 of the
  *     fp32-wire run) with parallel.wire bf16, which rounds the fp32
- *     gradients once;
+ *     gradients once. That bound is the spread of 16 steps of training
+ *     from two starts 2^-9 apart, not of the wire: over seeds 5-8 it was
+ *     0.0035-0.0096 with bf16 only inside the convolutions and
+ *     0.0076-0.037 with bf16 activations (more roundings, each a
+ *     discontinuity a small perturbation can flip);
  *   - resuming is bitwise: 4 epochs straight equal 2 + checkpoint + 2.
  * Skips (77) on a CPU without native bf16, where the trainer must refuse
  * train.precision bf16. */
@@ -134,12 +138,12 @@ static run rank_equivalence(const char *wire, double tolerance, int rank)
 static void test_ranks(int rank)
 {
     run fp32_wire = rank_equivalence("fp32", 1e-5, rank);
-    run bf16_wire = rank_equivalence("bf16", 1e-2, rank);
+    run bf16_wire = rank_equivalence("bf16", 5e-2, rank);
     if (fp32_wire.after && bf16_wire.after) {
         const double diff = lmn_test_max_rel_diff(bf16_wire.after, fp32_wire.after,
                                                    fp32_wire.count);
         if (rank == 0) printf("bf16: wire bf16 vs wire fp32 after 2 epochs: %.3g\n", diff);
-        CHECK(diff <= 1e-2);
+        CHECK(diff <= 5e-2);
         int ranks = 1;
         MPI_Comm_size(MPI_COMM_WORLD, &ranks);
         if (ranks > 1) CHECK(diff > 0.0); /* the wire did round (1 rank sends nothing) */

@@ -13,10 +13,12 @@
  * nCdhw8c, ... as the primitive prefers).
  *
  * Under bf16 (lmn_backend.precision) the primitives read bf16 src, weights
- * and diff_dst and write f32 dst, diff_src and diff_weights (oneDNN
- * accumulates in f32): the reorders that bring x, w and dy into the
- * primitives' layouts round them to bf16 on the way, so the layer graph,
- * the optimizer and the reductions only ever see f32.
+ * and diff_dst, write bf16 dst, diff_src in the input's element type (bf16
+ * from a bf16 producer, f32 for the network input) and f32 diff_weights
+ * (oneDNN accumulates in f32). An fp32 input (the network's, or a layer
+ * that computes in fp32) is rounded to bf16 by the reorder that brings it
+ * into the primitive's layout; bf16 activations from the layer before pass
+ * through. The optimizer and the reductions only ever see f32.
  *
  * Each conversion into bf16 is a full pass over the tensor, so the op
  * converts a tensor once where two primitives want it in the same layout:
@@ -93,7 +95,8 @@ static conv_spec spec_3d(const lmn_conv3d_params *p)
 /* Geometry shared by the three primitive descriptors. */
 typedef struct conv_geometry {
     int ndims; /* 4 (NCHW) or 5 (NCDHW) */
-    dnnl_data_type_t compute; /* the spec's */
+    dnnl_data_type_t compute; /* the spec's; also dst's */
+    dnnl_data_type_t input;   /* the caller's x and dx */
     dnnl_dims_t src_dims, weights_dims, bias_dims, dst_dims;
     dnnl_dims_t strides, padding;
 } conv_geometry;
@@ -111,6 +114,7 @@ static lmn_status conv_geometry_init(const conv_spec *p, const lmn_act_desc *in,
                                      g->padding));
     g->ndims = w->spatial + 2;
     g->compute = p->compute;
+    g->input = in->elem == LMN_ELEM_BF16 ? dnnl_bf16 : dnnl_f32;
     g->src_dims[0] = in->n;
     g->src_dims[1] = in->c;
     g->weights_dims[0] = p->out_channels;
@@ -162,7 +166,7 @@ static lmn_status forward_pd(lmn_dnnl *dnnl, const conv_spec *p, const conv_geom
     LMN_TRY(md_typed(&src, g->ndims, g->src_dims, g->compute, dnnl_format_tag_any));
     LMN_TRY(md_typed(&weights, g->ndims, g->weights_dims, g->compute, dnnl_format_tag_any));
     LMN_TRY(md_tag(&bias, 1, g->bias_dims, dnnl_a));
-    LMN_TRY(md_tag(&dst, g->ndims, g->dst_dims, dnnl_format_tag_any));
+    LMN_TRY(md_typed(&dst, g->ndims, g->dst_dims, g->compute, dnnl_format_tag_any));
     dnnl_convolution_desc_t desc;
     LMN_DNNL_TRY(dnnl_convolution_forward_desc_init(
                      &desc, dnnl_forward_training, dnnl_convolution_direct, &src, &weights,
@@ -192,12 +196,12 @@ static lmn_status backward_data_pd(lmn_dnnl *dnnl, bool bias, const conv_geometr
 {
     dnnl_memory_desc_t weights;
     LMN_TRY(md_typed(&weights, g->ndims, g->weights_dims, g->compute, dnnl_format_tag_any));
-    /* dx leaves in f32 whatever the compute type (src may be bf16). */
-    const dnnl_memory_desc_t diff_src_f32 = lmn_dnnl_md_with_type(diff_src, dnnl_f32);
+    /* dx leaves in the caller's element type, whatever the compute type. */
+    const dnnl_memory_desc_t diff_src_typed = lmn_dnnl_md_with_type(diff_src, g->input);
     dnnl_convolution_desc_t desc;
     LMN_DNNL_TRY(dnnl_convolution_backward_data_desc_init(
-                     &desc, dnnl_convolution_direct, &diff_src_f32, &weights, diff_dst, g->strides,
-                     g->padding, g->padding),
+                     &desc, dnnl_convolution_direct, &diff_src_typed, &weights, diff_dst,
+                     g->strides, g->padding, g->padding),
                  "describing the convolution backward data");
     LMN_DNNL_TRY(dnnl_primitive_desc_create(pd, &desc, NULL, dnnl->engine, hint),
                  "choosing a convolution backward data");
@@ -227,10 +231,9 @@ static lmn_status best_backward_pd(backward_pd_fn make, lmn_dnnl *dnnl, bool bia
                                    const conv_geometry *g, const_dnnl_primitive_desc_t hint,
                                    dnnl_primitive_desc_t *pd)
 {
-    /* dy enters in the compute type, like x (the forward's dst is f32). */
-    const dnnl_memory_desc_t diff_dst =
-        lmn_dnnl_md_with_type(lmn_dnnl_pd_md(hint, dnnl_query_dst_md), g->compute);
-    LMN_TRY(make(dnnl, bias, g, hint, lmn_dnnl_pd_md(hint, dnnl_query_src_md), &diff_dst, pd));
+    /* dy enters in the forward's dst layout and type, x in its src's. */
+    LMN_TRY(make(dnnl, bias, g, hint, lmn_dnnl_pd_md(hint, dnnl_query_src_md),
+                 lmn_dnnl_pd_md(hint, dnnl_query_dst_md), pd));
     if (!lmn_dnnl_pd_is_reference(*pd)) return LMN_OK;
     dnnl_memory_desc_t src_any, dst_any;
     LMN_TRY(md_typed(&src_any, g->ndims, g->src_dims, g->compute, dnnl_format_tag_any));

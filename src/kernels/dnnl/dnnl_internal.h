@@ -61,7 +61,8 @@ size_t lmn_dnnl_md_floats(const dnnl_memory_desc_t *md);
 /* md's layout with another element type (f32 <-> bf16). */
 dnnl_memory_desc_t lmn_dnnl_md_with_type(const dnnl_memory_desc_t *md, dnnl_data_type_t type);
 /* The type ops created on be multiply in: dnnl_bf16 under LMN_PRECISION_BF16,
- * else dnnl_f32. Activations and gradients at the interface stay f32. */
+ * else dnnl_f32. It is also the type of the activations the convolutions
+ * write (kernels.h). */
 dnnl_data_type_t lmn_dnnl_compute_type(const lmn_backend *be);
 
 /* --- sliding windows (convolution, pooling) ------------------------------ */

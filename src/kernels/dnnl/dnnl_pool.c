@@ -85,7 +85,8 @@ static lmn_status forward_pd(lmn_dnnl *dnnl, dnnl_prop_kind_t kind, const pool_g
                              const dnnl_memory_desc_t *src, dnnl_primitive_desc_t *pd)
 {
     dnnl_memory_desc_t dst;
-    LMN_DNNL_TRY(dnnl_memory_desc_init_by_tag(&dst, g->ndims, g->dst_dims, dnnl_f32,
+    /* The output keeps the input's element type (bf16 stays bf16). */
+    LMN_DNNL_TRY(dnnl_memory_desc_init_by_tag(&dst, g->ndims, g->dst_dims, src->data_type,
                                               dnnl_format_tag_any),
                  "describing the pooling output");
     dnnl_pooling_desc_t desc;

@@ -206,6 +206,7 @@ void lmn_dnnl_describe_act(const dnnl_memory_desc_t *md, lmn_layout *storage, lm
     out->h = (int)md->dims[ndims - 2];
     out->w = (int)md->dims[ndims - 1];
     out->floats = lmn_dnnl_md_floats(md);
+    out->elem = md->data_type == dnnl_bf16 ? LMN_ELEM_BF16 : LMN_ELEM_F32;
     storage->md = *md;
     out->layout = lmn_dnnl_md_is_dense_nchw(md) ? NULL : storage;
 }

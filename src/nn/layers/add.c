@@ -40,10 +40,11 @@ static lmn_status add_forward(const lmn_pass *p, int i, bool training, uint64_t 
                             lmn_pass_activation_desc(p, layer->input), node->converted));
         skip = node->converted;
     }
+    const lmn_elem_type elem = node->out_desc.elem;
     if (node->add_writes_relu)
-        lmn_add_relu_forward(x, skip, p->plan->nodes[i + 1].y, node->out_desc.floats);
+        lmn_act_add_relu_forward(elem, x, skip, p->plan->nodes[i + 1].y, node->out_desc.floats);
     else
-        lmn_add_forward(x, skip, node->y, node->out_desc.floats);
+        lmn_act_add_forward(elem, x, skip, node->y, node->out_desc.floats);
     return LMN_OK;
 }
 
@@ -74,7 +75,7 @@ static const lmn_layer_key key_skip = {"skip", LMN_LAYER_KEY_LAYER, LMN_LAYER_FI
 
 const lmn_layer_type lmn_layer_type_add = {
     .name = "add", .help = "input + skip (residual connections); images and volumes",
-    .flags = LMN_LAYER_READS_SKIP,
+    .flags = LMN_LAYER_READS_SKIP | LMN_LAYER_READS_BF16,
     .keys = {&key_skip},
     .infer_shape = add_shape, .create_op = add_create,
     .forward = add_forward, .backward = add_backward,

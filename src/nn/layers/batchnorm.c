@@ -57,7 +57,7 @@ static lmn_status batchnorm_forward(const lmn_pass *p, int i, bool training, uin
 {
     lmn_backend *be = p->net->backend;
     lmn_plan_node *node = &p->plan->nodes[i];
-    const float *x = lmn_pass_activation(p, p->net->spec.layers[i].input);
+    const float *x = lmn_pass_input(p, i);
     const float *gamma = lmn_pass_weights(p, i), *beta = gamma + node->in_desc.c;
     if (!training) {
         const float *mean = p->net->state + p->net->state_offset[i];
@@ -75,7 +75,7 @@ static lmn_status batchnorm_backward(const lmn_pass *p, int i, float *dx, bool *
     const lmn_plan_node *node = &p->plan->nodes[i];
     float *dw = lmn_pass_weight_grads(p, i);
     return p->net->backend->batchnorm_backward(
-        node->op, lmn_pass_activation(p, p->net->spec.layers[i].input), node->dy,
+        node->op, lmn_pass_input(p, i), node->dy,
         lmn_pass_weights(p, i), node->batch_mean, node->batch_var, dx, dw, dw + node->in_desc.c);
 }
 
@@ -89,7 +89,8 @@ static const lmn_layer_key key_momentum = {"momentum", LMN_LAYER_KEY_FLOAT,
 const lmn_layer_type lmn_layer_type_batchnorm = {
     .name = "batchnorm",
     .help = "batch normalization per channel (PyTorch's BatchNorm2d)",
-    .flags = LMN_LAYER_IMAGES_ONLY | LMN_LAYER_FUSES_RELU | LMN_LAYER_MASKS_OWN_RELU,
+    .flags = LMN_LAYER_IMAGES_ONLY | LMN_LAYER_FUSES_RELU | LMN_LAYER_MASKS_OWN_RELU |
+             LMN_LAYER_READS_BF16,
     .keys = {&lmn_layer_key_activation, &key_epsilon, &key_momentum},
     .infer_shape = batchnorm_shape,
     .layout = batchnorm_layout,

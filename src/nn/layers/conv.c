@@ -86,8 +86,7 @@ static conv_ops ops_of(const lmn_pass *p, int i)
 static lmn_status conv_forward(const lmn_pass *p, int i, bool training, uint64_t noise_key)
 {
     float *w = lmn_pass_weights(p, i);
-    return ops_of(p, i).forward(p->plan->nodes[i].op,
-                                lmn_pass_activation(p, p->net->spec.layers[i].input), w,
+    return ops_of(p, i).forward(p->plan->nodes[i].op, lmn_pass_input(p, i), w,
                                 lmn_pass_bias(p, i, w), p->plan->nodes[i].y);
 }
 
@@ -99,7 +98,7 @@ static lmn_status conv_backward(const lmn_pass *p, int i, float *dx, bool *dx_wr
     const int input = p->net->spec.layers[i].input;
     const lmn_plan_node *node = &p->plan->nodes[i];
     float *dw = lmn_pass_weight_grads(p, i);
-    LMN_TRY(ops.backward_weights(node->op, lmn_pass_activation(p, input), node->dy, dw,
+    LMN_TRY(ops.backward_weights(node->op, lmn_pass_input(p, i), node->dy, dw,
                                  lmn_pass_bias(p, i, dw)));
     if (input == LMN_INPUT) return LMN_OK;
     return ops.backward_data(node->op, node->dy, lmn_pass_weights(p, i), dx);
@@ -108,7 +107,7 @@ static lmn_status conv_backward(const lmn_pass *p, int i, float *dx, bool *dx_wr
 const lmn_layer_type lmn_layer_type_conv = {
     .name = "conv",
     .help = "2-D convolution, weights OIHW (PyTorch's Conv2d)",
-    .flags = LMN_LAYER_IMAGES_ONLY | LMN_LAYER_FUSES_RELU,
+    .flags = LMN_LAYER_IMAGES_ONLY | LMN_LAYER_FUSES_RELU | LMN_LAYER_READS_BF16,
     .other_dimensionality = "conv3d",
     .keys = {&lmn_layer_key_out, &lmn_layer_key_bias, &lmn_layer_key_init,
              &lmn_layer_key_kernel_2d, &lmn_layer_key_stride, &lmn_layer_key_pad,
@@ -125,7 +124,7 @@ const lmn_layer_type lmn_layer_type_conv = {
 const lmn_layer_type lmn_layer_type_conv3d = {
     .name = "conv3d",
     .help = "3-D convolution of volumes, weights OIDHW (PyTorch's Conv3d)",
-    .flags = LMN_LAYER_VOLUMES_ONLY | LMN_LAYER_FUSES_RELU,
+    .flags = LMN_LAYER_VOLUMES_ONLY | LMN_LAYER_FUSES_RELU | LMN_LAYER_READS_BF16,
     .other_dimensionality = "conv",
     .keys = {&lmn_layer_key_out, &lmn_layer_key_bias, &lmn_layer_key_init,
              &lmn_layer_key_kernel_3d, &lmn_layer_key_stride, &lmn_layer_key_pad,

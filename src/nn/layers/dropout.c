@@ -26,7 +26,7 @@ static lmn_status dropout_forward(const lmn_pass *p, int i, bool training, uint6
 {
     const lmn_layer_spec *layer = &p->net->spec.layers[i];
     lmn_plan_node *node = &p->plan->nodes[i];
-    const float *x = lmn_pass_activation(p, layer->input);
+    const float *x = lmn_pass_input(p, i);
     if (training && layer->rate > 0.0f)
         lmn_dropout_forward(x, node->y, node->mask, node->out_desc.floats, layer->rate,
                             p->net->seed, lmn_rng_stream_id(noise_key, (uint64_t)i));

@@ -39,6 +39,7 @@ static lmn_status flatten_backward(const lmn_pass *p, int i, float *dx, bool *dx
 
 const lmn_layer_type lmn_layer_type_flatten = {
     .name = "flatten", .help = "c x h x w (or c x d x h x w) -> a vector, NCHW order",
+    .flags = LMN_LAYER_READS_BF16,
     .infer_shape = flatten_shape, .create_op = flatten_create,
     .forward = flatten_forward, .backward = flatten_backward,
 };

@@ -56,7 +56,10 @@ enum {
     LMN_LAYER_FUSES_RELU = 4,   /* accepts activation: relu */
     /* The fused ReLU is masked inside the kernel's backward, not before it. */
     LMN_LAYER_MASKS_OWN_RELU = 8,
-    LMN_LAYER_READS_SKIP = 16   /* reads a second operand, `skip` */
+    LMN_LAYER_READS_SKIP = 16,  /* reads a second operand, `skip` */
+    /* Reads bf16 activations (kernels.h); a kind without it gets an fp32
+     * copy of a bf16 input from the plan (nn/plan.h). */
+    LMN_LAYER_READS_BF16 = 32
 };
 
 /* One forward or backward pass over a plan. */
@@ -121,6 +124,9 @@ lmn_status lmn_layer_alloc_workspace(lmn_plan_node *node, size_t bytes, const ch
 
 /* Pass helpers (nn/propagate.c). */
 const float *lmn_pass_activation(const lmn_pass *p, int layer);
+/* What layer i reads as its input: the producer's activation, or the
+ * plan's fp32 copy of it (plan node input_copy). */
+const float *lmn_pass_input(const lmn_pass *p, int i);
 const lmn_act_desc *lmn_pass_activation_desc(const lmn_pass *p, int layer);
 float *lmn_pass_weights(const lmn_pass *p, int i);
 float *lmn_pass_weight_grads(const lmn_pass *p, int i);

@@ -80,7 +80,7 @@ static lmn_status linear_backward(const lmn_pass *p, int i, float *dx, bool *dx_
 const lmn_layer_type lmn_layer_type_linear = {
     .name = "linear",
     .help = "fully connected, weights [out][in] (PyTorch's Linear)",
-    .flags = LMN_LAYER_FUSES_RELU,
+    .flags = LMN_LAYER_FUSES_RELU | LMN_LAYER_READS_BF16,
     .keys = {&lmn_layer_key_out, &lmn_layer_key_bias, &lmn_layer_key_init,
              &lmn_layer_key_activation},
     .infer_shape = linear_shape,

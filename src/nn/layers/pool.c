@@ -81,28 +81,31 @@ static lmn_status pool_backward(const lmn_pass *p, int i, float *dx, bool *dx_wr
 
 const lmn_layer_type lmn_layer_type_maxpool = {
     .name = "maxpool", .help = "2-D max pooling",
-    .flags = LMN_LAYER_IMAGES_ONLY, .other_dimensionality = "maxpool3d", .keys = POOL2D_KEYS,
+    .flags = LMN_LAYER_IMAGES_ONLY | LMN_LAYER_READS_BF16, .other_dimensionality = "maxpool3d",
+    .keys = POOL2D_KEYS,
     .infer_shape = window_shape, .create_op = pool2d_create,
     .forward = pool_forward, .backward = pool_backward,
 };
 
 const lmn_layer_type lmn_layer_type_avgpool = {
     .name = "avgpool", .help = "2-D average pooling",
-    .flags = LMN_LAYER_IMAGES_ONLY, .other_dimensionality = "avgpool3d", .keys = POOL2D_KEYS,
+    .flags = LMN_LAYER_IMAGES_ONLY | LMN_LAYER_READS_BF16, .other_dimensionality = "avgpool3d",
+    .keys = POOL2D_KEYS,
     .infer_shape = window_shape, .create_op = pool2d_create,
     .forward = pool_forward, .backward = pool_backward,
 };
 
 const lmn_layer_type lmn_layer_type_global_avgpool = {
     .name = "global_avgpool", .help = "average over each channel's whole image (c x 1 x 1)",
-    .flags = LMN_LAYER_IMAGES_ONLY,
+    .flags = LMN_LAYER_IMAGES_ONLY | LMN_LAYER_READS_BF16,
     .infer_shape = global_shape, .create_op = pool2d_create,
     .forward = pool_forward, .backward = pool_backward,
 };
 
 const lmn_layer_type lmn_layer_type_maxpool3d = {
     .name = "maxpool3d", .help = "3-D max pooling of volumes",
-    .flags = LMN_LAYER_VOLUMES_ONLY, .other_dimensionality = "maxpool", .keys = POOL3D_KEYS,
+    .flags = LMN_LAYER_VOLUMES_ONLY | LMN_LAYER_READS_BF16, .other_dimensionality = "maxpool",
+    .keys = POOL3D_KEYS,
     .infer_shape = window_shape, .create_op = pool3d_create,
     .forward = pool_forward, .backward = pool_backward,
 };
@@ -110,7 +113,8 @@ const lmn_layer_type lmn_layer_type_maxpool3d = {
 const lmn_layer_type lmn_layer_type_avgpool3d = {
     .name = "avgpool3d",
     .help = "3-D average pooling (divides by the whole window, padding included)",
-    .flags = LMN_LAYER_VOLUMES_ONLY, .other_dimensionality = "avgpool", .keys = POOL3D_KEYS,
+    .flags = LMN_LAYER_VOLUMES_ONLY | LMN_LAYER_READS_BF16, .other_dimensionality = "avgpool",
+    .keys = POOL3D_KEYS,
     .infer_shape = window_shape, .create_op = pool3d_create,
     .forward = pool_forward, .backward = pool_backward,
 };

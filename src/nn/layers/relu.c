@@ -9,15 +9,15 @@ static lmn_status relu_forward(const lmn_pass *p, int i, bool training, uint64_t
 {
     lmn_plan_node *node = &p->plan->nodes[i];
     if (!node->written_by_add)
-        lmn_relu_forward(lmn_pass_activation(p, p->net->spec.layers[i].input), node->y,
-                         node->out_desc.floats);
+        lmn_act_relu_forward(node->out_desc.elem, lmn_pass_input(p, i), node->y,
+                             node->out_desc.floats);
     return LMN_OK;
 }
 
 static lmn_status relu_backward(const lmn_pass *p, int i, float *dx, bool *dx_written)
 {
     const lmn_plan_node *node = &p->plan->nodes[i];
-    lmn_relu_backward(node->y, node->dy, dx, node->out_desc.floats);
+    lmn_act_relu_backward(node->out_desc.elem, node->y, node->dy, dx, node->out_desc.floats);
     return LMN_OK;
 }
 
@@ -32,7 +32,7 @@ static lmn_status leaky_relu_forward(const lmn_pass *p, int i, bool training, ui
 {
     const lmn_layer_spec *layer = &p->net->spec.layers[i];
     lmn_plan_node *node = &p->plan->nodes[i];
-    lmn_leaky_relu_forward(lmn_pass_activation(p, layer->input), node->y, node->out_desc.floats,
+    lmn_leaky_relu_forward(lmn_pass_input(p, i), node->y, node->out_desc.floats,
                            layer->slope);
     return LMN_OK;
 }
@@ -42,7 +42,7 @@ static lmn_status leaky_relu_backward(const lmn_pass *p, int i, float *dx, bool 
 {
     const lmn_layer_spec *layer = &p->net->spec.layers[i];
     const lmn_plan_node *node = &p->plan->nodes[i];
-    lmn_leaky_relu_backward(lmn_pass_activation(p, layer->input), node->dy, dx,
+    lmn_leaky_relu_backward(lmn_pass_input(p, i), node->dy, dx,
                             node->out_desc.floats, layer->slope);
     return LMN_OK;
 }
@@ -52,6 +52,7 @@ static const lmn_layer_key key_slope = {"slope", LMN_LAYER_KEY_FLOAT, LMN_LAYER_
 
 const lmn_layer_type lmn_layer_type_relu = {
     .name = "relu", .help = "max(x, 0); images and volumes",
+    .flags = LMN_LAYER_READS_BF16,
     .forward = relu_forward, .backward = relu_backward,
 };
 

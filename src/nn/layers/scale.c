@@ -15,8 +15,7 @@ static lmn_status scale_forward(const lmn_pass *p, int i, bool training, uint64_
 {
     const lmn_layer_spec *layer = &p->net->spec.layers[i];
     lmn_plan_node *node = &p->plan->nodes[i];
-    lmn_scale_forward(lmn_pass_activation(p, layer->input), node->y, node->out_desc.floats,
-                      layer->scale);
+    lmn_scale_forward(lmn_pass_input(p, i), node->y, node->out_desc.floats, layer->scale);
     return LMN_OK;
 }
 

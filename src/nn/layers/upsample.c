@@ -43,7 +43,7 @@ static lmn_status upsample_forward(const lmn_pass *p, int i, bool training, uint
 {
     lmn_plan_node *node = &p->plan->nodes[i];
     return p->net->backend->upsample_forward(
-        node->op, lmn_pass_activation(p, p->net->spec.layers[i].input), node->y);
+        node->op, lmn_pass_input(p, i), node->y);
 }
 
 static lmn_status upsample_backward(const lmn_pass *p, int i, float *dx, bool *dx_written)

@@ -1,0 +1,98 @@
+/* The element-wise kernels over activations of either element type
+ * (kernels.h: convolutions under bf16 write bf16 activations). Values are
+ * widened to fp32 by a shift, computed in fp32 and rounded back to nearest
+ * even, as oneDNN rounds, so a bf16 add is the fp32 add of the same values
+ * rounded once. */
+#include <string.h>
+
+#include "kernels/elementwise.h"
+
+static inline float widen(uint16_t value)
+{
+    const uint32_t bits = (uint32_t)value << 16;
+    float result;
+    memcpy(&result, &bits, sizeof result);
+    return result;
+}
+
+static inline uint16_t round_to_bf16(float value)
+{
+    uint32_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    const uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+    const bool nan = (bits & 0x7fffffffu) > 0x7f800000u;
+    return (uint16_t)(nan ? (bits >> 16) | 0x40u : rounded); /* NaN stays a quiet NaN */
+}
+
+/* A bf16 buffer of `floats` floats holds twice as many values. */
+static size_t values_of(size_t floats) { return 2 * floats; }
+
+void lmn_act_relu_forward(lmn_elem_type elem, const float *x, float *y, size_t floats)
+{
+    if (elem == LMN_ELEM_F32) {
+        lmn_relu_forward(x, y, floats);
+        return;
+    }
+    const uint16_t *in = (const uint16_t *)x;
+    uint16_t *out = (uint16_t *)y;
+    const size_t count = values_of(floats);
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < count; i++) out[i] = widen(in[i]) > 0.0f ? in[i] : 0;
+}
+
+void lmn_act_relu_backward(lmn_elem_type elem, const float *y, const float *dy, float *dx,
+                           size_t floats)
+{
+    if (elem == LMN_ELEM_F32) {
+        lmn_relu_backward(y, dy, dx, floats);
+        return;
+    }
+    const uint16_t *out = (const uint16_t *)y, *grad = (const uint16_t *)dy;
+    uint16_t *result = (uint16_t *)dx;
+    const size_t count = values_of(floats);
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < count; i++) result[i] = widen(out[i]) > 0.0f ? grad[i] : 0;
+}
+
+static void add_bf16(const float *a, const float *b, float *y, size_t floats, bool relu)
+{
+    const uint16_t *left = (const uint16_t *)a, *right = (const uint16_t *)b;
+    uint16_t *out = (uint16_t *)y;
+    const size_t count = values_of(floats);
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < count; i++) {
+        const float sum = widen(left[i]) + widen(right[i]);
+        out[i] = round_to_bf16(relu && !(sum > 0.0f) ? 0.0f : sum);
+    }
+}
+
+void lmn_act_add_forward(lmn_elem_type elem, const float *a, const float *b, float *y,
+                         size_t floats)
+{
+    if (elem == LMN_ELEM_F32)
+        lmn_add_forward(a, b, y, floats);
+    else
+        add_bf16(a, b, y, floats, false);
+}
+
+void lmn_act_add_relu_forward(lmn_elem_type elem, const float *a, const float *b, float *y,
+                              size_t floats)
+{
+    if (elem == LMN_ELEM_F32)
+        lmn_add_relu_forward(a, b, y, floats);
+    else
+        add_bf16(a, b, y, floats, true);
+}
+
+void lmn_act_accumulate(lmn_elem_type elem, float *y, const float *x, size_t floats)
+{
+    if (elem == LMN_ELEM_F32) {
+        lmn_accumulate(y, x, floats);
+        return;
+    }
+    uint16_t *sum = (uint16_t *)y;
+    const uint16_t *addend = (const uint16_t *)x;
+    const size_t count = values_of(floats);
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < count; i++) sum[i] = round_to_bf16(widen(sum[i]) + widen(addend[i]));
+}
