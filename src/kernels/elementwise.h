@@ -52,5 +52,11 @@ void lmn_act_add_forward(lmn_elem_type elem, const float *a, const float *b, flo
 void lmn_act_add_relu_forward(lmn_elem_type elem, const float *a, const float *b, float *y,
                               size_t floats);
 void lmn_act_accumulate(lmn_elem_type elem, float *y, const float *x, size_t floats);
+void lmn_act_leaky_relu_forward(lmn_elem_type elem, const float *x, float *y, size_t floats,
+                                float slope);
+void lmn_act_leaky_relu_backward(lmn_elem_type elem, const float *x, const float *dy, float *dx,
+                                 size_t floats, float slope);
+/* y = factor * x: the scale layer's forward, and (dy in, dx out) its backward. */
+void lmn_act_scale(lmn_elem_type elem, const float *x, float *y, size_t floats, float factor);
 
 #endif

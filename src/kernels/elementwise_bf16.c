@@ -96,3 +96,49 @@ void lmn_act_accumulate(lmn_elem_type elem, float *y, const float *x, size_t flo
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < count; i++) sum[i] = round_to_bf16(widen(sum[i]) + widen(addend[i]));
 }
+
+void lmn_act_leaky_relu_forward(lmn_elem_type elem, const float *x, float *y, size_t floats,
+                                float slope)
+{
+    if (elem == LMN_ELEM_F32) {
+        lmn_leaky_relu_forward(x, y, floats, slope);
+        return;
+    }
+    const uint16_t *in = (const uint16_t *)x;
+    uint16_t *out = (uint16_t *)y;
+    const size_t count = values_of(floats);
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < count; i++) {
+        const float value = widen(in[i]);
+        out[i] = value > 0.0f ? in[i] : round_to_bf16(slope * value);
+    }
+}
+
+void lmn_act_leaky_relu_backward(lmn_elem_type elem, const float *x, const float *dy, float *dx,
+                                 size_t floats, float slope)
+{
+    if (elem == LMN_ELEM_F32) {
+        lmn_leaky_relu_backward(x, dy, dx, floats, slope);
+        return;
+    }
+    const uint16_t *in = (const uint16_t *)x, *grad = (const uint16_t *)dy;
+    uint16_t *result = (uint16_t *)dx;
+    const size_t count = values_of(floats);
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < count; i++)
+        result[i] = widen(in[i]) > 0.0f ? grad[i] : round_to_bf16(slope * widen(grad[i]));
+}
+
+/* Scaling is its own backward (dx = factor * dy). */
+void lmn_act_scale(lmn_elem_type elem, const float *x, float *y, size_t floats, float factor)
+{
+    if (elem == LMN_ELEM_F32) {
+        lmn_scale_forward(x, y, floats, factor);
+        return;
+    }
+    const uint16_t *in = (const uint16_t *)x;
+    uint16_t *out = (uint16_t *)y;
+    const size_t count = values_of(floats);
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < count; i++) out[i] = round_to_bf16(factor * widen(in[i]));
+}

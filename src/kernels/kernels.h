@@ -47,9 +47,9 @@ typedef struct lmn_layout lmn_layout; /* backend-defined */
  * inputs and weights to bf16 inside the op, multiply in bf16 and accumulate
  * in fp32, and write fp32 weight gradients. The convolutions write their
  * activations in bf16 (lmn_act_desc.elem), as autocast does: batch norm,
- * pooling, ReLU and residual adds then read and write bf16 (batch norm's
- * statistics and parameters stay fp32), and the next convolution reads them
- * without a conversion pass. Gradients of activations take their
+ * pooling, the element-wise layers but dropout (kernels/elementwise.h) then
+ * read and write bf16 (batch norm's statistics and parameters stay fp32),
+ * and the next convolution reads them without a conversion pass. Gradients of activations take their
  * activation's element type. Linear layers write fp32 (the loss reads
  * them); parameters, their gradients and everything the optimizer and the
  * reductions see stay fp32. */

@@ -307,6 +307,28 @@ static void test_bf16_kernels(void)
     check_bf16(b, want, "bf16 relu backward in place");
 }
 
+static void test_bf16_scaling_kernels(void)
+{
+    static uint16_t x[BF16_VALUES], dy[BF16_VALUES], got[BF16_VALUES], want[BF16_VALUES];
+    const size_t floats = BF16_VALUES / 2;
+    const float slope = 0.01f, factor = 0.1f;
+    bf16_inputs(x, dy, 91);
+    lmn_act_leaky_relu_forward(LMN_ELEM_BF16, (float *)x, (float *)got, floats, slope);
+    for (int i = 0; i < BF16_VALUES; i++)
+        want[i] = widen(x[i]) > 0.0f ? x[i] : nearest_bf16(slope * widen(x[i]));
+    check_bf16(got, want, "bf16 leaky relu");
+    lmn_act_leaky_relu_backward(LMN_ELEM_BF16, (float *)x, (float *)dy, (float *)got, floats,
+                                slope);
+    for (int i = 0; i < BF16_VALUES; i++)
+        want[i] = widen(x[i]) > 0.0f ? dy[i] : nearest_bf16(slope * widen(dy[i]));
+    check_bf16(got, want, "bf16 leaky relu backward");
+    lmn_act_scale(LMN_ELEM_BF16, (float *)x, (float *)got, floats, factor);
+    for (int i = 0; i < BF16_VALUES; i++) want[i] = nearest_bf16(factor * widen(x[i]));
+    check_bf16(got, want, "bf16 scale");
+    lmn_act_scale(LMN_ELEM_BF16, (float *)x, (float *)x, floats, factor); /* in place */
+    check_bf16(x, want, "bf16 scale in place");
+}
+
 /* LMN_ELEM_F32 is the fp32 kernel, bit for bit. */
 static void test_f32_dispatch(void)
 {
@@ -329,6 +351,7 @@ static void test_f32_dispatch(void)
 int main(void)
 {
     test_bf16_kernels();
+    test_bf16_scaling_kernels();
     test_f32_dispatch();
     test_relu();
     test_leaky_relu();

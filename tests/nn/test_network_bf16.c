@@ -1,9 +1,9 @@
 /* Whole networks under bf16 (kernels.h: convolutions write bf16
  * activations) against the fp32 ref backend with the same parameters:
- *   - the plan keeps conv, batch norm, ReLU, residual add and pooling
- *     outputs in bf16, and hands the kinds that compute in fp32 (leaky
- *     ReLU, scale, dropout, upsample) a dense fp32 copy of a bf16 input;
- *     linear layers and the network output are fp32;
+ *   - the plan keeps conv, batch norm, ReLU, leaky ReLU, scale, residual
+ *     add and pooling outputs in bf16, and hands the kinds that compute in
+ *     fp32 (dropout, upsample) a dense fp32 copy of a bf16 input; linear
+ *     layers and the network output are fp32;
  *   - logits and every parameter gradient agree with fp32 within bf16
  *     rounding (a few 2^-8 of the largest value), through residual adds
  *     whose gradients accumulate in bf16, the fp32 islands and back;
@@ -146,8 +146,7 @@ static void check_element_types(const lmn_network *net)
     for (int i = 0; plan && i < net->spec.count; i++) {
         const lmn_layer_kind kind = net->spec.layers[i].kind;
         const lmn_plan_node *node = &plan->nodes[i];
-        const bool fp32_kind = kind == LMN_LAYER_LEAKY_RELU || kind == LMN_LAYER_SCALE ||
-                               kind == LMN_LAYER_DROPOUT || kind == LMN_LAYER_UPSAMPLE;
+        const bool fp32_kind = kind == LMN_LAYER_DROPOUT || kind == LMN_LAYER_UPSAMPLE;
         const bool fp32_out = fp32_kind || kind == LMN_LAYER_FLATTEN || kind == LMN_LAYER_LINEAR;
         const lmn_act_desc *in = lmn_plan_producer_desc(plan, net->spec.layers[i].input);
         CHECK_MSG((node->out_desc.elem == LMN_ELEM_F32) == fp32_out,

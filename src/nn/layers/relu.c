@@ -32,8 +32,8 @@ static lmn_status leaky_relu_forward(const lmn_pass *p, int i, bool training, ui
 {
     const lmn_layer_spec *layer = &p->net->spec.layers[i];
     lmn_plan_node *node = &p->plan->nodes[i];
-    lmn_leaky_relu_forward(lmn_pass_input(p, i), node->y, node->out_desc.floats,
-                           layer->slope);
+    lmn_act_leaky_relu_forward(node->out_desc.elem, lmn_pass_input(p, i), node->y,
+                               node->out_desc.floats, layer->slope);
     return LMN_OK;
 }
 
@@ -42,8 +42,8 @@ static lmn_status leaky_relu_backward(const lmn_pass *p, int i, float *dx, bool 
 {
     const lmn_layer_spec *layer = &p->net->spec.layers[i];
     const lmn_plan_node *node = &p->plan->nodes[i];
-    lmn_leaky_relu_backward(lmn_pass_input(p, i), node->dy, dx,
-                            node->out_desc.floats, layer->slope);
+    lmn_act_leaky_relu_backward(node->out_desc.elem, lmn_pass_input(p, i), node->dy, dx,
+                                node->out_desc.floats, layer->slope);
     return LMN_OK;
 }
 
@@ -58,6 +58,7 @@ const lmn_layer_type lmn_layer_type_relu = {
 
 const lmn_layer_type lmn_layer_type_leaky_relu = {
     .name = "leaky_relu", .help = "x > 0 ? x : slope * x; images and volumes",
+    .flags = LMN_LAYER_READS_BF16,
     .keys = {&key_slope},
     .infer_shape = leaky_relu_shape,
     .forward = leaky_relu_forward, .backward = leaky_relu_backward,

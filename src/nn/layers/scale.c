@@ -15,14 +15,16 @@ static lmn_status scale_forward(const lmn_pass *p, int i, bool training, uint64_
 {
     const lmn_layer_spec *layer = &p->net->spec.layers[i];
     lmn_plan_node *node = &p->plan->nodes[i];
-    lmn_scale_forward(lmn_pass_input(p, i), node->y, node->out_desc.floats, layer->scale);
+    lmn_act_scale(node->out_desc.elem, lmn_pass_input(p, i), node->y, node->out_desc.floats,
+                  layer->scale);
     return LMN_OK;
 }
 
 static lmn_status scale_backward(const lmn_pass *p, int i, float *dx, bool *dx_written)
 {
     const lmn_plan_node *node = &p->plan->nodes[i];
-    lmn_scale_backward(node->dy, dx, node->out_desc.floats, p->net->spec.layers[i].scale);
+    lmn_act_scale(node->out_desc.elem, node->dy, dx, node->out_desc.floats,
+                  p->net->spec.layers[i].scale);
     return LMN_OK;
 }
 
@@ -32,6 +34,7 @@ static const lmn_layer_key key_factor = {"factor", LMN_LAYER_KEY_FLOAT, LMN_LAYE
 
 const lmn_layer_type lmn_layer_type_scale = {
     .name = "scale", .help = "y = factor * x (residual scaling); images and volumes",
+    .flags = LMN_LAYER_READS_BF16,
     .keys = {&key_factor},
     .infer_shape = scale_shape,
     .forward = scale_forward, .backward = scale_backward,
