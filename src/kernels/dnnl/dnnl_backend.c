@@ -117,6 +117,7 @@ static void backend_destroy(lmn_backend *be)
         for (int i = 0; i < dnnl->reorder_cache_size; i++)
             lmn_dnnl_convert_free(&dnnl->reorder_cache[i].reorder);
         lmn_free(dnnl->reorder_cache);
+        lmn_free(dnnl->workspace);
         if (dnnl->stream) dnnl_stream_destroy(dnnl->stream);
         if (dnnl->engine) dnnl_engine_destroy(dnnl->engine);
         lmn_free(dnnl);
@@ -133,6 +134,19 @@ static lmn_status open_engine(lmn_dnnl *dnnl)
                             REORDER_CACHE_SIZE * sizeof *dnnl->reorder_cache,
                             "dnnl reorder cache"));
     dnnl->reorder_cache_size = REORDER_CACHE_SIZE;
+    return LMN_OK;
+}
+
+lmn_status lmn_dnnl_workspace(lmn_dnnl *dnnl, size_t bytes, void **out)
+{
+    if (bytes > dnnl->workspace_bytes) {
+        void *bigger = NULL;
+        LMN_TRY(lmn_alloc_bytes(&bigger, bytes, "the dnnl backend's shared workspace"));
+        lmn_free(dnnl->workspace);
+        dnnl->workspace = bigger;
+        dnnl->workspace_bytes = bytes;
+    }
+    *out = dnnl->workspace;
     return LMN_OK;
 }
 

@@ -25,8 +25,16 @@
  * backward weights reuses the forward's bf16 copy of x, and backward data
  * the bf16 copy of dy that backward weights made (the network calls
  * backward weights first). The copy is reused only for the same pointer
- * (kernels.h: x and dy are unchanged between the calls of one step). */
+ * (kernels.h: x and dy are unchanged between the calls of one step).
+ *
+ * bf16 weight gradients of 2-D convolutions whose activations are nChw16c
+ * bf16 on both sides come from lamina's own kernel (conv_wgrad_bf16.h:
+ * oneDNN 2.6's is its slowest bf16 kernel); no oneDNN primitive is made
+ * for them. */
+#include <omp.h>
+
 #include "core/memory.h"
+#include "kernels/conv_wgrad_bf16.h"
 #include "kernels/dnnl/dnnl_internal.h"
 
 typedef struct conv_op {
@@ -44,6 +52,9 @@ typedef struct conv_op {
      * the first consumer's scratch holds (NULL: none valid) */
     bool x_shared, dy_shared;
     const float *x_source, *dy_source;
+    /* true: weight gradients from lmn_wgrad_bf16, backward_weights NULL */
+    bool own_wgrad;
+    lmn_wgrad_bf16_shape wgrad;
     /* primitive arguments, re-pointed at every call */
     dnnl_memory_t src, weights, bias_mem, dst;
     dnnl_memory_t bd_diff_dst, bd_weights, bd_diff_src;
@@ -324,6 +335,38 @@ static bool same_conversion(const lmn_dnnl_convert *first, const_dnnl_primitive_
     return true;
 }
 
+/* True (and *shape filled) when lamina's bf16 weight-gradient kernel
+ * reads this convolution's x and dy as they are: 2-D, bf16, both in
+ * nChw16c, on a CPU with AVX512-BF16. */
+static bool own_wgrad_shape(const conv_geometry *g, const dnnl_memory_desc_t *in_md,
+                            const dnnl_memory_desc_t *out_md, lmn_wgrad_bf16_shape *shape)
+{
+    if (g->ndims != 4 || g->compute != dnnl_bf16 || !lmn_dnnl_native_bf16(NULL)) return false;
+    dnnl_memory_desc_t x_blocked, dy_blocked;
+    if (md_typed(&x_blocked, 4, g->src_dims, dnnl_bf16, dnnl_aBcd16b) != LMN_OK ||
+        md_typed(&dy_blocked, 4, g->dst_dims, dnnl_bf16, dnnl_aBcd16b) != LMN_OK) {
+        lmn_clear_error();
+        return false;
+    }
+    if (!dnnl_memory_desc_equal(in_md, &x_blocked) || !dnnl_memory_desc_equal(out_md, &dy_blocked))
+        return false;
+    *shape = (lmn_wgrad_bf16_shape){
+        .n = (int)g->src_dims[0], .c = (int)g->src_dims[1], .h = (int)g->src_dims[2],
+        .w = (int)g->src_dims[3], .oc = (int)g->dst_dims[1], .oh = (int)g->dst_dims[2],
+        .ow = (int)g->dst_dims[3], .kh = (int)g->weights_dims[2], .kw = (int)g->weights_dims[3],
+        .sh = (int)g->strides[0], .sw = (int)g->strides[1], .ph = (int)g->padding[0],
+        .pw = (int)g->padding[1]};
+    return lmn_wgrad_bf16_fits(shape);
+}
+
+static lmn_status reserve_wgrad_workspace(conv_op *op)
+{
+    void *unused;
+    return lmn_dnnl_workspace(op->base.dnnl,
+                              lmn_wgrad_bf16_workspace_bytes(&op->wgrad, omp_get_max_threads()),
+                              &unused);
+}
+
 /* Builds the three primitives; the pds are only needed here. */
 static lmn_status conv_setup(conv_op *op, const conv_spec *p, const lmn_act_desc *in,
                              lmn_act_desc *out)
@@ -336,21 +379,25 @@ static lmn_status conv_setup(conv_op *op, const conv_spec *p, const lmn_act_desc
                    g.ndims == 5 ? dnnl_oidhw : dnnl_oihw));
     dnnl_primitive_desc_t fwd = NULL, bwd_data = NULL, bwd_weights = NULL;
     lmn_status st = forward_pd(op->base.dnnl, p, &g, &fwd);
+    const dnnl_memory_desc_t *out_md = fwd ? lmn_dnnl_pd_md(fwd, dnnl_query_dst_md) : NULL;
+    op->own_wgrad = st == LMN_OK && own_wgrad_shape(&g, &in_md, out_md, &op->wgrad);
     if (st == LMN_OK)
         st = best_backward_pd(backward_data_pd, op->base.dnnl, p->bias, &g, fwd, &bwd_data);
-    if (st == LMN_OK)
+    if (st == LMN_OK && !op->own_wgrad)
         st = best_backward_pd(backward_weights_pd, op->base.dnnl, p->bias, &g, fwd,
                               &bwd_weights);
     if (st == LMN_OK) st = setup_forward(op, fwd, &in_md, &dense_weights);
-    const dnnl_memory_desc_t *out_md = fwd ? lmn_dnnl_pd_md(fwd, dnnl_query_dst_md) : NULL;
     if (st == LMN_OK) st = setup_backward_data(op, bwd_data, &in_md, out_md, &dense_weights);
-    if (st == LMN_OK)
+    if (st == LMN_OK && op->own_wgrad) st = reserve_wgrad_workspace(op);
+    else if (st == LMN_OK)
         st = setup_backward_weights(op, bwd_weights, &in_md, out_md, &dense_weights);
     if (st == LMN_OK) {
         lmn_dnnl_describe_act(out_md, &op->out_layout, out);
-        op->x_shared = same_conversion(&op->x_forward, fwd, bwd_weights, dnnl_query_src_md,
-                                       &op->x_backward_weights);
-        op->dy_shared = same_conversion(&op->dy_backward_weights, bwd_weights, bwd_data,
+        op->x_shared = !op->own_wgrad && same_conversion(&op->x_forward, fwd, bwd_weights,
+                                                         dnnl_query_src_md,
+                                                         &op->x_backward_weights);
+        op->dy_shared = !op->own_wgrad &&
+                        same_conversion(&op->dy_backward_weights, bwd_weights, bwd_data,
                                         dnnl_query_diff_dst_md, &op->dy_backward_data);
     }
     lmn_dnnl_pd_free(fwd);
@@ -454,6 +501,15 @@ lmn_status lmn_dnnl_conv2d_backward_weights(lmn_op *base, const float *x, const 
     if (op->bias && !db)
         return lmn_fail(LMN_ERR_ARG, "%s backward weights: the conv has a bias, db must "
                         "not be NULL", op->name);
+    if (op->own_wgrad) {
+        const int threads = omp_get_max_threads();
+        void *workspace;
+        LMN_TRY(lmn_dnnl_workspace(dnnl, lmn_wgrad_bf16_workspace_bytes(&op->wgrad, threads),
+                                   &workspace));
+        lmn_wgrad_bf16(&op->wgrad, (const uint16_t *)x, (const uint16_t *)dy, dw, db, workspace,
+                       threads);
+        return LMN_OK;
+    }
     const float *src, *diff_dst;
     if (op->x_shared)
         LMN_TRY(lmn_dnnl_convert_again(dnnl, &op->x_forward, &op->x_source, x, &src));

@@ -29,6 +29,9 @@ typedef struct lmn_dnnl {
     lmn_dnnl_reorder_entry *reorder_cache;
     int reorder_cache_size;
     unsigned long reorder_clock;
+    /* Scratch shared by the ops' own kernels (ops run one at a time). */
+    void *workspace;
+    size_t workspace_bytes;
 } lmn_dnnl;
 
 /* Every dnnl op starts with this header; op_destroy dispatches on it. */
@@ -101,6 +104,11 @@ lmn_status lmn_dnnl_window_geometry(const lmn_dnnl_window *w, const lmn_act_desc
                                     dnnl_dim_t *strides, dnnl_dim_t *padding);
 
 /* --- memory objects and execution --------------------------------------- */
+
+/* The backend's shared scratch, grown to at least `bytes` (64-byte
+ * aligned; contents undefined). Ops reserve it when created, so a step
+ * does not allocate. */
+lmn_status lmn_dnnl_workspace(lmn_dnnl *dnnl, size_t bytes, void **out);
 
 /* A memory object without a buffer; point it with lmn_dnnl_bind. */
 lmn_status lmn_dnnl_memory(lmn_dnnl *dnnl, const dnnl_memory_desc_t *md, dnnl_memory_t *mem);
