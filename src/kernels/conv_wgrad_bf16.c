@@ -187,21 +187,30 @@ static void accumulate_pair(const lmn_wgrad_bf16_shape *s, const wgrad_sizes *z,
                 }
 }
 
-/* dw[oc][ic][y][x] = the threads' sums, added in thread order. */
+/* dw[oc][ic][y][x] = the threads' sums, added in thread order, one
+ * register block (3 kernel columns x 8 inputs x 16 outputs) at a time. */
 static void reduce_to_oihw(const lmn_wgrad_bf16_shape *s, const wgrad_sizes *z, const float *acc,
                            size_t stride, int team, float *dw)
 {
+    enum { BLOCK = KW_BLOCK * IC_BLOCK * LANES };
 #pragma omp for collapse(2) schedule(static)
-    for (int oc = 0; oc < s->oc; oc++) {
-        for (int ic = 0; ic < s->c; ic++) {
-            for (int y = 0; y < s->kh; y++) {
-                for (int x = 0; x < s->kw; x++) {
-                    const size_t at = acc_offset(s, z, oc / LANES, y, x / KW_BLOCK, ic / IC_BLOCK) +
-                                      ((size_t)(x % KW_BLOCK) * IC_BLOCK + ic % IC_BLOCK) * LANES +
-                                      oc % LANES;
-                    float total = 0.0f;
-                    for (int t = 0; t < team; t++) total += acc[(size_t)t * stride + at];
-                    dw[(((size_t)oc * s->c + ic) * s->kh + y) * s->kw + x] = total;
+    for (int ob = 0; ob < z->ocb; ob++) {
+        for (int y = 0; y < s->kh; y++) {
+            for (int kb = 0; kb < z->kw_blocks; kb++) {
+                for (int chunk = 0; chunk < z->ic_chunks; chunk++) {
+                    const float *first = acc + acc_offset(s, z, ob, y, kb, chunk);
+                    float total[BLOCK];
+                    memcpy(total, first, sizeof total);
+                    for (int t = 1; t < team; t++)
+                        for (int e = 0; e < BLOCK; e++) total[e] += first[(size_t)t * stride + e];
+                    const int columns = s->kw - kb * KW_BLOCK < KW_BLOCK ? s->kw - kb * KW_BLOCK : KW_BLOCK;
+                    for (int k = 0; k < columns; k++)
+                        for (int i = 0; i < IC_BLOCK; i++)
+                            for (int o = 0; o < LANES; o++) {
+                                const size_t oc = (size_t)ob * LANES + o, ic = (size_t)chunk * IC_BLOCK + i;
+                                dw[((oc * s->c + ic) * s->kh + y) * s->kw + kb * KW_BLOCK + k] =
+                                    total[(k * IC_BLOCK + i) * LANES + o];
+                            }
                 }
             }
         }
