@@ -336,12 +336,15 @@ static bool same_conversion(const lmn_dnnl_convert *first, const_dnnl_primitive_
 }
 
 /* True (and *shape filled) when lamina's bf16 weight-gradient kernel
- * reads this convolution's x and dy as they are: 2-D, bf16, both in
- * nChw16c, on a CPU with AVX512-BF16. */
+ * reads this convolution's x and dy as they are (2-D, bf16, both in
+ * nChw16c, on a CPU with AVX512-BF16) and beats oneDNN's: not on 1x1
+ * windows, where oneDNN's is a plain GEMM and the kernel's packing of
+ * every input pixel costs more than it saves (bench_wgrad_bf16). */
 static bool own_wgrad_shape(const conv_geometry *g, const dnnl_memory_desc_t *in_md,
                             const dnnl_memory_desc_t *out_md, lmn_wgrad_bf16_shape *shape)
 {
     if (g->ndims != 4 || g->compute != dnnl_bf16 || !lmn_dnnl_native_bf16(NULL)) return false;
+    if (g->weights_dims[2] * g->weights_dims[3] == 1) return false;
     dnnl_memory_desc_t x_blocked, dy_blocked;
     if (md_typed(&x_blocked, 4, g->src_dims, dnnl_bf16, dnnl_aBcd16b) != LMN_OK ||
         md_typed(&dy_blocked, 4, g->dst_dims, dnnl_bf16, dnnl_aBcd16b) != LMN_OK) {
