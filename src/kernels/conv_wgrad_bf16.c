@@ -193,7 +193,7 @@ static void reduce_to_oihw(const lmn_wgrad_bf16_shape *s, const wgrad_sizes *z, 
                            size_t stride, int team, float *dw)
 {
     enum { BLOCK = KW_BLOCK * IC_BLOCK * LANES };
-#pragma omp for collapse(2) schedule(static)
+#pragma omp for collapse(4) schedule(static)
     for (int ob = 0; ob < z->ocb; ob++) {
         for (int y = 0; y < s->kh; y++) {
             for (int kb = 0; kb < z->kw_blocks; kb++) {
