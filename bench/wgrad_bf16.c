@@ -48,6 +48,47 @@ static double median_of(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* Median ms of reps calls of call(ctx), after 3 untimed ones. */
+static double median_ms(void (*call)(void *ctx), void *ctx, int reps)
+{
+    double *times = calloc((size_t)reps, sizeof *times);
+    if (!times) exit(1);
+    for (int r = -3; r < reps; r++) {
+        const double start = lmn_now();
+        call(ctx);
+        if (r >= 0) times[r] = 1e3 * (lmn_now() - start);
+    }
+    const double ms = median_of(times, reps);
+    free(times);
+    return ms;
+}
+
+typedef struct primitive_call {
+    dnnl_primitive_t prim;
+    const dnnl_exec_arg_t *args;
+} primitive_call;
+
+static void run_primitive(void *ctx)
+{
+    const primitive_call *c = ctx;
+    DNNL_OK(dnnl_primitive_execute(c->prim, stream, 3, c->args));
+    DNNL_OK(dnnl_stream_wait(stream));
+}
+
+typedef struct kernel_call {
+    const lmn_wgrad_bf16_shape *s;
+    const void *x, *dy;
+    float *dw;
+    void *workspace;
+    int threads;
+} kernel_call;
+
+static void run_kernel(void *ctx)
+{
+    const kernel_call *c = ctx;
+    lmn_wgrad_bf16(c->s, c->x, c->dy, c->dw, NULL, c->workspace, c->threads);
+}
+
 static void *filled(size_t count, dnnl_data_type_t type, uint64_t seed)
 {
     void *data = NULL;
@@ -98,15 +139,8 @@ static double onednn_ms(const lmn_wgrad_bf16_shape *s, dnnl_data_type_t type, in
     DNNL_OK(dnnl_memory_create(&mdw, dw_md, engine, DNNL_MEMORY_ALLOCATE));
     const dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DIFF_DST, mdy},
                                      {DNNL_ARG_DIFF_WEIGHTS, mdw}};
-    double *times = calloc((size_t)reps, sizeof *times);
-    for (int r = -3; r < reps; r++) {
-        const double start = lmn_now();
-        DNNL_OK(dnnl_primitive_execute(prim, stream, 3, args));
-        DNNL_OK(dnnl_stream_wait(stream));
-        if (r >= 0) times[r] = 1e3 * (lmn_now() - start);
-    }
-    const double ms = median_of(times, reps);
-    free(times);
+    primitive_call call = {prim, args};
+    const double ms = median_ms(run_primitive, &call, reps);
     dnnl_memory_destroy(mx);
     dnnl_memory_destroy(mdy);
     dnnl_memory_destroy(mdw);
@@ -127,14 +161,8 @@ static double lamina_ms(const lmn_wgrad_bf16_shape *s, int reps)
     if (lmn_alloc_bytes(&workspace, lmn_wgrad_bf16_workspace_bytes(s, threads), "workspace") ||
         lmn_alloc_floats(&dw, (size_t)s->oc * s->c * s->kh * s->kw, "dw"))
         exit(1);
-    double *times = calloc((size_t)reps, sizeof *times);
-    for (int r = -3; r < reps; r++) {
-        const double start = lmn_now();
-        lmn_wgrad_bf16(s, x, dy, dw, NULL, workspace, threads);
-        if (r >= 0) times[r] = 1e3 * (lmn_now() - start);
-    }
-    const double ms = median_of(times, reps);
-    free(times);
+    kernel_call call = {s, x, dy, dw, workspace, threads};
+    const double ms = median_ms(run_kernel, &call, reps);
     lmn_free(x);
     lmn_free(dy);
     lmn_free(workspace);
