@@ -114,4 +114,19 @@ for t in "${targets[@]}"; do
   fi
   printf '%-14s %12s %8s %8s %7s %8s  %s\n' "$t" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${corpus:-?}" "$crashes" "$status"
 done
+# A failure in a throwaway checkout (CI's chroot) is lost with it: show each
+# failed target's first error with its stack, and its inputs when small.
+(( failed )) && for t in "${targets[@]}"; do
+  log="$work/logs/$t.log"
+  grep -qE '^==[0-9]+== ?ERROR|runtime error|^SUMMARY' "$log" || continue
+  echo "--- $t: first error ---" >&2
+  awk '/^==[0-9]+== ?ERROR|runtime error/ {on=1} on {print; if (++n == 30) exit}' "$log" >&2
+  for f in "$work/artifacts/$t"/*; do
+    [[ -f $f && $(basename "$f") != slow-unit-* ]] || continue
+    if (( $(stat -c %s "$f") <= 4096 )); then
+      echo "--- $t: input $(basename "$f") (base64) ---" >&2
+      base64 -w 0 "$f" >&2; echo >&2
+    fi
+  done
+done
 exit $failed
