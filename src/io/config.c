@@ -693,6 +693,38 @@ static lmn_status install(lmn_cfg *cfg, lmn_cfg_node *base, const char *path, lm
     return status;
 }
 
+/* True when text[0..length) is well-formed UTF-8, as every YAML file must
+ * be: no stray continuation byte, overlong form, surrogate or code point
+ * above U+10FFFF. A --set key is the one text that reaches the tree
+ * without the YAML parser's check (a value goes through the parser). */
+static bool valid_utf8(const char *text, size_t length)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+    while (i < length) {
+        const unsigned lead = s[i];
+        size_t more;
+        unsigned point, least;
+        if (lead < 0x80) {
+            i++;
+            continue;
+        }
+        if ((lead & 0xE0u) == 0xC0u) more = 1, point = lead & 0x1Fu, least = 0x80;
+        else if ((lead & 0xF0u) == 0xE0u) more = 2, point = lead & 0x0Fu, least = 0x800;
+        else if ((lead & 0xF8u) == 0xF0u) more = 3, point = lead & 0x07u, least = 0x10000;
+        else return false;
+        if (length - i <= more) return false;
+        for (size_t k = 1; k <= more; k++) {
+            if ((s[i + k] & 0xC0u) != 0x80u) return false;
+            point = (point << 6) | (s[i + k] & 0x3Fu);
+        }
+        if (point < least || point > 0x10FFFFu || (point >= 0xD800u && point <= 0xDFFFu))
+            return false;
+        i += more + 1;
+    }
+    return true;
+}
+
 lmn_status lmn_cfg_set(lmn_cfg *cfg, const char *assignment)
 {
     const char *equals = strchr(assignment, '=');
@@ -707,6 +739,8 @@ lmn_status lmn_cfg_set(lmn_cfg *cfg, const char *assignment)
     if (status == LMN_OK) status = lmn_text_appendf(&origin, "--set '%s'", shown(assignment).text);
     if (status == LMN_OK && key.length == 0)
         status = lmn_fail(LMN_ERR_CONFIG, "%s: no key before '='", origin.data);
+    if (status == LMN_OK && !valid_utf8(key.data, key.length))
+        status = lmn_fail(LMN_ERR_CONFIG, "%s: the key is not valid UTF-8", origin.data);
     lmn_cfg_node *value = NULL;
     if (status == LMN_OK) status = parse_text(equals + 1, origin.data, SET_SOURCE, false, &value);
     if (status == LMN_OK && !value) status = new_scalar("", 0, SET_SOURCE, 0, &value);

@@ -297,6 +297,22 @@ static void test_overrides(void)
     CHECK_ERROR(lmn_cfg_set(cfg, "train.lr_milestones[7]=1"), LMN_ERR_CONFIG, "has 3 items");
     CHECK_ERROR(lmn_cfg_set(cfg, "train.x=[1, 2"), LMN_ERR_CONFIG, "--set 'train.x=[1, 2'");
     CHECK_ERROR(lmn_cfg_set(cfg, "a..b=1"), LMN_ERR_CONFIG, "malformed key path");
+    /* A key must be UTF-8, as the YAML it is written back to (the fuzzer's
+     * case: an invalid lead byte; then a stray continuation byte, a
+     * surrogate, an overlong '/', one past U+10FFFF and a cut sequence). */
+    const char *bad_keys[] = {"ab\xf6\xbf\x8f\x91" "c=1", "a\x80" "b=1", "a\xed\xa0\x80=1",
+                              "a\xc0\xaf" "b=1", "a\xf4\x90\x80\x80=1", "a\xe2\x82=1"};
+    for (size_t i = 0; i < sizeof bad_keys / sizeof *bad_keys; i++)
+        CHECK_ERROR(lmn_cfg_set(cfg, bad_keys[i]), LMN_ERR_CONFIG, "the key is not valid UTF-8");
+    CHECK_OK(lmn_cfg_set(cfg, "train.caf\xc3\xa9_\xe2\x82\xac_\xf0\x9f\x98\x80=1"));
+    char *yaml = NULL;
+    size_t yaml_length = 0;
+    CHECK_OK(lmn_cfg_to_yaml(cfg, &yaml, &yaml_length));
+    lmn_cfg *again = yaml ? parse(yaml) : NULL;
+    CHECK(again && lmn_cfg_nodes_equal(lmn_cfg_root(cfg), lmn_cfg_root(again)));
+    lmn_cfg_free(again);
+    lmn_free(yaml);
+    CHECK_OK(lmn_cfg_unset(cfg, "train.caf\xc3\xa9_\xe2\x82\xac_\xf0\x9f\x98\x80"));
     CHECK(lmn_cfg_find(cfg, NULL, "train.x") == NULL);
 
     /* An override with a typo is caught by the unused-key check. */
