@@ -63,16 +63,6 @@ float lmn_half_to_float(uint16_t half)
     return bits_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
 }
 
-uint16_t lmn_float_to_bf16(float value)
-{
-    const uint32_t bits = float_bits(value);
-    if ((bits & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((bits >> 16) | 0x40u); /* quiet NaN */
-    const uint32_t odd = (bits >> 16) & 1u;
-    return (uint16_t)((bits + 0x7fffu + odd) >> 16);
-}
-
-float lmn_bf16_to_float(uint16_t bf16) { return bits_float((uint32_t)bf16 << 16); }
-
 /* Where the CPU converts halves itself (F16C: round to nearest even,
  * overflow to infinity, like lmn_float_to_half), eight values at a time;
  * the scalar functions finish the tail. Returns how many were done. */

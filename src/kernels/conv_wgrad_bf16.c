@@ -14,6 +14,8 @@
 #include <omp.h>
 #include <string.h>
 
+#include "core/bf16.h"
+
 #define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
 enum { LANES = 16, IC_BLOCK = 8, KW_BLOCK = 3, WORDS_PER_LINE = 16 };
@@ -217,14 +219,6 @@ static void reduce_to_oihw(const lmn_wgrad_bf16_shape *s, const wgrad_sizes *z, 
     }
 }
 
-static float widen(uint16_t v)
-{
-    const uint32_t bits = (uint32_t)v << 16;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
 /* db[oc]: the sum of dy over images and pixels, images in order. */
 static void bias_gradient(const lmn_wgrad_bf16_shape *s, const uint16_t *dy, float *db,
                           int threads)
@@ -237,7 +231,7 @@ static void bias_gradient(const lmn_wgrad_bf16_shape *s, const uint16_t *dy, flo
         for (int n = 0; n < s->n; n++) {
             const uint16_t *g = dy + ((size_t)n * blocks + ob) * plane;
             for (size_t i = 0; i < plane; i += LANES)
-                for (int o = 0; o < LANES; o++) sum[o] += widen(g[i + o]);
+                for (int o = 0; o < LANES; o++) sum[o] += lmn_bf16_to_float(g[i + o]);
         }
         memcpy(db + (size_t)ob * LANES, sum, sizeof sum);
     }

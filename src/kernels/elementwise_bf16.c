@@ -3,26 +3,8 @@
  * widened to fp32 by a shift, computed in fp32 and rounded back to nearest
  * even, as oneDNN rounds, so a bf16 add is the fp32 add of the same values
  * rounded once. */
-#include <string.h>
-
+#include "core/bf16.h"
 #include "kernels/elementwise.h"
-
-static inline float widen(uint16_t value)
-{
-    const uint32_t bits = (uint32_t)value << 16;
-    float result;
-    memcpy(&result, &bits, sizeof result);
-    return result;
-}
-
-static inline uint16_t round_to_bf16(float value)
-{
-    uint32_t bits;
-    memcpy(&bits, &value, sizeof bits);
-    const uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
-    const bool nan = (bits & 0x7fffffffu) > 0x7f800000u;
-    return (uint16_t)(nan ? (bits >> 16) | 0x40u : rounded); /* NaN stays a quiet NaN */
-}
 
 /* A bf16 buffer of `floats` floats holds twice as many values. */
 static size_t values_of(size_t floats) { return 2 * floats; }
@@ -37,7 +19,7 @@ void lmn_act_relu_forward(lmn_elem_type elem, const float *x, float *y, size_t f
     uint16_t *out = (uint16_t *)y;
     const size_t count = values_of(floats);
 #pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < count; i++) out[i] = widen(in[i]) > 0.0f ? in[i] : 0;
+    for (size_t i = 0; i < count; i++) out[i] = lmn_bf16_to_float(in[i]) > 0.0f ? in[i] : 0;
 }
 
 void lmn_act_relu_backward(lmn_elem_type elem, const float *y, const float *dy, float *dx,
@@ -51,7 +33,7 @@ void lmn_act_relu_backward(lmn_elem_type elem, const float *y, const float *dy, 
     uint16_t *result = (uint16_t *)dx;
     const size_t count = values_of(floats);
 #pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < count; i++) result[i] = widen(out[i]) > 0.0f ? grad[i] : 0;
+    for (size_t i = 0; i < count; i++) result[i] = lmn_bf16_to_float(out[i]) > 0.0f ? grad[i] : 0;
 }
 
 static void add_bf16(const float *a, const float *b, float *y, size_t floats, bool relu)
@@ -61,8 +43,8 @@ static void add_bf16(const float *a, const float *b, float *y, size_t floats, bo
     const size_t count = values_of(floats);
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < count; i++) {
-        const float sum = widen(left[i]) + widen(right[i]);
-        out[i] = round_to_bf16(relu && !(sum > 0.0f) ? 0.0f : sum);
+        const float sum = lmn_bf16_to_float(left[i]) + lmn_bf16_to_float(right[i]);
+        out[i] = lmn_float_to_bf16(relu && !(sum > 0.0f) ? 0.0f : sum);
     }
 }
 
@@ -94,7 +76,7 @@ void lmn_act_accumulate(lmn_elem_type elem, float *y, const float *x, size_t flo
     const uint16_t *addend = (const uint16_t *)x;
     const size_t count = values_of(floats);
 #pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < count; i++) sum[i] = round_to_bf16(widen(sum[i]) + widen(addend[i]));
+    for (size_t i = 0; i < count; i++) sum[i] = lmn_float_to_bf16(lmn_bf16_to_float(sum[i]) + lmn_bf16_to_float(addend[i]));
 }
 
 void lmn_act_leaky_relu_forward(lmn_elem_type elem, const float *x, float *y, size_t floats,
@@ -109,8 +91,8 @@ void lmn_act_leaky_relu_forward(lmn_elem_type elem, const float *x, float *y, si
     const size_t count = values_of(floats);
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < count; i++) {
-        const float value = widen(in[i]);
-        out[i] = value > 0.0f ? in[i] : round_to_bf16(slope * value);
+        const float value = lmn_bf16_to_float(in[i]);
+        out[i] = value > 0.0f ? in[i] : lmn_float_to_bf16(slope * value);
     }
 }
 
@@ -126,7 +108,7 @@ void lmn_act_leaky_relu_backward(lmn_elem_type elem, const float *x, const float
     const size_t count = values_of(floats);
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < count; i++)
-        result[i] = widen(in[i]) > 0.0f ? grad[i] : round_to_bf16(slope * widen(grad[i]));
+        result[i] = lmn_bf16_to_float(in[i]) > 0.0f ? grad[i] : lmn_float_to_bf16(slope * lmn_bf16_to_float(grad[i]));
 }
 
 /* Scaling is its own backward (dx = factor * dy). */
@@ -140,5 +122,5 @@ void lmn_act_scale(lmn_elem_type elem, const float *x, float *y, size_t floats, 
     uint16_t *out = (uint16_t *)y;
     const size_t count = values_of(floats);
 #pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < count; i++) out[i] = round_to_bf16(factor * widen(in[i]));
+    for (size_t i = 0; i < count; i++) out[i] = lmn_float_to_bf16(factor * lmn_bf16_to_float(in[i]));
 }
