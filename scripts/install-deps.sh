@@ -6,7 +6,9 @@
 #   slurm-wlm-basic-plugins) and headless Chromium with a font (tests/report);
 #   --with-bench adds PyTorch, the yardstick the benchmarks compare against;
 #   --with-fuzz adds clang and libFuzzer (make fuzz; clang's OpenMP and
-#   sanitizer runtimes are named since recommends are not installed).
+#   sanitizer runtimes are named since recommends are not installed) and
+#   llvm-symbolizer (llvm-14), without which a crash's stack has no function
+#   names and tests/fuzz/run.sh cannot tell lamina's frames from HDF5's.
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config
@@ -20,7 +22,7 @@ for option in "$@"; do
                              slurmctld slurmd slurm-client slurm-wlm-basic-plugins munge
                              chromium fonts-dejavu-core) ;;
     --with-bench) packages+=(python3-h5py python3-pil python3-torch python3-numpy) ;;
-    --with-fuzz) packages+=(clang libfuzzer-14-dev libclang-rt-14-dev libomp-14-dev) ;;
+    --with-fuzz) packages+=(clang libfuzzer-14-dev libclang-rt-14-dev libomp-14-dev llvm-14) ;;
     *) echo "lamina: install-deps: unknown option '$option' (--with-tests, --with-bench, --with-fuzz)" >&2; exit 2 ;;
   esac
 done

@@ -12,6 +12,7 @@
 
 #include "core/memory.h"
 #include "io/files.h"
+#include "io/hdf5_dataset.h"
 #include "io/hdf5_lock.h"
 #include "io/text.h"
 #include "nn/finite.h"
@@ -439,7 +440,12 @@ static lmn_status open_dataset(hid_t loc, const char *name, const char *full_nam
     snprintf(value->name, sizeof value->name, "%s", full_name);
     value->id = H5Lexists(loc, name, H5P_DEFAULT) > 0 ? H5Dopen2(loc, name, H5P_DEFAULT) : -1;
     if (value->id < 0) return lmn_fail(LMN_ERR_FORMAT, "%s: no dataset '%s'", path, full_name);
-    return LMN_OK;
+    const lmn_status status = lmn_hdf5_check_chunks(path, full_name, value->id);
+    if (status != LMN_OK) {
+        H5Dclose(value->id);
+        value->id = -1;
+    }
+    return status;
 }
 
 static lmn_status open_group(hid_t file, const char *name, const char *path, hid_t *group)

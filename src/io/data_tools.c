@@ -266,6 +266,11 @@ static lmn_status measure_field(hid_t file, const char *path, const concat_field
     if (dataset < 0)
         return lmn_fail(LMN_ERR_FORMAT, "'%s' has no dataset '%s' (present in the first input "
                                         "'%s')", path, field->name, first_path);
+    const lmn_status chunks = lmn_hdf5_check_chunks(path, field->name, dataset);
+    if (chunks != LMN_OK) {
+        H5Dclose(dataset);
+        return chunks;
+    }
     hid_t type = H5Dget_type(dataset), space = H5Dget_space(dataset);
     hsize_t dims[H5S_MAX_RANK];
     const int rank = H5Sget_simple_extent_ndims(space);

@@ -145,10 +145,53 @@ static lmn_status open_file(hdf5_source *source, MPI_Comm comm)
     return LMN_OK;
 }
 
+/* The dataset's dimensions; *rank = -1 if they cannot be read. */
+static void dataset_shape(hid_t dataset, int *rank, hsize_t dims[H5S_MAX_RANK])
+{
+    hid_t space = H5Dget_space(dataset);
+    *rank = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
+    if (*rank >= 0) H5Sget_simple_extent_dims(space, dims, NULL);
+    if (space >= 0) H5Sclose(space);
+}
+
+lmn_status lmn_hdf5_check_chunks(const char *path, const char *name, hid_t dataset)
+{
+    hid_t plist = H5Dget_create_plist(dataset);
+    const bool chunked = plist >= 0 && H5Pget_layout(plist) == H5D_CHUNKED;
+    hsize_t chunk[H5S_MAX_RANK], dims[H5S_MAX_RANK], max_dims[H5S_MAX_RANK];
+    const int chunk_rank = chunked ? H5Pget_chunk(plist, H5S_MAX_RANK, chunk) : 0;
+    if (plist >= 0) H5Pclose(plist);
+    if (!chunked) return LMN_OK;
+    hid_t space = H5Dget_space(dataset);
+    const int rank = space < 0 ? -1 : H5Sget_simple_extent_dims(space, dims, max_dims);
+    if (space >= 0) H5Sclose(space);
+    if (chunk_rank != rank)
+        return lmn_fail(LMN_ERR_FORMAT, "'%s' dataset '%s' has rank %d but chunks of rank %d; the "
+                        "file is corrupt", path, name, rank, chunk_rank);
+    hid_t type = H5Dget_type(dataset);
+    double bytes = type >= 0 ? (double)H5Tget_size(type) : 0.0;
+    if (type >= 0) H5Tclose(type);
+    for (int d = 0; d < rank; d++) {
+        bytes *= (double)chunk[d];
+        if (max_dims[d] != H5S_UNLIMITED && chunk[d] > max_dims[d])
+            return lmn_fail(LMN_ERR_FORMAT, "'%s' dataset '%s' has chunks of %llu along dimension "
+                            "%d, which holds at most %llu; the file is corrupt", path, name,
+                            (unsigned long long)chunk[d], d, (unsigned long long)max_dims[d]);
+    }
+    if (bytes < 1.0 || bytes >= 4294967296.0 || chunk[0] > INT_MAX)
+        return lmn_fail(LMN_ERR_FORMAT, "'%s' dataset '%s' has chunks of %.0f bytes (%llu rows); "
+                        "HDF5 chunks hold 1 byte to 4 GiB, so the file is corrupt", path,
+                        name, bytes, (unsigned long long)chunk[0]);
+    return LMN_OK;
+}
+
 static lmn_status open_dataset(const hdf5_source *source, const char *name, hid_t *out)
 {
     *out = H5Dopen2(source->file, name, H5P_DEFAULT);
-    if (*out >= 0) return LMN_OK;
+    if (*out >= 0) return lmn_hdf5_check_chunks(source->path, name, *out);
+    if (H5Lexists(source->file, name, H5P_DEFAULT) > 0)
+        return lmn_fail(LMN_ERR_FORMAT, "'%s' has an object '%s' that HDF5 cannot open as a "
+                        "dataset; the file is corrupt or '%s' is a group", source->path, name, name);
     lmn_hdf5_names present;
     char listed[1024] = "unknown";
     if (lmn_hdf5_list_datasets(source->file, source->path, &present) == LMN_OK) {
@@ -157,15 +200,6 @@ static lmn_status open_dataset(const hdf5_source *source, const char *name, hid_
     }
     return lmn_fail(LMN_ERR_FORMAT, "'%s' has no dataset '%s' (datasets present: %s)",
                     source->path, name, listed);
-}
-
-/* The dataset's dimensions; *rank = -1 if they cannot be read. */
-static void dataset_shape(hid_t dataset, int *rank, hsize_t dims[H5S_MAX_RANK])
-{
-    hid_t space = H5Dget_space(dataset);
-    *rank = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
-    if (*rank >= 0) H5Sget_simple_extent_dims(space, dims, NULL);
-    if (space >= 0) H5Sclose(space);
 }
 
 static void format_shape(int rank, const hsize_t *dims, char *out, size_t capacity)

@@ -70,6 +70,13 @@ void lmn_hdf5_silence_errors(void);
 
 enum { LMN_HDF5_NAME_MAX = 256, LMN_HDF5_TYPE_TEXT = 48 };
 
+/* Refuses (LMN_ERR_FORMAT, naming path and dataset) a chunked dataset whose
+ * chunks have another rank than the dataset, no bytes, 4 GiB or more, or
+ * exceed a fixed dimension (which H5Pset_chunk refuses): only a corrupt file
+ * has them, and HDF5 1.10 reads such a dataset past its buffers. Call it
+ * after every H5Dopen of a file a user gives. */
+lmn_status lmn_hdf5_check_chunks(const char *path, const char *name, hid_t dataset);
+
 /* Writes a short name of an HDF5 datatype: "uint8", "int16", "float32",
  * "float64", "string", "compound", ... */
 void lmn_hdf5_describe_type(hid_t type, char out[LMN_HDF5_TYPE_TEXT]);

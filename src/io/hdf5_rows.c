@@ -589,7 +589,8 @@ static lmn_status prepare_direct_reads(rows_reader *r)
     const bool native = type >= 0 && H5Tequal(type, r->source.float_images ? H5T_NATIVE_FLOAT
                                                                             : H5T_NATIVE_UINT8) > 0;
     const bool whole_rows = layout == H5D_CONTIGUOUS ||
-                            (layout == H5D_CHUNKED && r->info.slab_chunks == 1 && !r->info.compressed);
+                            (layout == H5D_CHUNKED && r->info.file_chunk_rows > 0 &&
+                             r->info.slab_chunks == 1 && !r->info.compressed);
     if (plist >= 0) H5Pclose(plist);
     if (type >= 0) H5Tclose(type);
     if (!native || !whole_rows) return LMN_OK;

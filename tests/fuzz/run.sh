@@ -37,6 +37,22 @@ printf 'model:\n  - {type: conv, out: 4, kernel: [3, 3], pad: 1}\n  - {type: fla
   > "$work/seeds/config/set2"
 "$here/make_dict.sh" > "$work/config.dict"
 
+# Telling lamina's frames from HDF5's (below) needs function names and
+# source lines in the stacks: without llvm-symbolizer every frame is only
+# a module and an offset.
+if [[ -z ${ASAN_SYMBOLIZER_PATH:-} ]]; then
+  for candidate in "$(command -v llvm-symbolizer)" "$(command -v llvm-symbolizer-14)" \
+                   /usr/lib/llvm-*/bin/llvm-symbolizer; do
+    [[ -n $candidate && -x $candidate ]] && { ASAN_SYMBOLIZER_PATH=$candidate; break; }
+  done
+fi
+if [[ ! -x ${ASAN_SYMBOLIZER_PATH:-} ]]; then
+  echo "lamina: fuzz: llvm-symbolizer not found (install llvm-14: scripts/install-deps.sh --with-fuzz," \
+       "or set ASAN_SYMBOLIZER_PATH)" >&2
+  exit 2
+fi
+export ASAN_SYMBOLIZER_PATH
+
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
 export OMPI_MCA_btl=self OMPI_MCA_rmaps_base_oversubscribe=1
 export ASAN_OPTIONS=detect_leaks=1:leak_check_at_exit=0:allocator_may_return_null=1
@@ -85,10 +101,11 @@ for f in /dev/shm/lamina-fuzz-*; do
   [[ $pid =~ ^[0-9]+$ ]] && ! kill -0 "$pid" 2>/dev/null && rm -rf "$f"
 done
 
-# A crash or timeout whose stack reaches a libhdf5 frame before any of
-# lamina's is HDF5 itself failing on a corrupt file (1.10.8: a memory error,
-# or a global-heap read that runs for minutes): upstream, listed, not
-# failed. Any other crash, leak or timeout fails the run.
+# A crash, timeout or over-limit malloc whose stack reaches a libhdf5 frame
+# before any of lamina's is HDF5 itself failing on a corrupt file (1.10.8: a
+# memory error, a global-heap read that runs for minutes, a dataspace copy
+# inside H5Dread asking for more than -malloc_limit_mb): upstream, listed,
+# not failed. Any other crash, leak, timeout or out-of-memory fails the run.
 failed=0
 printf '%-14s %12s %8s %8s %7s %8s  %s\n' target executions cov ft corpus crashes status
 for t in "${targets[@]}"; do
@@ -101,7 +118,7 @@ for t in "${targets[@]}"; do
   # libFuzzer also saves inputs slower than 10 s as slow-unit-*: on a loaded
   # machine that is the machine, not a finding (a hang is timeout-*).
   crashes=$(find "$work/artifacts/$t" -type f ! -name 'slow-unit-*' | wc -l)
-  upstream=$(awk '/^==[0-9]+== ?ERROR: (AddressSanitizer|libFuzzer: timeout)/ {inside=1; next}
+  upstream=$(awk '/^==[0-9]+== ?ERROR: (AddressSanitizer|libFuzzer: timeout|libFuzzer: out-of-memory \(malloc)/ {inside=1; next}
                   inside && /^    #[0-9]+ / { if ($0 ~ /\/src\/[a-z]+\/[a-z_0-9]+\.c:|tests\/fuzz\/fuzz_[a-z_0-9]+\.c:/) {inside=0}
                                              else if ($0 ~ /libhdf5/) {n++; inside=0} }
                   END {print n+0}' "$log")

@@ -2,7 +2,9 @@
  * loader gathers (contiguous, chunked with a chunk size that does not
  * divide the rows, gzip); the `chunks` order read through it delivers every
  * row exactly once per epoch across the ranks (run on 1, 2 and 3 ranks);
- * a file changed under a reader is reported, naming it. */
+ * a file changed under a reader is reported, naming it; a file whose chunk
+ * rank disagrees with its dataset's (corrupt) is refused by name, out of
+ * core and in memory. */
 #include <hdf5.h>
 #include <math.h>
 #include <mpi.h>
@@ -147,6 +149,57 @@ static void check_changed_file(const char *path, int rank)
     lmn_dataset_free(rows);
 }
 
+/* The layout message of a chunked 4-D dataset (HDF5 1.10, version 3):
+ * version 3, class 2 (chunked), the chunk's rank + 1, the B-tree address (8
+ * bytes), then the chunk's dimensions (4 bytes each). Patching it leaves a
+ * corrupt file HDF5 still opens: chunks of another rank (the row reader's
+ * rows-per-chunk arithmetic divided by zero, found by the hdf5_dataset
+ * fuzzer), larger than a fixed dimension (HDF5 then reads past its
+ * buffers), or empty (HDF5 cannot open the dataset: the message must not
+ * say it is missing). Out of core and in memory, each is refused by name. */
+typedef struct layout_patch {
+    int offset; /* from the rank byte */
+    uint32_t value;
+    int width;
+    const char *expected;
+} layout_patch;
+
+static void patch_layout(const char *path, layout_patch patch)
+{
+    FILE *file = fopen(path, "r+b");
+    CHECK(file != NULL);
+    if (!file) return;
+    uint8_t bytes[4096];
+    const size_t size = fread(bytes, 1, sizeof bytes, file);
+    long at = -1;
+    int found = 0;
+    for (size_t i = 0; i + 2 < size; i++)
+        if (bytes[i] == 3 && bytes[i + 1] == 2 && bytes[i + 2] == 5) at = (long)i + 2, found++;
+    CHECK_MSG(found == 1, "layout messages found: %d", found);
+    const uint8_t little_endian[4] = {(uint8_t)patch.value, (uint8_t)(patch.value >> 8),
+                                      (uint8_t)(patch.value >> 16), (uint8_t)(patch.value >> 24)};
+    if (found == 1 && fseek(file, at + patch.offset, SEEK_SET) == 0)
+        CHECK(fwrite(little_endian, 1, (size_t)patch.width, file) == (size_t)patch.width);
+    fclose(file);
+}
+
+static void check_corrupt_layout(const char *path, layout_patch patch)
+{
+    patch_layout(path, patch);
+    lmn_hdf5_rows_info info;
+    CHECK(lmn_hdf5_rows_probe(path, "images", "labels", NULL, &info) == LMN_ERR_FORMAT);
+    CHECK_MSG(strstr(lmn_last_error(), path) && strstr(lmn_last_error(), patch.expected) &&
+              strstr(lmn_last_error(), "corrupt"), "message: %s", lmn_last_error());
+    lmn_dataset *rows = NULL;
+    CHECK(open_rows(path, 0, 0, 1, &rows) == LMN_ERR_FORMAT && rows == NULL);
+    CHECK_MSG(strstr(lmn_last_error(), patch.expected), "message: %s", lmn_last_error());
+    lmn_dataset_free(rows);
+    lmn_dataset *loaded = NULL;
+    CHECK(lmn_dataset_load_hdf5(path, "images", "labels", MPI_COMM_SELF, &loaded) == LMN_ERR_FORMAT);
+    CHECK_MSG(strstr(lmn_last_error(), patch.expected), "message: %s", lmn_last_error());
+    lmn_dataset_free(loaded);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -167,6 +220,16 @@ int main(int argc, char **argv)
         if (kind == CHUNKED) check_changed_file(path, rank);
         MPI_Barrier(MPI_COMM_WORLD);
         if (rank == 0) unlink(path);
+    }
+    static const layout_patch patches[] = {
+        {0, 4, 1, "chunks of rank 3"},          {0, 6, 1, "chunks of rank 5"},
+        {1 + 8 + 2 * 4, 65536, 4, "along dimension 2"}, {1 + 8 + 1 * 4, 0, 4, "cannot open as a dataset"}};
+    for (size_t i = 0; rank == 0 && i < sizeof patches / sizeof *patches; i++) {
+        char path[300];
+        snprintf(path, sizeof path, "%s_layout_%zu.h5", dir, i);
+        write_file(path, CHUNKED);
+        check_corrupt_layout(path, patches[i]);
+        unlink(path);
     }
     const int failed = lmn_test_summary("mpitest_hdf5_rows");
     int worst = failed;
