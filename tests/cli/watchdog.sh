@@ -17,7 +17,7 @@ model:
   - {type: flatten}
   - {type: linear, out: 10}
 train: {epochs: 20, batch_size: 32, max_steps: 100000, checkpoint_every: 0,
-        checkpoint_every_steps: 300, keep_checkpoints: 100, eval: false}
+        checkpoint_every_steps: 3000, keep_checkpoints: 100, eval: false}
 optimizer: {lr: 0.01}
 YAML
 grep -v -E "^(train:|        )" "$WORK/run.yaml" > "$WORK/fl.yaml"
@@ -56,7 +56,10 @@ stuck_run() {
     kill -0 $job 2> /dev/null || break
     sleep 0.1
   done
-  sleep 0.3  # past the checkpoint's write: the next is 300 steps away
+  # Past the checkpoint's write: the next is 3000 steps (seconds) away. At
+  # 300, a loaded machine saw rank 0 stopped inside the next write, which
+  # mpirun's SIGCONT + SIGTERM then let it finish, a new checkpoint.
+  sleep 0.3
   local victim failed_before=$failures
   if ! victim=$(rank_pid "$job" "$rank"); then
     fail "$name: no process of rank $rank found"; kill $job; wait $job; return
